@@ -1,0 +1,182 @@
+"""Waveform I/O and clean-up: load, resample, trim silence, normalize loudness, save atomically."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio.functional as AF
+
+from vclone.errors import AudioError, ConfigError
+
+__all__ = [
+    "load_audio",
+    "resample",
+    "trim_silence",
+    "normalize_loudness",
+    "save_wav",
+    "audio_duration",
+]
+
+# Peak that normalization never exceeds: headroom so 16-bit conversion and later resampling don't clip.
+_MAX_PEAK = 0.99
+# Below this RMS a clip carries no signal worth scaling (about -160 dBFS, well under 16-bit dither).
+_SILENT_RMS = 1e-8
+# Trimming analyses energy in short frames; 25 ms / 10 ms resolve a syllable onset without noise.
+_TRIM_FRAME_S = 0.025
+_TRIM_HOP_S = 0.010
+
+
+def _one_line(err: BaseException) -> str:
+    """libsndfile messages sometimes span lines; the CLI promises one line per error."""
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _check_rate(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{name} must be a positive integer number of Hz, got {value!r}; use e.g. 22050")
+
+
+def _check_wave(wav: torch.Tensor, what: str) -> None:
+    if wav.dim() != 1:
+        raise ValueError(f"{what} expects a 1-D mono waveform, got shape {tuple(wav.shape)}")
+    if wav.numel() == 0:
+        raise AudioError(f"{what}: the waveform is empty (0 samples); check the source audio")
+    if not bool(torch.isfinite(wav).all()):
+        raise AudioError(f"{what}: the waveform contains NaN or infinite samples; check the source audio")
+
+
+def load_audio(path: str | os.PathLike[str], *, sample_rate: int) -> torch.Tensor:
+    """Read any format soundfile supports (WAV, FLAC, OGG, ...) as float32 mono at `sample_rate`.
+
+    Channels are averaged. The result lies in [-1, 1]: floating-point files that exceed full scale
+    (and resampling overshoot) are scaled down as a whole rather than clipped. Returns shape (T,).
+    """
+    _check_rate("sample_rate", sample_rate)
+    path = Path(path)
+    if not path.is_file():
+        reason = "it is a directory" if path.is_dir() else "no such file"
+        raise AudioError(f"cannot read audio {path}: {reason}; check the path")
+    try:
+        data, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.SoundFileError, RuntimeError, OSError, ValueError, TypeError) as err:
+        raise AudioError(f"cannot read audio {path}: {_one_line(err)}; convert it to WAV or FLAC") from err
+    if data.shape[0] == 0:
+        raise AudioError(f"cannot use audio {path}: it has 0 samples; remove it from the corpus")
+    if not np.isfinite(data).all():
+        raise AudioError(f"cannot use audio {path}: it contains NaN or infinite samples; re-export it")
+    wav = torch.from_numpy(data.mean(axis=1, dtype=np.float32))
+    wav = resample(wav, int(file_rate), sample_rate)
+    peak = float(wav.abs().max())
+    if peak > 1.0:
+        wav = wav / peak
+    return wav.contiguous()
+
+
+def resample(wav: torch.Tensor, orig_sr: int, new_sr: int) -> torch.Tensor:
+    """Band-limited (windowed sinc) resampling along the last axis; returns `wav` itself if rates match."""
+    _check_rate("orig_sr", orig_sr)
+    _check_rate("new_sr", new_sr)
+    if orig_sr == new_sr:
+        return wav
+    return AF.resample(wav, orig_sr, new_sr)
+
+
+def _frame_db(wav: torch.Tensor, frame: int, hop: int) -> torch.Tensor:
+    """Per-frame RMS in dB relative to the loudest frame; frame i starts at sample i * hop."""
+    padded = torch.nn.functional.pad(wav, (0, max(0, frame - wav.numel())))
+    frames = padded.unfold(0, frame, hop)
+    rms = frames.pow(2).mean(dim=1).sqrt()
+    return 20.0 * torch.log10(rms.clamp_min(1e-10) / rms.max().clamp_min(1e-10))
+
+
+def trim_silence(wav: torch.Tensor, *, sample_rate: int, top_db: float, margin_s: float = 0.05) -> torch.Tensor:
+    """Cut leading and trailing silence from a mono (T,) waveform; silence inside the clip is kept.
+
+    A 25 ms frame is silent when its RMS is more than `top_db` below the loudest frame's RMS.
+    `margin_s` seconds of audio are kept on each side of the first and last non-silent frame so
+    that soft onsets and decays survive.
+    """
+    _check_rate("sample_rate", sample_rate)
+    _check_wave(wav, "trim_silence")
+    if top_db <= 0:
+        raise ConfigError(f"trim top_db must be > 0 dB, got {top_db}; the default is 40")
+    if margin_s < 0:
+        raise ConfigError(f"trim margin_s must be >= 0 seconds, got {margin_s}; use e.g. 0.05")
+    if float(wav.abs().max()) == 0.0:
+        raise AudioError("trim_silence: the clip is all zeros, nothing would remain; check the source audio")
+    frame = max(1, round(_TRIM_FRAME_S * sample_rate))
+    hop = max(1, round(_TRIM_HOP_S * sample_rate))
+    loud = torch.nonzero(_frame_db(wav, frame, hop) > -top_db).flatten()
+    margin = round(margin_s * sample_rate)
+    start = max(0, int(loud[0]) * hop - margin)
+    end = min(wav.numel(), int(loud[-1]) * hop + frame + margin)
+    return wav[start:end]
+
+
+def normalize_loudness(wav: torch.Tensor, *, target_dbfs: float) -> torch.Tensor:
+    """Scale a mono (T,) waveform so its RMS over all samples is `target_dbfs` dB re full scale.
+
+    The gain is lowered, never clipped, when the result would peak above 0.99; such a clip then
+    ends up quieter than the target.
+    """
+    _check_wave(wav, "normalize_loudness")
+    if target_dbfs >= 0:
+        raise ConfigError(f"target_dbfs must be below 0 dBFS, got {target_dbfs}; the default is -20")
+    rms = float(wav.double().pow(2).mean().sqrt())
+    if rms < _SILENT_RMS:
+        raise AudioError(
+            f"normalize_loudness: the clip is silent (RMS {rms:.3g}); it cannot be scaled to "
+            f"{target_dbfs} dBFS, drop it or check the recording"
+        )
+    gain = 10.0 ** (target_dbfs / 20.0) / rms
+    peak = float(wav.abs().max())
+    gain = min(gain, _MAX_PEAK / peak)
+    return wav * gain
+
+
+def save_wav(path: str | os.PathLike[str], wav: torch.Tensor, *, sample_rate: int) -> None:
+    """Write a mono (T,) waveform as 16-bit PCM WAV; samples outside [-1, 1] are clipped.
+
+    The file appears atomically: it is written to a temporary file in the same directory and then
+    renamed over `path`, so readers never see a partial file and a failure leaves nothing behind.
+    """
+    _check_rate("sample_rate", sample_rate)
+    wav = wav.detach().to("cpu", torch.float32)
+    _check_wave(wav, "save_wav")
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise AudioError(f"cannot write {path}: directory {path.parent} does not exist; create it first")
+    pcm = np.clip(np.round(wav.numpy() * 32767.0), -32768, 32767).astype(np.int16)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        # Opening with "xb" (not mkstemp) gives the file the user's umask permissions, not 0600.
+        with open(tmp, "xb") as handle:
+            sf.write(handle, pcm, sample_rate, subtype="PCM_16", format="WAV")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except (sf.SoundFileError, RuntimeError, OSError) as err:
+        raise AudioError(f"cannot write {path}: {_one_line(err)}; check the path and free disk space") from err
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def audio_duration(path: str | os.PathLike[str]) -> float:
+    """Duration in seconds read from the file header, without decoding the samples."""
+    path = Path(path)
+    if not path.is_file():
+        reason = "it is a directory" if path.is_dir() else "no such file"
+        raise AudioError(f"cannot read audio {path}: {reason}; check the path")
+    try:
+        info = sf.info(str(path))
+    except (sf.SoundFileError, RuntimeError, OSError, ValueError, TypeError) as err:
+        raise AudioError(f"cannot read audio {path}: {_one_line(err)}; convert it to WAV or FLAC") from err
+    if info.samplerate <= 0:
+        raise AudioError(f"cannot read audio {path}: header gives sample rate {info.samplerate}; re-export it")
+    return info.frames / info.samplerate
