@@ -1,0 +1,26 @@
+"""Shared fixtures: tiny corpora generated inside the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from corpus_fixtures import write_csv, write_voiced
+
+
+@pytest.fixture()
+def tiny_csv_corpus(tmp_path: Path) -> Path:
+    """Two speakers in two languages, four good clips."""
+    root = tmp_path / "corpus"
+    rows = [
+        ("a1", "alice", "en-us", "The quick brown fox jumps over the lazy dog.", 1.2),
+        ("a2", "alice", "en-us", "She sells 3 sea shells by the sea shore.", 1.0),
+        ("b1", "bruno", "es", "El perro de San Roque no tiene rabo.", 1.1),
+        ("b2", "bruno", "es", "¿Dónde está la biblioteca?", 0.9),
+    ]
+    table = []
+    for utt_id, spk, lang, text, secs in rows:
+        write_voiced(root / "wavs" / f"{utt_id}.wav", secs, f0=120 if spk == "bruno" else 200)
+        table.append({"id": utt_id, "audio": f"wavs/{utt_id}.wav", "text": text, "speaker": spk, "language": lang})
+    write_csv(root / "metadata.csv", table)
+    return root

@@ -1,0 +1,1 @@
+"""Corpus readers, preparation (corpus -> manifest + features), datasets."""

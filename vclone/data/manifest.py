@@ -1,0 +1,216 @@
+"""The prepared-corpus contract: `manifest.jsonl` (one utterance a line) and `vocab.json`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from vclone.atomic import atomic_output, write_json_atomic
+from vclone.audio import AudioConfig
+from vclone.errors import ConfigError, CorpusError
+from vclone.text import PhoneVocabulary, union
+
+__all__ = [
+    "MANIFEST_FORMAT_VERSION",
+    "MANIFEST_NAME",
+    "VOCAB_NAME",
+    "ManifestEntry",
+    "CorpusVocab",
+    "PreparedCorpus",
+    "write_manifest",
+    "read_manifest",
+    "load_prepared",
+    "merge_vocabs",
+    "write_vocab",
+]
+
+MANIFEST_FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.jsonl"
+VOCAB_NAME = "vocab.json"
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One prepared utterance: where its audio and cached features are, and what is said by whom."""
+
+    id: str
+    """Identifier unique within the prepared corpus."""
+    audio: str
+    """Absolute path of the source audio."""
+    text: str
+    """Transcript as written in the corpus."""
+    normalized_text: str
+    """Transcript after normalization (numbers spelled out, quotes unified)."""
+    phonemes: tuple[str, ...]
+    """Phones from the shared IPA inventory, word boundaries as " "."""
+    speaker: str
+    """Speaker name."""
+    language: str
+    """Language code from vclone's registry."""
+    duration: float
+    """Seconds of audio after silence trimming."""
+    num_frames: int
+    """Mel frames in the cached features."""
+    features: str
+    """Path of the cached features (safetensors: `mel` frames x n_mels, `wav`), relative to the corpus."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (a shallow copy: dataclasses.asdict deep-copies every phone, which is slow)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["phonemes"] = list(self.phonemes)
+        return data
+
+    def to_json(self) -> str:
+        """One manifest line."""
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ManifestEntry":
+        """Build an entry from a parsed manifest line, rejecting missing fields."""
+        try:
+            return cls(
+                id=str(data["id"]),
+                audio=str(data["audio"]),
+                text=str(data["text"]),
+                normalized_text=str(data["normalized_text"]),
+                phonemes=tuple(data["phonemes"]),
+                speaker=str(data["speaker"]),
+                language=str(data["language"]),
+                duration=float(data["duration"]),
+                num_frames=int(data["num_frames"]),
+                features=str(data["features"]),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise CorpusError(f"manifest line is missing or has a bad field ({err}); re-run `vclone prepare`") from None
+
+
+@dataclass(frozen=True)
+class CorpusVocab:
+    """Everything a model needs to map a prepared corpus to ids, plus the audio settings it used."""
+
+    phones: PhoneVocabulary
+    """The shared IPA phone inventory."""
+    speakers: tuple[str, ...]
+    """Speaker names, sorted; a speaker's id is its index."""
+    languages: tuple[str, ...]
+    """Language codes, sorted; a language's id is its index."""
+    audio: AudioConfig
+    """Audio and mel settings of the cached features."""
+    format_version: int = MANIFEST_FORMAT_VERSION
+    """Version of the manifest format that wrote this vocabulary."""
+
+    def __post_init__(self) -> None:
+        if self.format_version != MANIFEST_FORMAT_VERSION:
+            raise ConfigError(
+                f"prepared corpus has format version {self.format_version}, this vclone reads {MANIFEST_FORMAT_VERSION}; "
+                "re-run `vclone prepare`"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form stored as vocab.json."""
+        return {
+            "format_version": self.format_version,
+            "phonemes": self.phones.to_dict(),
+            "speakers": {name: i for i, name in enumerate(self.speakers)},
+            "languages": {code: i for i, code in enumerate(self.languages)},
+            "audio": self.audio.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CorpusVocab":
+        """Inverse of to_dict, validating the version first."""
+        try:
+            version = int(data["format_version"])
+            speakers = sorted(data["speakers"], key=lambda name: data["speakers"][name])
+            languages = sorted(data["languages"], key=lambda code: data["languages"][code])
+            return cls(
+                phones=PhoneVocabulary.from_dict(data["phonemes"]),
+                speakers=tuple(speakers),
+                languages=tuple(languages),
+                audio=AudioConfig.from_dict(data["audio"]),
+                format_version=version,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise CorpusError(f"vocab.json is missing or has a bad field ({err}); re-run `vclone prepare`") from None
+
+
+@dataclass
+class PreparedCorpus:
+    """A prepared corpus folder, loaded: its vocabulary and manifest entries."""
+
+    root: Path
+    vocab: CorpusVocab
+    entries: list[ManifestEntry] = field(default_factory=list)
+
+    def features_path(self, entry: ManifestEntry) -> Path:
+        """Absolute path of an entry's cached features."""
+        return self.root / entry.features
+
+
+def write_manifest(path: Path, entries: Iterable[ManifestEntry]) -> None:
+    """Write manifest.jsonl atomically (a crash never leaves a half-written manifest)."""
+    with atomic_output(path) as tmp:
+        with tmp.open("w", encoding="utf-8") as handle:
+            for entry in entries:
+                handle.write(entry.to_json() + "\n")
+
+
+def read_manifest(path: Path) -> list[ManifestEntry]:
+    """Read every line of a manifest.jsonl."""
+    if not path.is_file():
+        raise CorpusError(f"{path} not found; run `vclone prepare` on the corpus first")
+    entries = []
+    with path.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError:
+                raise CorpusError(f"{path}:{line_no} is not valid JSON; re-run `vclone prepare`") from None
+            entries.append(ManifestEntry.from_dict(data))
+    return entries
+
+
+def write_vocab(path: Path, vocab: CorpusVocab) -> None:
+    """Write vocab.json atomically."""
+    write_json_atomic(path, vocab.to_dict())
+
+
+def load_prepared(root: Path) -> PreparedCorpus:
+    """Load a folder written by `vclone prepare`."""
+    root = Path(root)
+    vocab_path = root / VOCAB_NAME
+    if not vocab_path.is_file():
+        raise CorpusError(f"{vocab_path} not found; {root} is not a prepared corpus (run `vclone prepare` first)")
+    try:
+        vocab = CorpusVocab.from_dict(json.loads(vocab_path.read_text(encoding="utf-8")))
+    except json.JSONDecodeError:
+        raise CorpusError(f"{vocab_path} is not valid JSON; re-run `vclone prepare`") from None
+    return PreparedCorpus(root=root, vocab=vocab, entries=read_manifest(root / MANIFEST_NAME))
+
+
+def merge_vocabs(vocabs: Sequence[CorpusVocab]) -> CorpusVocab:
+    """One vocabulary for several prepared corpora trained together.
+
+    The result does not depend on the order of `vocabs`; their audio settings must be identical,
+    because features computed with different mel settings cannot be mixed.
+    """
+    if not vocabs:
+        raise ConfigError("merge_vocabs needs at least one vocabulary")
+    audio = vocabs[0].audio
+    for other in vocabs[1:]:
+        if other.audio != audio:
+            raise ConfigError(
+                f"prepared corpora use different audio settings ({audio} vs {other.audio}); "
+                "prepare them with the same recipe"
+            )
+    return CorpusVocab(
+        phones=union([v.phones for v in vocabs]),
+        speakers=tuple(sorted({s for v in vocabs for s in v.speakers})),
+        languages=tuple(sorted({lang for v in vocabs for lang in v.languages})),
+        audio=audio,
+    )
