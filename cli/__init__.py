@@ -1,0 +1,1 @@
+"""The vclone command line (installed as the `vclone.cli` package)."""

@@ -1,0 +1,36 @@
+"""The Typer application: one thin module per command, registered here."""
+
+from __future__ import annotations
+
+import typer
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="vclone",
+    help="Multilingual text-to-speech that clones a voice across languages.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _register() -> None:
+    from vclone.cli import languages, not_built, prepare
+
+    prepare.register(app)
+    not_built.register(app)
+    languages.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Entry point of the `vclone` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
