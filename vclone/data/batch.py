@@ -1,0 +1,144 @@
+"""Typed training records: UtteranceTensors (one item) -> Batch (padded) -> MicroBatch slices.
+
+Legend for shape suffixes in docstrings: B batch, N phones, T mel frames, M mel bands, E speaker
+embedding size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+
+import torch
+
+__all__ = ["UtteranceTensors", "Batch", "collate", "LossNormalizer"]
+
+
+@dataclass(frozen=True)
+class UtteranceTensors:
+    """One prepared utterance as tensors, ids already mapped through the merged vocabulary."""
+
+    id: str
+    phone_ids: torch.Tensor
+    """(N,) int64 phone ids."""
+    mel: torch.Tensor
+    """(T, M) float32 log-mel target."""
+    speaker_id: int
+    """Row of the voice's speaker table."""
+    language_id: int
+    """Index into the voice's language list."""
+    speaker_embedding: torch.Tensor | None = None
+    """(E,) external speaker vector (speaker encoder), when training through the external path."""
+
+
+@dataclass(frozen=True)
+class LossNormalizer:
+    """Totals of the whole mini-batch. Every masked loss divides by these, not by a micro-batch's
+    own totals, so the sum of micro-batch losses equals the one-device loss of the mini-batch."""
+
+    num_items: float
+    num_phones: float
+    num_frames: float
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A padded batch. Padding: phone id 0 (<pad>), mel frames filled with `mel_pad_value`."""
+
+    ids: tuple[str, ...]
+    phone_ids: torch.Tensor
+    """(B, N) int64, padded with 0."""
+    phone_lengths: torch.Tensor
+    """(B,) int64."""
+    mel: torch.Tensor | None
+    """(B, T, M) float32 target log-mel, padded with mel_pad_value; None at inference."""
+    mel_lengths: torch.Tensor | None
+    """(B,) int64; None at inference."""
+    speaker_ids: torch.Tensor
+    """(B,) int64."""
+    language_ids: torch.Tensor
+    """(B,) int64."""
+    norm: LossNormalizer
+    """Totals of the mini-batch this batch belongs to (itself, unless it is a micro-batch)."""
+    speaker_embeddings: torch.Tensor | None = None
+    """(B, E) float32 external speaker vectors, or None to use the speaker table."""
+    pace: float = 1.0
+    """Inference only: predicted durations are multiplied by this (above 1 speaks slower)."""
+
+    @property
+    def has_targets(self) -> bool:
+        """True in training (mel targets present), False at inference."""
+        return self.mel is not None
+
+    @property
+    def size(self) -> int:
+        return int(self.phone_ids.shape[0])
+
+    def phone_mask(self) -> torch.Tensor:
+        """(B, N) bool, True on real phones."""
+        return torch.arange(self.phone_ids.shape[1], device=self.phone_ids.device)[None, :] < self.phone_lengths[:, None]
+
+    def mel_mask(self) -> torch.Tensor:
+        """(B, T) bool, True on real frames (training only)."""
+        assert self.mel is not None and self.mel_lengths is not None, "mel_mask needs mel targets"
+        return torch.arange(self.mel.shape[1], device=self.mel.device)[None, :] < self.mel_lengths[:, None]
+
+    def to(self, device: torch.device | str) -> "Batch":
+        """The same batch on another device."""
+        moved = {f.name: getattr(self, f.name).to(device) for f in fields(self) if isinstance(getattr(self, f.name), torch.Tensor)}
+        return replace(self, **moved)
+
+    def select(self, start: int, stop: int) -> "Batch":
+        """Items [start, stop) as a batch, trimmed to their own longest phone and mel lengths, keeping
+        the mini-batch's normalizer (this is how micro-batches are cut)."""
+        phone_lengths = self.phone_lengths[start:stop]
+        n = int(phone_lengths.max())
+        mel, mel_lengths = None, None
+        if self.mel is not None and self.mel_lengths is not None:
+            mel_lengths = self.mel_lengths[start:stop]
+            mel = self.mel[start:stop, : int(mel_lengths.max())]
+        embeddings = None if self.speaker_embeddings is None else self.speaker_embeddings[start:stop]
+        return Batch(
+            ids=self.ids[start:stop],
+            phone_ids=self.phone_ids[start:stop, :n],
+            phone_lengths=phone_lengths,
+            mel=mel,
+            mel_lengths=mel_lengths,
+            speaker_ids=self.speaker_ids[start:stop],
+            language_ids=self.language_ids[start:stop],
+            norm=self.norm,
+            speaker_embeddings=embeddings,
+            pace=self.pace,
+        )
+
+
+def collate(items: Sequence[UtteranceTensors], *, mel_pad_value: float) -> Batch:
+    """Pad items into one Batch whose normalizer counts the whole batch."""
+    if not items:
+        raise ValueError("collate needs at least one item")
+    phone_lengths = torch.tensor([it.phone_ids.numel() for it in items], dtype=torch.long)
+    mel_lengths = torch.tensor([it.mel.shape[0] for it in items], dtype=torch.long)
+    n_mels = items[0].mel.shape[1]
+    phone_ids = torch.zeros(len(items), int(phone_lengths.max()), dtype=torch.long)
+    mel = torch.full((len(items), int(mel_lengths.max()), n_mels), mel_pad_value, dtype=torch.float32)
+    for i, it in enumerate(items):
+        phone_ids[i, : it.phone_ids.numel()] = it.phone_ids
+        mel[i, : it.mel.shape[0]] = it.mel
+    embeddings = None
+    if items[0].speaker_embedding is not None:
+        embeddings = torch.stack([it.speaker_embedding for it in items]).float()
+    return Batch(
+        ids=tuple(it.id for it in items),
+        phone_ids=phone_ids,
+        phone_lengths=phone_lengths,
+        mel=mel,
+        mel_lengths=mel_lengths,
+        speaker_ids=torch.tensor([it.speaker_id for it in items], dtype=torch.long),
+        language_ids=torch.tensor([it.language_id for it in items], dtype=torch.long),
+        norm=LossNormalizer(
+            num_items=float(len(items)),
+            num_phones=float(phone_lengths.sum()),
+            num_frames=float(mel_lengths.sum()),
+        ),
+        speaker_embeddings=embeddings,
+    )

@@ -1,0 +1,117 @@
+"""Acoustic model hyper-parameters and the named presets registry (tiny, small, base, deep)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from vclone.errors import ConfigError
+
+__all__ = ["AcousticConfig", "ModelDims", "PRESETS", "preset", "preset_names"]
+
+
+@dataclass(frozen=True)
+class ModelDims:
+    """Sizes that come from the data (vocabulary), not from the preset."""
+
+    num_phones: int
+    """Phone vocabulary size including <pad>, <unk> and the word boundary."""
+    num_languages: int
+    """Languages the voice knows."""
+    num_speakers: int
+    """Rows of the speaker table (training speakers)."""
+    n_mels: int
+    """Mel bands of the audio convention."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if getattr(self, f.name) < 1:
+                raise ConfigError(f"{f.name} must be at least 1, got {getattr(self, f.name)}")
+
+
+@dataclass(frozen=True)
+class AcousticConfig:
+    """Architecture and loss settings of the acoustic model; a preset is one of these."""
+
+    d_model: int = 128
+    """Width of phone and frame hidden states."""
+    num_heads: int = 2
+    """Self-attention heads in encoder and decoder blocks."""
+    num_encoder_layers: int = 2
+    """Transformer blocks over phones (each is one named pipeline block)."""
+    num_decoder_layers: int = 2
+    """Transformer blocks over frames (each is one named pipeline block)."""
+    ffn_dim: int = 256
+    """Hidden width of the convolutional feed-forward inside each transformer block."""
+    ffn_kernel: int = 5
+    """Kernel size of that convolutional feed-forward."""
+    dropout: float = 0.1
+    """Dropout in every block (0 in deterministic runs)."""
+    speaker_embedding_dim: int = 64
+    """Size E of the speaker vectors: the table's rows and external (speaker encoder) embeddings."""
+    language_embedding_dim: int = 16
+    """Size of the learned language embedding."""
+    aligner_dim: int = 80
+    """Width of the aligner's phone and mel encoders."""
+    aligner_temperature: float = 0.0005
+    """Scale of the aligner's squared key-query distances before the softmax over phones (small:
+    alignments start from the beta-binomial prior and sharpen as the encoders learn)."""
+    duration_predictor_dim: int = 128
+    """Width of the duration predictor's convolutions."""
+    adversary_weight: float = 0.02
+    """Weight of the domain-adversarial speaker classifier loss on phone encodings."""
+    adversary_grad_clip: float = 0.5
+    """Norm to which the reversed gradient is clipped before it enters the encoder."""
+    mel_loss_weight: float = 1.0
+    duration_loss_weight: float = 1.0
+    align_loss_weight: float = 1.0
+    """Weight of the forward-sum (CTC) alignment loss."""
+    bin_loss_weight: float = 0.1
+    """Weight of the loss pulling the soft alignment towards the hard one."""
+
+    def __post_init__(self) -> None:
+        positive = ["d_model", "num_heads", "ffn_dim", "ffn_kernel", "speaker_embedding_dim", "language_embedding_dim", "aligner_dim", "duration_predictor_dim"]
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.num_encoder_layers < 1 or self.num_decoder_layers < 1:
+            raise ConfigError("the model needs at least one encoder and one decoder layer")
+        if self.d_model % self.num_heads:
+            raise ConfigError(f"d_model ({self.d_model}) must be divisible by num_heads ({self.num_heads})")
+        if self.aligner_temperature <= 0:
+            raise ConfigError(f"aligner_temperature must be positive, got {self.aligner_temperature}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "AcousticConfig":
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown acoustic model settings {sorted(unknown)}")
+        return cls(**data)
+
+
+PRESETS: dict[str, AcousticConfig] = {
+    # Trains on CPU in minutes on the tiny demo corpus; what tests shrink further.
+    "tiny": AcousticConfig(d_model=96, num_heads=2, num_encoder_layers=2, num_decoder_layers=2, ffn_dim=192, aligner_dim=64, duration_predictor_dim=96),
+    # CPU-friendly quality preset for the small demo corpus.
+    "small": AcousticConfig(d_model=192, num_heads=2, num_encoder_layers=4, num_decoder_layers=4, ffn_dim=512, speaker_embedding_dim=128, duration_predictor_dim=192),
+    # GPU preset.
+    "base": AcousticConfig(d_model=384, num_heads=4, num_encoder_layers=6, num_decoder_layers=6, ffn_dim=1536, speaker_embedding_dim=256, language_embedding_dim=32, aligner_dim=128, duration_predictor_dim=256),
+    # Exists to exercise the pipeline: 12 + 12 transformer blocks plus the fixed blocks.
+    "deep": AcousticConfig(d_model=256, num_heads=4, num_encoder_layers=12, num_decoder_layers=12, ffn_dim=1024, speaker_embedding_dim=256, language_embedding_dim=32, aligner_dim=128, duration_predictor_dim=256),
+}
+
+
+def preset_names() -> list[str]:
+    return list(PRESETS)
+
+
+def preset(name: str, **overrides: Any) -> AcousticConfig:
+    """A named preset, optionally shrunk or changed (`preset("tiny", d_model=32)`)."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return replace(PRESETS[name], **overrides) if overrides else PRESETS[name]

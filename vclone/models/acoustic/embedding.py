@@ -1,0 +1,59 @@
+"""The `embed` block: phone + language embeddings with positions, and the speaker condition speaker_h.
+
+Shape legend: B batch, N phones, D model width, E speaker vector size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+from torch import nn
+
+from vclone.data.batch import Batch
+from vclone.errors import ConfigError
+from vclone.models.acoustic.config import AcousticConfig, ModelDims
+from vclone.models.acoustic.layers import sinusoidal_positions
+from vclone.models.blocks import Block
+from vclone.models.record import AcousticRecord
+
+__all__ = ["EmbedBlock"]
+
+
+class EmbedBlock(Block):
+    """Fills phone_h (B, N, D) and speaker_h (B, D).
+
+    speaker_h is one projection (E -> D) of either the speaker table's row or the batch's external
+    speaker vectors: a speaker encoder's embeddings take the same path as table rows, so zero-shot
+    cloning needs no other change. Speaker identity enters the model only through speaker_h.
+    """
+
+    def __init__(self, *, config: AcousticConfig, dims: ModelDims) -> None:
+        super().__init__()
+        self.phone_embedding = nn.Embedding(dims.num_phones, config.d_model, padding_idx=0)
+        self.language_embedding = nn.Embedding(dims.num_languages, config.language_embedding_dim)
+        self.language_proj = nn.Linear(config.language_embedding_dim, config.d_model)
+        self.speaker_table = nn.Embedding(dims.num_speakers, config.speaker_embedding_dim)
+        self.speaker_proj = nn.Linear(config.speaker_embedding_dim, config.d_model)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def speaker_vectors(self, batch: Batch) -> torch.Tensor:
+        """(B, E) the batch's external speaker vectors, or the table rows of its speaker ids."""
+        if batch.speaker_embeddings is None:
+            return self.speaker_table(batch.speaker_ids)
+        expected = self.speaker_table.embedding_dim
+        if batch.speaker_embeddings.shape != (batch.size, expected):
+            raise ConfigError(
+                f"speaker embeddings must have shape (batch, {expected}) for this voice, got "
+                f"{tuple(batch.speaker_embeddings.shape)}; use embeddings from the speaker space the voice was trained with"
+            )
+        return batch.speaker_embeddings.to(self.speaker_proj.weight.dtype)
+
+    def forward(self, x: AcousticRecord, batch: Batch) -> AcousticRecord:
+        mask_BN = batch.phone_mask()
+        n = batch.phone_ids.shape[1]
+        language_BD = self.language_proj(self.language_embedding(batch.language_ids))
+        positions_ND = sinusoidal_positions(n, language_BD.shape[-1], device=batch.phone_ids.device)
+        phone_h = self.phone_embedding(batch.phone_ids) + language_BD[:, None, :] + positions_ND[None]
+        phone_h = self.dropout(phone_h) * mask_BN[..., None]
+        return replace(x, phone_h=phone_h, speaker_h=self.speaker_proj(self.speaker_vectors(batch)))

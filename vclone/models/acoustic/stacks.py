@@ -1,0 +1,47 @@
+"""The `encoder.i` and `decoder.i` blocks: one transformer layer each, over phones or over frames.
+
+Shape legend: B batch, N phones, T frames, D model width.
+One layer per named block lets the pipeline cut between any two layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from vclone.data.batch import Batch
+from vclone.models.acoustic.config import AcousticConfig
+from vclone.models.acoustic.layers import TransformerLayer, lengths_to_mask
+from vclone.models.blocks import Block
+from vclone.models.record import AcousticRecord
+
+__all__ = ["EncoderBlock", "DecoderBlock"]
+
+
+def _layer(config: AcousticConfig) -> TransformerLayer:
+    return TransformerLayer(config.d_model, config.num_heads, config.ffn_dim, config.ffn_kernel, config.dropout)
+
+
+class EncoderBlock(Block):
+    """One transformer layer over phone_h (B, N, D), masked by the batch's phone lengths."""
+
+    def __init__(self, *, config: AcousticConfig) -> None:
+        super().__init__()
+        self.layer = _layer(config)
+
+    def forward(self, x: AcousticRecord, batch: Batch) -> AcousticRecord:
+        assert x.phone_h is not None, "an encoder block needs phone_h"
+        return replace(x, phone_h=self.layer(x.phone_h, batch.phone_mask()))
+
+
+class DecoderBlock(Block):
+    """One transformer layer over frame_h (B, T, D), masked by the record's frame_lengths (the mel
+    lengths in training, the predicted lengths at inference)."""
+
+    def __init__(self, *, config: AcousticConfig) -> None:
+        super().__init__()
+        self.layer = _layer(config)
+
+    def forward(self, x: AcousticRecord, batch: Batch) -> AcousticRecord:
+        assert x.frame_h is not None and x.frame_lengths is not None, "a decoder block needs frame_h and frame_lengths"
+        mask_BT = lengths_to_mask(x.frame_lengths, x.frame_h.shape[1])
+        return replace(x, frame_h=self.layer(x.frame_h, mask_BT))

@@ -1,0 +1,151 @@
+"""The voice file: what training exports and synthesis loads (safetensors weights + JSON config).
+
+Layout of a voice folder:
+    voice.safetensors   acoustic model weights (state_dict keys)
+    voice.json          format, vclone version, preset name and settings, data-derived sizes,
+                        vocabulary (phones, speakers, languages, audio settings), speaker space
+Loading never unpickles anything: JSON plus safetensors only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+import vclone
+from vclone.atomic import atomic_output, write_json_atomic
+from vclone.data.manifest import CorpusVocab
+from vclone.errors import ConfigError, VcloneError
+from vclone.models.acoustic.config import AcousticConfig, ModelDims
+
+__all__ = ["VOICE_FORMAT", "VOICE_FORMAT_VERSION", "SpeakerSpace", "Voice", "VoiceError", "save_voice", "load_voice", "find_voice_dir"]
+
+VOICE_FORMAT = "vclone-voice"
+VOICE_FORMAT_VERSION = 1
+WEIGHTS_NAME = "voice.safetensors"
+CONFIG_NAME = "voice.json"
+
+
+class VoiceError(VcloneError):
+    """A voice file that is missing, corrupt, or not a vclone voice."""
+
+
+@dataclass(frozen=True)
+class SpeakerSpace:
+    """Which speaker vectors the voice accepts: its own table ("table"), or a speaker encoder's."""
+
+    kind: str
+    """"table" or "encoder"."""
+    name: str
+    """For "table": `table:<run id>`; for "encoder": the encoder's name (e.g. `resemblyzer`)."""
+    dim: int
+    """Size of the vectors."""
+    version: str = ""
+    """Encoder version, when kind is "encoder"."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "dim": self.dim, "version": self.version}
+
+
+@dataclass
+class Voice:
+    """A loaded voice: the acoustic model (eval mode) plus everything needed to drive it."""
+
+    model: torch.nn.Module
+    vocab: CorpusVocab
+    preset: str
+    config: AcousticConfig
+    speaker_space: SpeakerSpace
+    meta: dict[str, Any]
+    path: Path
+
+
+def save_voice(
+    out_dir: Path,
+    model: torch.nn.Module,
+    *,
+    vocab: CorpusVocab,
+    preset: str,
+    config: AcousticConfig,
+    dims: ModelDims,
+    speaker_space: SpeakerSpace,
+    training: dict[str, Any] | None = None,
+) -> Path:
+    """Write voice.safetensors then voice.json, each atomically; returns the folder."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    with atomic_output(out_dir / WEIGHTS_NAME) as tmp:
+        save_file(state, str(tmp), metadata={"format": VOICE_FORMAT})
+    write_json_atomic(
+        out_dir / CONFIG_NAME,
+        {
+            "format": VOICE_FORMAT,
+            "format_version": VOICE_FORMAT_VERSION,
+            "vclone_version": vclone.__version__,
+            "model": {"type": "acoustic", "preset": preset, "config": config.to_dict(), "dims": dims.__dict__},
+            "vocab": vocab.to_dict(),
+            "speaker_space": speaker_space.to_dict(),
+            "training": training or {},
+        },
+    )
+    return out_dir
+
+
+def find_voice_dir(path: Path) -> Path:
+    """Accept a voice folder, its voice.json, or a training run folder (uses RUN/voice)."""
+    path = Path(path)
+    if path.is_file() and path.name == CONFIG_NAME:
+        return path.parent
+    for candidate in (path, path / "voice"):
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate
+    raise VoiceError(f"no {CONFIG_NAME} in {path} or {path / 'voice'}; pass a voice folder or a training run folder")
+
+
+def _read_config(voice_dir: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((voice_dir / CONFIG_NAME).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise VoiceError(f"{voice_dir / CONFIG_NAME} is not valid JSON; the voice is corrupt, export it again") from None
+    if not isinstance(data, dict) or data.get("format") != VOICE_FORMAT:
+        raise VoiceError(f"{voice_dir / CONFIG_NAME} is not a vclone voice (format {data.get('format') if isinstance(data, dict) else None!r})")
+    if data.get("format_version") != VOICE_FORMAT_VERSION:
+        raise VoiceError(f"voice format version {data.get('format_version')} is not supported (this vclone reads {VOICE_FORMAT_VERSION})")
+    return data
+
+
+def load_voice(path: Path, *, device: str | torch.device = "cpu") -> Voice:
+    """Load a voice for inference; any corruption is a VoiceError with one clear line."""
+    from vclone.models.acoustic.model import build_acoustic_model
+
+    voice_dir = find_voice_dir(path)
+    data = _read_config(voice_dir)
+    try:
+        model_info = data["model"]
+        config = AcousticConfig.from_dict(model_info["config"])
+        dims = ModelDims(**model_info["dims"])
+        vocab = CorpusVocab.from_dict(data["vocab"])
+        space = SpeakerSpace(**data["speaker_space"])
+    except (KeyError, TypeError, ConfigError, VcloneError) as err:
+        raise VoiceError(f"{voice_dir / CONFIG_NAME} is missing or has a bad field ({err}); export the voice again") from None
+    try:
+        state = load_file(str(voice_dir / WEIGHTS_NAME))
+    except FileNotFoundError:
+        raise VoiceError(f"{voice_dir / WEIGHTS_NAME} not found; the voice folder is incomplete") from None
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise VoiceError(f"{voice_dir / WEIGHTS_NAME} is not a readable safetensors file ({err})") from None
+    model = build_acoustic_model(config, dims)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        first = str(err).splitlines()[0]
+        raise VoiceError(f"{voice_dir / WEIGHTS_NAME} does not match its voice.json ({first})") from None
+    model.to(device).eval()
+    return Voice(model=model, vocab=vocab, preset=model_info.get("preset", "?"), config=config, speaker_space=space, meta=data, path=voice_dir)
