@@ -1,0 +1,105 @@
+"""`vclone train`: prepared data -> a trained acoustic model (checkpoints, logs, plots, a voice)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import typer
+from rich.console import Console
+
+from vclone.cli.errors import reports_user_errors
+from vclone.errors import ConfigError
+from vclone.models.acoustic.config import preset_names
+from vclone.train.config import BatchingConfig, CheckpointConfig, LoggingConfig, ModelChoice, OptimizerConfig, PlottingConfig, PrecisionConfig, TrainConfig
+from vclone.train.progress import TrainProgress, format_report
+from vclone.train.run_dir import load_run_config
+
+if TYPE_CHECKING:
+    from vclone.train.loop import TrainResult
+
+__all__ = ["register", "train", "DEFAULT_MAX_STEPS"]
+
+DEFAULT_MAX_STEPS = 10_000
+EXIT_INTERRUPTED = 130
+
+
+def _given(**options: Any) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _build_config(base: TrainConfig | None, *, data: list[Path], preset: Optional[str], out: Path, resume: bool, deterministic: bool, options: dict[str, Any]) -> TrainConfig:
+    """Options given on the command line over the resumed run's settings (or the defaults)."""
+    if not data and base is None:
+        if resume:
+            raise ConfigError(f"--resume: {out} holds no training run to resume; drop --resume and pass --data to start one")
+        raise ConfigError("--data is required: pass a folder written by `vclone prepare` (repeat --data for several)")
+    if base is None:
+        base = TrainConfig(data_dirs=tuple(data), out=out, max_steps=DEFAULT_MAX_STEPS, model=ModelChoice(preset or "tiny"))
+    elif preset is not None and preset != base.model.preset:
+        base = replace(base, model=ModelChoice(preset))
+    return replace(
+        base,
+        data_dirs=tuple(data) or base.data_dirs,
+        out=out,
+        resume=resume,
+        deterministic=deterministic or base.deterministic,
+        max_steps=options.get("max_steps", base.max_steps),
+        seed=options.get("seed", base.seed),
+        batching=replace(base.batching, **_given(max_frames=options.get("batch_frames"), max_items=options.get("batch_items"))),
+        optimizer=replace(base.optimizer, **_given(lr=options.get("lr"))),
+        checkpoint=replace(base.checkpoint, **_given(every=options.get("checkpoint_every"))),
+        logging=replace(base.logging, **_given(every=options.get("log_every"))),
+        plotting=replace(base.plotting, **_given(every=options.get("plot_every"))),
+        precision=replace(base.precision, **_given(device=options.get("device"))),
+    )
+
+
+def _print_result(console: Console, result: "TrainResult") -> None:
+    if result.last_report is not None:
+        console.print(f"step {result.step}: {format_report(result.last_report)}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"checkpoint: {result.checkpoint}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"voice: {result.voice}  ({result.seconds:.1f} s this session)", markup=False, highlight=False, soft_wrap=True)
+
+
+@reports_user_errors
+def train(
+    data: list[Path] = typer.Option([], "--data", "-d", help="Prepared corpus folder (repeat for several). Optional with --resume."),
+    preset: Optional[str] = typer.Option(None, "--preset", "-p", help=f"Model preset: {' | '.join(preset_names())} (default tiny)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder: config.json, checkpoints/, logs/, plots/, voice/."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help=f"Optimizer steps to reach (default {DEFAULT_MAX_STEPS}, or the resumed run's)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of initialization, dropout and batch order (default 0)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its latest checkpoint, exactly."),
+    deterministic: bool = typer.Option(False, "--deterministic", help="No dropout, deterministic kernels: same seed, same weights."),
+    batch_frames: Optional[int] = typer.Option(None, "--batch-frames", help=f"Padded mel frames per batch (default {BatchingConfig.max_frames})."),
+    batch_items: Optional[int] = typer.Option(None, "--batch-items", help=f"Items per batch at most (default {BatchingConfig.max_items})."),
+    lr: Optional[float] = typer.Option(None, "--lr", help=f"Peak learning rate after warm-up (default {OptimizerConfig.lr})."),
+    checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help=f"Steps between checkpoints (default {CheckpointConfig.every})."),
+    log_every: Optional[int] = typer.Option(None, "--log-every", help=f"Steps between rows of logs/train.csv (default {LoggingConfig.every})."),
+    plot_every: Optional[int] = typer.Option(None, "--plot-every", help=f"Steps between mel/alignment plots (default {PlottingConfig.every})."),
+    device: Optional[str] = typer.Option(None, "--device", help=f"cpu | cuda | auto (default {PrecisionConfig.device})."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+) -> None:
+    """Train the acoustic model on one process (Ctrl-C saves a checkpoint; --resume continues)."""
+    base = load_run_config(out) if resume else None
+    options = _given(
+        max_steps=max_steps, seed=seed, batch_frames=batch_frames, batch_items=batch_items, lr=lr,
+        checkpoint_every=checkpoint_every, log_every=log_every, plot_every=plot_every, device=device,
+    )
+    config = _build_config(base, data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=options)
+    # Imported here so that `vclone --help` and the other commands never load the model code.
+    from vclone.train.loop import train as run_training
+
+    console = Console(stderr=True, quiet=quiet)
+    with TrainProgress(console, disable=quiet) as bar:
+        result = run_training(config, progress=bar)
+    _print_result(console, result)
+    if result.interrupted:
+        typer.echo(f"interrupted at step {result.step}; checkpoint saved, continue with --resume", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to the app."""
+    app.command(name="train")(train)

@@ -1,0 +1,104 @@
+"""`vclone train` through Typer's runner, and a bad-input check as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from corpus_fixtures import write_csv, write_voiced
+from typer.testing import CliRunner
+
+from vclone.audio import AudioConfig
+from vclone.cli.app import app
+from vclone.data.features import FeatureSettings
+from vclone.data.prepare import PrepareConfig, prepare_corpus
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """One torch thread: these tiny steps gain nothing from more, and lose a lot on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli_train")
+    rows = [("a1", "alice", "en-us", "Good morning.", 0.6), ("b1", "bruno", "es", "Buenos días.", 0.6)]
+    table = []
+    for utt_id, speaker, language, text, seconds in rows:
+        write_voiced(root / "corpus" / "wavs" / f"{utt_id}.wav", seconds)
+        table.append({"id": utt_id, "audio": f"wavs/{utt_id}.wav", "text": text, "speaker": speaker, "language": language})
+    write_csv(root / "corpus" / "metadata.csv", table)
+    settings = FeatureSettings(audio=AudioConfig(), min_duration_s=0.3, max_duration_s=3.0)
+    prepare_corpus(PrepareConfig(corpus=root / "corpus", corpus_format="csv", out=root / "prepared", features=settings))
+    return root / "prepared"
+
+
+def _error_line(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in output, output
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_train_then_resume(prepared: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    args = ["train", "--data", str(prepared), "--preset", "tiny", "--out", str(run), "--max-steps", "2", "--seed", "3"]
+    result = runner.invoke(app, [*args, "--batch-items", "1", "--log-every", "1", "--checkpoint-every", "1", "--device", "cpu", "--quiet"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "config.json").read_text())["config"]
+    assert (config["max_steps"], config["seed"], config["batching"]["max_items"], config["model"]["preset"]) == (2, 3, 1, "tiny")
+    assert (run / "checkpoints" / "latest").read_text().strip() == "step_0000002"
+    assert (run / "voice" / "voice.json").is_file()
+    # --resume takes the stored settings; only what is given on the command line changes.
+    result = runner.invoke(app, ["train", "--out", str(run), "--resume", "--max-steps", "3"])
+    assert result.exit_code == 0, result.output
+    summary = next(line for line in result.output.splitlines() if line.startswith("step 3: loss"))
+    assert " mel " in summary and " duration " in summary  # the loss parts, not eaten as markup
+    assert (run / "checkpoints" / "latest").read_text().strip() == "step_0000003"
+    # The same folder again without --resume is refused, as is a different run in it.
+    again = runner.invoke(app, args)
+    assert "pass --resume" in _error_line(again.output) and again.exit_code == 2
+    different = runner.invoke(app, ["train", "--out", str(run), "--resume", "--lr", "0.1"])
+    assert "settings differ" in _error_line(different.output) and different.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--preset", "huge"], "unknown preset"),
+        (["--max-steps", "0"], "max_steps must be at least 1"),
+        (["--resume"], "holds no training run"),
+        (["--batch-frames", "0"], "max_frames"),
+        (["--device", "tpu"], "unknown device"),
+    ],
+)
+def test_bad_options_are_one_line(prepared: Path, tmp_path: Path, extra: list[str], needle: str) -> None:
+    result = runner.invoke(app, ["train", "--data", str(prepared), "--out", str(tmp_path / "run"), *extra])
+    assert result.exit_code == 2
+    assert needle in _error_line(result.output)
+
+
+def test_missing_data_as_subprocess(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "vclone.cli.app", "train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "not a prepared corpus" in _error_line(proc.stderr)
+
+
+def test_data_is_required(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["train", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2
+    assert "--data is required" in _error_line(result.output)

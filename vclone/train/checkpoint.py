@@ -1,0 +1,161 @@
+"""Checkpoints: RUN/checkpoints/step_XXXXXXX/ written whole into a temporary folder, then renamed.
+
+One checkpoint folder holds
+    model.safetensors       model state_dict
+    optimizer.safetensors   AdamW state flattened per parameter name (`<name>.exp_avg`, ...)
+    rng.safetensors         generator states (see vclone.train.rng)
+    state.json              step, epoch, position in the epoch's batch plan, schedule, config, ...
+and RUN/checkpoints/latest names the newest complete one (replaced atomically after the rename).
+A crash while saving leaves the previous checkpoint and `latest` as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from vclone.atomic import write_json_atomic, write_text_atomic
+from vclone.errors import VcloneError
+
+__all__ = [
+    "TrainState",
+    "Checkpoint",
+    "CheckpointError",
+    "checkpoint_name",
+    "save_checkpoint",
+    "load_checkpoint",
+    "list_checkpoints",
+    "latest_checkpoint",
+    "LATEST_NAME",
+]
+
+CHECKPOINT_FORMAT = "vclone-checkpoint"
+CHECKPOINT_FORMAT_VERSION = 1
+LATEST_NAME = "latest"
+_STEP_DIR = re.compile(r"^step_(\d{7,})$")
+_TMP_PREFIX = ".tmp-"
+_FILES = ("model.safetensors", "optimizer.safetensors", "rng.safetensors", "state.json")
+
+
+class CheckpointError(VcloneError):
+    """A checkpoint that is missing, incomplete or unreadable."""
+
+
+@dataclass(frozen=True)
+class TrainState:
+    """Where training stands: after `step` optimizer steps, the next batch is batch `position` of
+    epoch `epoch`'s plan."""
+
+    step: int = 0
+    epoch: int = 0
+    position: int = 0
+
+
+@dataclass
+class Checkpoint:
+    """Everything needed to continue a run exactly, as tensors and JSON."""
+
+    state: TrainState
+    model: dict[str, torch.Tensor]
+    optimizer: dict[str, torch.Tensor]
+    rng: dict[str, torch.Tensor]
+    meta: dict[str, Any] = field(default_factory=dict)
+    """JSON extras: learning-rate schedule, gradient scaler, RNG remainder, training config."""
+
+
+def checkpoint_name(step: int) -> str:
+    return f"step_{step:07d}"
+
+
+def _cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+
+
+def _write_files(folder: Path, checkpoint: Checkpoint) -> None:
+    save_file(_cpu(checkpoint.model), str(folder / "model.safetensors"))
+    save_file(_cpu(checkpoint.optimizer), str(folder / "optimizer.safetensors"))
+    save_file(_cpu(checkpoint.rng), str(folder / "rng.safetensors"))
+    state = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_FORMAT_VERSION, **asdict(checkpoint.state), **checkpoint.meta}
+    write_json_atomic(folder / "state.json", state)
+
+
+def save_checkpoint(root: Path, checkpoint: Checkpoint, *, keep: int) -> Path:
+    """Write `checkpoint` as root/step_XXXXXXX, point root/latest at it, keep the newest `keep`."""
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(_TMP_PREFIX + "*"):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a run that crashed while saving
+    name = checkpoint_name(checkpoint.state.step)
+    tmp = root / f"{_TMP_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        _write_files(tmp, checkpoint)
+        final = root / name
+        if final.exists():
+            # The same step saved again (a run resumed and re-reached it): swap, never merge.
+            old = root / f"{_TMP_PREFIX}old-{name}-{uuid.uuid4().hex[:8]}"
+            os.rename(final, old)
+            os.rename(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    write_text_atomic(root / LATEST_NAME, name + "\n")
+    for old_dir in list_checkpoints(root)[:-keep]:
+        if old_dir.name != name:
+            shutil.rmtree(old_dir, ignore_errors=True)
+    return final
+
+
+def list_checkpoints(root: Path) -> list[Path]:
+    """Complete checkpoint folders under root, oldest first."""
+    if not root.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := _STEP_DIR.match(p.name)) and p.is_dir()]
+    return [p for _, p in sorted(found) if all((p / f).is_file() for f in _FILES)]
+
+
+def latest_checkpoint(root: Path) -> Path | None:
+    """The folder `latest` names, or (if `latest` is missing or stale) the newest complete one."""
+    pointer = root / LATEST_NAME
+    if pointer.is_file():
+        candidate = root / pointer.read_text(encoding="utf-8").strip()
+        if _STEP_DIR.match(candidate.name) and all((candidate / f).is_file() for f in _FILES):
+            return candidate
+    complete = list_checkpoints(root)
+    return complete[-1] if complete else None
+
+
+def load_checkpoint(folder: Path) -> Checkpoint:
+    """Read a checkpoint folder; any damage is a CheckpointError naming the file."""
+    try:
+        meta = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{folder / 'state.json'} cannot be read ({err}); resume from an older checkpoint") from None
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT or meta.get("format_version") != CHECKPOINT_FORMAT_VERSION:
+        raise CheckpointError(f"{folder} is not a vclone checkpoint of format version {CHECKPOINT_FORMAT_VERSION}")
+    tensors = {}
+    for part in ("model", "optimizer", "rng"):
+        path = folder / f"{part}.safetensors"
+        try:
+            tensors[part] = load_file(str(path))
+        except (OSError, SafetensorError, ValueError, RuntimeError) as err:
+            raise CheckpointError(f"{path} cannot be read ({err}); resume from an older checkpoint") from None
+    try:
+        state = TrainState(step=int(meta.pop("step")), epoch=int(meta.pop("epoch")), position=int(meta.pop("position")))
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{folder / 'state.json'} lacks the training position ({err})") from None
+    for key in ("format", "format_version"):
+        meta.pop(key)
+    return Checkpoint(state=state, model=tensors["model"], optimizer=tensors["optimizer"], rng=tensors["rng"], meta=meta)

@@ -1,0 +1,235 @@
+"""Training configuration: one typed dataclass per component, gathered in TrainConfig."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from vclone.errors import ConfigError
+from vclone.models.acoustic.config import AcousticConfig, preset
+
+__all__ = [
+    "ModelChoice",
+    "BatchingConfig",
+    "OptimizerConfig",
+    "CheckpointConfig",
+    "LoggingConfig",
+    "PlottingConfig",
+    "PrecisionConfig",
+    "TrainConfig",
+    "SCHEDULES",
+    "DEVICES",
+    "DTYPES",
+    "RESUME_MAY_CHANGE",
+]
+
+SCHEDULES = ("inverse_sqrt", "cosine", "constant")
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("auto", "fp32", "bf16", "fp16")
+RESUME_MAY_CHANGE = ("max_steps", "checkpoint", "logging", "plotting", "precision", "resume")
+"""TrainConfig fields a resumed run may set differently: they change how long and how visibly the
+run goes on, not what it computes (precision aside, which is the device's business)."""
+
+
+def _at_least(owner: str, name: str, value: float, low: float) -> None:
+    if value < low:
+        raise ConfigError(f"{owner}.{name} must be at least {low}, got {value}")
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which acoustic model to train: a named preset plus overrides of its settings."""
+
+    preset: str = "tiny"
+    """Name in the presets registry (tiny, small, base, deep)."""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """AcousticConfig fields to change, e.g. {"d_model": 32} to shrink a preset for tests."""
+
+    def __post_init__(self) -> None:
+        self.resolve(deterministic=False)
+
+    def resolve(self, *, deterministic: bool) -> AcousticConfig:
+        """The AcousticConfig to build; deterministic runs switch dropout off."""
+        try:
+            config = preset(self.preset, **self.overrides)
+        except TypeError as err:
+            raise ConfigError(f"bad model override ({err}); valid names are the fields of AcousticConfig") from None
+        return replace(config, dropout=0.0) if deterministic else config
+
+
+@dataclass(frozen=True)
+class BatchingConfig:
+    """How items are grouped into mini-batches (see vclone.data.sampler.plan_batches)."""
+
+    max_frames: int = 4000
+    """Padded mel frames per batch (items x longest item): the memory budget of one step."""
+    max_items: int = 16
+    """Items per batch at most."""
+
+    def __post_init__(self) -> None:
+        _at_least("batching", "max_frames", self.max_frames, 1)
+        _at_least("batching", "max_items", self.max_items, 1)
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """AdamW with linear warm-up, then a decay to a floor, and global gradient-norm clipping."""
+
+    lr: float = 1e-3
+    """Peak learning rate, reached at the end of warm-up."""
+    betas: tuple[float, float] = (0.9, 0.98)
+    """AdamW moment decay rates."""
+    eps: float = 1e-9
+    """AdamW denominator guard."""
+    weight_decay: float = 0.01
+    """Decoupled weight decay on matrices and embedding tables (never on biases or norm gains)."""
+    warmup_steps: int = 200
+    """Steps of linear warm-up from 0 to `lr`."""
+    schedule: str = "inverse_sqrt"
+    """After warm-up: inverse_sqrt (lr * sqrt(warmup / step), no fixed horizon, so extending a run
+    on resume does not change its past), cosine (to `min_lr` at `decay_steps`) or constant."""
+    decay_steps: int = 20000
+    """Step at which the cosine schedule reaches `min_lr` (unused by the other schedules)."""
+    min_lr: float = 1e-5
+    """Floor of the learning rate after warm-up."""
+    grad_clip: float = 1.0
+    """Maximum global gradient norm over all parameters."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        if self.lr <= 0 or self.min_lr < 0 or self.min_lr > self.lr:
+            raise ConfigError(f"need 0 <= min_lr <= lr and lr > 0, got lr={self.lr} min_lr={self.min_lr}")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ConfigError(f"optimizer.betas must be two numbers in [0, 1), got {self.betas}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        _at_least("optimizer", "eps", self.eps, 0.0)
+        _at_least("optimizer", "weight_decay", self.weight_decay, 0.0)
+        _at_least("optimizer", "warmup_steps", self.warmup_steps, 0)
+        if self.schedule == "cosine":
+            _at_least("optimizer", "decay_steps", self.decay_steps, self.warmup_steps + 1)
+        if self.grad_clip <= 0:
+            raise ConfigError(f"optimizer.grad_clip must be > 0, got {self.grad_clip}")
+
+
+@dataclass(frozen=True)
+class CheckpointConfig:
+    """When checkpoints are written and how many are kept."""
+
+    every: int = 500
+    """Write a checkpoint (and export the voice) every this many steps, and at the end."""
+    keep: int = 3
+    """Keep the newest this many checkpoints; older ones are deleted."""
+
+    def __post_init__(self) -> None:
+        _at_least("checkpoint", "every", self.every, 1)
+        _at_least("checkpoint", "keep", self.keep, 1)
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """Rows of RUN/logs/train.csv."""
+
+    every: int = 10
+    """Write a row every this many steps."""
+
+    def __post_init__(self) -> None:
+        _at_least("logging", "every", self.every, 1)
+
+
+@dataclass(frozen=True)
+class PlottingConfig:
+    """PNG plots of target vs predicted mel and of the alignment, in RUN/plots/."""
+
+    every: int = 500
+    """Plot every this many steps."""
+
+    def __post_init__(self) -> None:
+        _at_least("plotting", "every", self.every, 1)
+
+
+@dataclass(frozen=True)
+class PrecisionConfig:
+    """Where and in which number format the model runs."""
+
+    device: str = "auto"
+    """cpu, cuda, or auto (cuda when available)."""
+    dtype: str = "auto"
+    """fp32, bf16 or fp16 autocast; auto is fp32 on CPU and bf16 (fp16 where bf16 is missing) on CUDA.
+    fp16 uses a gradient scaler; CPU always trains in fp32."""
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ConfigError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"unknown precision {self.dtype!r}; choose one of {', '.join(DTYPES)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """One training run."""
+
+    data_dirs: tuple[Path, ...]
+    """Prepared corpora (folders written by `vclone prepare`), trained together."""
+    out: Path
+    """Run folder: config.json, checkpoints/, logs/, plots/, voice/."""
+    max_steps: int
+    """Optimizer steps to reach (counted from the start of the run, across resumes)."""
+    model: ModelChoice = field(default_factory=ModelChoice)
+    batching: BatchingConfig = field(default_factory=BatchingConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    plotting: PlottingConfig = field(default_factory=PlottingConfig)
+    precision: PrecisionConfig = field(default_factory=PrecisionConfig)
+    seed: int = 0
+    """Seeds model initialization, dropout and the batch order."""
+    deterministic: bool = False
+    """Dropout off, deterministic kernels: the same seed gives the same weights, bit for bit."""
+    resume: bool = False
+    """Continue the run in `out` from its latest checkpoint."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dirs", tuple(Path(d) for d in self.data_dirs))
+        object.__setattr__(self, "out", Path(self.out))
+        if not self.data_dirs:
+            raise ConfigError("no training data: pass at least one prepared folder with --data")
+        _at_least("train", "max_steps", self.max_steps, 1)
+        if self.seed < 0:
+            raise ConfigError(f"seed must be >= 0, got {self.seed}")
+
+    def acoustic_config(self) -> AcousticConfig:
+        """The model settings this run trains."""
+        return self.model.resolve(deterministic=self.deterministic)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (paths as strings, data folders resolved)."""
+        data = asdict(self)
+        data["data_dirs"] = [str(Path(d).resolve()) for d in self.data_dirs]
+        data["out"] = str(Path(self.out).resolve())
+        data["optimizer"]["betas"] = list(self.optimizer.betas)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        """Inverse of to_dict."""
+        parts = {
+            "model": ModelChoice,
+            "batching": BatchingConfig,
+            "optimizer": OptimizerConfig,
+            "checkpoint": CheckpointConfig,
+            "logging": LoggingConfig,
+            "plotting": PlottingConfig,
+            "precision": PrecisionConfig,
+        }
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown training settings {sorted(unknown)}")
+        try:
+            kwargs = {k: (parts[k](**v) if k in parts else v) for k, v in data.items()}
+            kwargs["data_dirs"] = tuple(Path(d) for d in data["data_dirs"])
+            return cls(**kwargs)
+        except (KeyError, TypeError) as err:
+            raise ConfigError(f"training settings are incomplete or malformed ({err})") from None
