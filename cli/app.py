@@ -17,9 +17,11 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from vclone.cli import languages, not_built, prepare
+    from vclone.cli import languages, not_built, prepare, synthesize, train
 
     prepare.register(app)
+    synthesize.register(app)
+    train.register(app)
     not_built.register(app)
     languages.register(app)
 

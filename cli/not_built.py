@@ -10,8 +10,6 @@ __all__ = ["register", "PLANNED"]
 
 #: command name -> (help text, the issue that builds it)
 PLANNED: dict[str, tuple[str, str]] = {
-    "train": ("Train the acoustic model (one process or pipeline-parallel).", "the acoustic model issue (#3)"),
-    "synthesize": ("Text + language + speaker embedding -> mel and WAV.", "the acoustic model issue (#3)"),
     "embed-speaker": ("Reference audio or a training speaker -> speaker embedding file.", "the cloning issue (#5)"),
     "partition-inspect": ("Show how the model is split into pipeline stages.", "the pipeline issue (#4)"),
 }

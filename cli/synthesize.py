@@ -1,0 +1,105 @@
+"""`vclone synthesize`: text (or each line of a text file) + language + speaker -> WAV (+ mel, + plot)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from vclone.cli.errors import EXIT_USER_ERROR, reports_user_errors
+from vclone.errors import ConfigError
+from vclone.synth.jobs import LineOutcome, OutputPaths, SynthesisOptions, read_text_lines, synthesize_lines, synthesize_to_files
+from vclone.synth.synthesizer import SynthesisResult, Synthesizer, UnknownPhonesWarning
+from vclone.synth.vocoders import VOCODERS
+
+__all__ = ["register", "synthesize"]
+
+# Phones shown per line of output before "...".
+_SHOWN_PHONES = 40
+
+
+def _describe(path: Path, result: SynthesisResult) -> str:
+    phones = "".join(result.phones)
+    shown = phones if len(phones) <= _SHOWN_PHONES else phones[:_SHOWN_PHONES] + "…"
+    line = (
+        f"[green]wrote[/] {escape(str(path))}  {result.seconds:.2f} s  RTF {result.rtf:.3f}  "
+        f"{len(result.phones)} phones /{escape(shown)}/"
+    )
+    notes = []
+    if result.model_language != result.language:
+        notes.append(f"accent {result.model_language}")
+    if result.unknown_phones:
+        notes.append(f"[yellow]unknown phones read as <unk>: {escape(' '.join(result.unknown_phones))}[/]")
+    if result.unspeakable:
+        notes.append(f"[yellow]dropped: {escape(' '.join(result.unspeakable))}[/]")
+    return line + ("  (" + "; ".join(notes) + ")" if notes else "")
+
+
+@reports_user_errors
+def synthesize(
+    text: Optional[str] = typer.Argument(None, help="Text to speak (or use --text-file)."),
+    language: str = typer.Option(..., "--language", "-l", help="Language the text is written in (see `vclone languages`)."),
+    speaker: str = typer.Option(..., "--speaker", "-s", help="Training speaker name, or a speaker embedding file (.safetensors)."),
+    voice: Path = typer.Option(..., "--voice", "-v", help="Voice folder, its voice.json, or a training run folder."),
+    out: Path = typer.Option(..., "--out", "-o", help="WAV to write; with --text-file, out.wav becomes out_001.wav, out_002.wav, ..."),
+    text_file: Optional[Path] = typer.Option(None, "--text-file", "-f", help="UTF-8 file with one text per line; one WAV per non-empty line."),
+    mel: Optional[Path] = typer.Option(None, "--mel", help="Also write the predicted log-mel (frames x mels, float32 .npy)."),
+    accent: Optional[str] = typer.Option(None, "--accent", help="Language id for the model instead of --language: the text's phones with this accent."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Also write a PNG of the mel and the phone durations."),
+    pace: float = typer.Option(1.0, "--pace", help="Duration factor: 2.0 speaks twice as slowly."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the vocoder's random phases, for repeatable output."),
+    vocoder: str = typer.Option("griffin-lim", "--vocoder", help=f"Vocoder: {' | '.join(VOCODERS)}."),
+    device: str = typer.Option("cpu", "--device", help="Torch device (cpu, cuda, cuda:1, ...)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+) -> None:
+    """Speak TEXT in LANGUAGE with SPEAKER's voice and write a WAV.
+
+    Any training speaker speaks any language the voice was trained on.
+
+    --accent keeps the text's phones but gives the model another language id (accented speech).
+
+    With --text-file a line that cannot be spoken is reported and skipped; it fails if no line can be.
+    """
+    if (text is None) == (text_file is None):
+        raise ConfigError("give either TEXT or --text-file (exactly one)")
+    options = SynthesisOptions(language=language, speaker=speaker, accent=accent, pace=pace, seed=seed)
+    paths = OutputPaths(wav=out, mel=mel, plot=plot)
+    lines = read_text_lines(text_file) if text_file is not None else None
+    console = Console(quiet=quiet, highlight=False)
+    synth = Synthesizer.from_path(voice, vocoder=vocoder, device=device)
+    with warnings.catch_warnings():
+        # Unknown phones are shown in each WAV's line below instead of as a Python warning.
+        warnings.simplefilter("ignore", UnknownPhonesWarning)
+        if lines is None:
+            result = synthesize_to_files(synth, text, options=options, paths=paths)
+            console.print(_describe(out, result))
+            return
+        outcomes = synthesize_lines(synth, lines, options=options, paths=paths, on_outcome=lambda o: _report(console, o))
+    _summarize(console, outcomes)
+
+
+def _report(console: Console, outcome: LineOutcome) -> None:
+    if outcome.error is not None:
+        typer.echo(f"line {outcome.line.line_no}: skipped: {outcome.error}", err=True)
+    elif outcome.paths is not None and outcome.result is not None:
+        console.print(_describe(outcome.paths.wav, outcome.result))
+
+
+def _summarize(console: Console, outcomes: list[LineOutcome]) -> None:
+    written = [o for o in outcomes if o.error is None]
+    skipped = [o.line.line_no for o in outcomes if o.error is not None]
+    if not written:
+        typer.echo(f"error: none of the {len(outcomes)} lines could be spoken (see the reasons above)", err=True)
+        raise typer.Exit(EXIT_USER_ERROR)
+    audio = sum(o.result.seconds for o in written if o.result is not None)
+    skipped_text = f"; skipped line{'s' if len(skipped) > 1 else ''} {', '.join(map(str, skipped))}" if skipped else ""
+    console.print(f"{len(written)} of {len(outcomes)} lines spoken, {audio:.1f} s of audio{skipped_text}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to the app."""
+    app.command(name="synthesize")(synthesize)

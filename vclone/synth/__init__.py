@@ -1,0 +1,12 @@
+"""Synthesis: text -> phones -> token ids -> acoustic model -> mel -> vocoder -> waveform."""
+
+from vclone.synth.synthesizer import SynthesisError, SynthesisResult, Synthesizer, UnknownPhonesWarning, UnknownSpeakerError, UntrainedLanguageError
+
+__all__ = [
+    "SynthesisError",
+    "SynthesisResult",
+    "Synthesizer",
+    "UnknownPhonesWarning",
+    "UnknownSpeakerError",
+    "UntrainedLanguageError",
+]

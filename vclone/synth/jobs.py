@@ -1,0 +1,168 @@
+"""Synthesis to files: one text, or each line of a text file, into WAV (+ mel .npy, + PNG) outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vclone.atomic import atomic_output
+from vclone.audio import save_wav
+from vclone.errors import ConfigError, TextError, VcloneError
+from vclone.synth.plot import plot_synthesis
+from vclone.synth.synthesizer import SynthesisResult, Synthesizer, check_pace
+
+__all__ = [
+    "SynthesisOptions",
+    "OutputPaths",
+    "TextLine",
+    "LineOutcome",
+    "read_text_lines",
+    "save_mel",
+    "write_outputs",
+    "synthesize_to_files",
+    "synthesize_lines",
+]
+
+
+@dataclass(frozen=True)
+class SynthesisOptions:
+    """How to speak: the settings shared by every text of one run."""
+
+    language: str
+    """Language the text is written in (a vclone code, see `vclone languages`)."""
+    speaker: str
+    """Training speaker name or speaker embedding file."""
+    accent: str | None = None
+    """Language id given to the model instead of `language` (accented speech); None for native."""
+    pace: float = 1.0
+    """Duration factor: above 1 speaks slower."""
+    seed: int | None = None
+    """Seed of the vocoder's random phases (each text uses it afresh); None for fresh randomness."""
+
+    def __post_init__(self) -> None:
+        if not self.language:
+            raise ConfigError("a language is required; see `vclone languages`")
+        if not self.speaker:
+            raise ConfigError("a speaker is required: a training speaker name or a speaker embedding file")
+        check_pace(self.pace)
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    """Where one synthesis is written."""
+
+    wav: Path
+    """The WAV (always written, last, so it exists only when every other output succeeded)."""
+    mel: Path | None = None
+    """Predicted log-mel (T, M) as float32 .npy, or None."""
+    plot: Path | None = None
+    """PNG of the mel and the phone durations, or None."""
+
+    def numbered(self, index: int, *, width: int = 3) -> "OutputPaths":
+        """The paths for the index-th text of a file: out.wav -> out_001.wav (same for mel and plot)."""
+
+        def number(path: Path | None) -> Path | None:
+            return None if path is None else path.with_name(f"{path.stem}_{index:0{width}d}{path.suffix}")
+
+        return replace(self, wav=number(self.wav), mel=number(self.mel), plot=number(self.plot))
+
+    def check_writable(self) -> None:
+        """ConfigError unless every output's folder exists (checked before any synthesis)."""
+        for path in (self.wav, self.mel, self.plot):
+            if path is not None and not path.parent.is_dir():
+                raise ConfigError(f"cannot write {path}: folder {path.parent} does not exist; create it first")
+            if path is not None and path.is_dir():
+                raise ConfigError(f"cannot write {path}: it is a folder; give a file name")
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One non-empty line of a text file."""
+
+    index: int
+    """1-based position among the non-empty lines (numbers its outputs)."""
+    line_no: int
+    """1-based line number in the file (for messages)."""
+    text: str
+
+
+@dataclass(frozen=True)
+class LineOutcome:
+    """What became of one line: its outputs and result, or the reason it was skipped."""
+
+    line: TextLine
+    paths: OutputPaths | None = None
+    result: SynthesisResult | None = None
+    error: str | None = None
+
+
+def read_text_lines(path: Path) -> list[TextLine]:
+    """The non-empty lines of a UTF-8 text file, stripped; TextError if there are none."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"text file {path} not found")
+    try:
+        raw = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise TextError(f"{path} is not UTF-8 text; save it as UTF-8") from None
+    lines = [line.strip() for line in raw.splitlines()]
+    found = [(no, text) for no, text in enumerate(lines, start=1) if text]
+    if not found:
+        raise TextError(f"{path} has no non-empty lines; put one text per line")
+    return [TextLine(index=i, line_no=no, text=text) for i, (no, text) in enumerate(found, start=1)]
+
+
+def save_mel(path: Path, mel: torch.Tensor) -> None:
+    """Write a (T, M) log-mel as float32 .npy atomically (temp file, then rename)."""
+    with atomic_output(path) as tmp:
+        with tmp.open("wb") as handle:
+            np.save(handle, mel.detach().cpu().float().numpy())
+
+
+def write_outputs(result: SynthesisResult, paths: OutputPaths, *, title: str = "") -> None:
+    """Mel and plot first, WAV last: a WAV on disk means the whole synthesis was written."""
+    if paths.mel is not None:
+        save_mel(paths.mel, result.mel)
+    if paths.plot is not None:
+        plot_synthesis(paths.plot, result, title=title)
+    save_wav(paths.wav, result.wav, sample_rate=result.sample_rate)
+
+
+def synthesize_to_files(synth: Synthesizer, text: str, *, options: SynthesisOptions, paths: OutputPaths) -> SynthesisResult:
+    """Speak one text and write its outputs; any bad input raises before a file is written."""
+    paths.check_writable()
+    result = synth(text, language=options.language, speaker=options.speaker, accent=options.accent, pace=options.pace, seed=options.seed)
+    write_outputs(result, paths, title=text)
+    return result
+
+
+def synthesize_lines(
+    synth: Synthesizer,
+    lines: Sequence[TextLine],
+    *,
+    options: SynthesisOptions,
+    paths: OutputPaths,
+    on_outcome: Callable[[LineOutcome], None] | None = None,
+) -> list[LineOutcome]:
+    """One output set per line (numbered). Settings errors (speaker, language, folders) raise once
+    before any line; a line that cannot be spoken is skipped with its reason in its outcome."""
+    width = max(3, len(str(len(lines))))
+    paths.numbered(1, width=width).check_writable()
+    synth.check(language=options.language, speaker=options.speaker, accent=options.accent, pace=options.pace)
+    outcomes = []
+    for line in lines:
+        numbered = paths.numbered(line.index, width=width)
+        try:
+            result = synthesize_to_files(synth, line.text, options=options, paths=numbered)
+        except VcloneError as err:
+            outcome = LineOutcome(line=line, error=str(err))
+        else:
+            outcome = LineOutcome(line=line, paths=numbered, result=result)
+        outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+    return outcomes

@@ -1,0 +1,295 @@
+"""Synthesizer: text -> phones -> token ids -> acoustic model -> log-mel -> vocoder -> waveform.
+
+Shape legend: N phones, T mel frames, M mel bands, S samples (S = T * hop), E speaker vector size.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from vclone.data.batch import Batch, LossNormalizer
+from vclone.errors import ConfigError, TextError, VcloneError
+from vclone.models.speaker_embedding import SpeakerEmbedding, check_compatible, load_speaker_embedding
+from vclone.models.voice import Voice, load_voice
+from vclone.synth.vocoders import build_vocoder
+from vclone.text import Phonemizer, PhonemizedText, get_language
+from vclone.text.phones import PUNCTUATION, STRESS_MARKS, WORD_BOUNDARY
+
+__all__ = [
+    "SynthesisError",
+    "UnknownSpeakerError",
+    "UntrainedLanguageError",
+    "UnknownPhonesWarning",
+    "SpeakerChoice",
+    "SynthesisResult",
+    "Synthesizer",
+    "check_pace",
+    "check_device",
+]
+
+# Tokens that shape prosody but are not sounds: a text made only of these says nothing.
+_NOT_PHONES = PUNCTUATION | STRESS_MARKS | {WORD_BOUNDARY}
+# Beyond this factor a duration model is extrapolating far outside anything it was trained on.
+_PACE_RANGE = (0.1, 10.0)
+# Peak below full scale, so 16-bit conversion never clips (as in vclone.audio's loudness rules).
+_MAX_PEAK = 0.99
+# Names shown in an "unknown speaker" message before it says "and N more".
+_MAX_LISTED = 20
+
+
+class SynthesisError(VcloneError):
+    """Input the voice cannot speak: an unknown speaker, an untrained language, unknown phones."""
+
+
+class UnknownSpeakerError(SynthesisError):
+    """A speaker that is neither a training speaker of the voice nor a speaker embedding file."""
+
+
+class UntrainedLanguageError(SynthesisError):
+    """A language the voice was not trained on."""
+
+
+class UnknownPhonesWarning(UserWarning):
+    """Some phones of the text are not in the voice's inventory; they are read as <unk>."""
+
+
+@dataclass(frozen=True)
+class SpeakerChoice:
+    """Who speaks: a row of the voice's speaker table, or an external vector in the voice's space."""
+
+    label: str
+    """Training speaker name, or the embedding file (for messages and plots)."""
+    speaker_id: int
+    """Row of the speaker table; 0 (unused) when `embedding` is given."""
+    embedding: torch.Tensor | None = None
+    """(E,) external speaker vector, or None to use the table row."""
+
+
+@dataclass(frozen=True)
+class SynthesisResult:
+    """One synthesized text."""
+
+    wav: torch.Tensor
+    """(S,) float32 waveform in [-1, 1], S = T * hop."""
+    mel: torch.Tensor
+    """(T, M) float32 predicted log-mel."""
+    phones: tuple[str, ...]
+    """The N tokens the model read (phones, stress, word boundaries, punctuation)."""
+    durations: torch.Tensor
+    """(N,) int64 frames given to each token; sums to T."""
+    sample_rate: int
+    """Samples per second of `wav`."""
+    language: str
+    """Language the text was read in (its phones)."""
+    model_language: str
+    """Language id given to the model: `language`, or the accent."""
+    speaker: str
+    """Training speaker name or embedding file."""
+    unknown_phones: tuple[str, ...] = ()
+    """Phones the voice does not know, read as <unk> (each once)."""
+    unspeakable: tuple[str, ...] = ()
+    """Characters the phonemizer dropped (each once)."""
+    acoustic_seconds: float = 0.0
+    """Wall time of the acoustic model."""
+    vocoder_seconds: float = 0.0
+    """Wall time of the vocoder."""
+
+    @property
+    def seconds(self) -> float:
+        """Duration of the audio."""
+        return self.wav.numel() / self.sample_rate
+
+    @property
+    def rtf(self) -> float:
+        """Real-time factor: compute time (acoustic model + vocoder) per second of audio."""
+        return (self.acoustic_seconds + self.vocoder_seconds) / max(self.seconds, 1e-9)
+
+
+class Synthesizer:
+    """A loaded voice ready to speak: `Synthesizer(voice)("Hello", language="en-us", speaker="alice")`.
+
+    Phonemizers are built on first use of a language and kept by this instance.
+    """
+
+    def __init__(self, voice: Voice, *, vocoder: str = "griffin-lim", device: str | torch.device = "cpu") -> None:
+        self.voice = voice
+        self.device = check_device(device)
+        self.model = voice.model.to(self.device).eval()
+        self.vocoder = build_vocoder(vocoder, audio=voice.vocab.audio).to(self.device)
+        self.vocoder_name = vocoder
+        self._phonemizers: dict[str, Phonemizer] = {}
+
+    @classmethod
+    def from_path(cls, path: Path, *, vocoder: str = "griffin-lim", device: str | torch.device = "cpu") -> "Synthesizer":
+        """Load a voice folder, its voice.json, or a training run folder."""
+        return cls(load_voice(path, device=check_device(device)), vocoder=vocoder, device=device)
+
+    def __call__(
+        self,
+        text: str,
+        *,
+        language: str,
+        speaker: str | SpeakerEmbedding,
+        accent: str | None = None,
+        pace: float = 1.0,
+        seed: int | None = None,
+    ) -> SynthesisResult:
+        """Speak `text` (written in `language`) with `speaker`'s voice; `accent` is the language id the
+        model gets instead of `language` (accented speech); `pace` above 1 speaks slower; `seed` makes
+        the vocoder's random phases repeatable without touching torch's global RNG."""
+        text_language, model_language = self.resolve_languages(language, accent)
+        who = self.resolve_speaker(speaker)
+        check_pace(pace)
+        phonemized = self.phonemize(text, text_language)
+        token_ids, unknown = self.tokenize(phonemized.phones)
+        start = time.perf_counter()
+        mel, durations = self.predict_mel(token_ids, language=model_language, speaker=who, pace=pace)
+        middle = time.perf_counter()
+        wav = self.vocode(mel, seed=seed)
+        end = time.perf_counter()
+        return SynthesisResult(
+            wav=wav,
+            mel=mel,
+            phones=phonemized.phones,
+            durations=durations,
+            sample_rate=self.voice.vocab.audio.sample_rate,
+            language=text_language,
+            model_language=model_language,
+            speaker=who.label,
+            unknown_phones=unknown,
+            unspeakable=phonemized.unspeakable,
+            acoustic_seconds=middle - start,
+            vocoder_seconds=end - middle,
+        )
+
+    def check(self, *, language: str, speaker: str | SpeakerEmbedding, accent: str | None = None, pace: float = 1.0) -> None:
+        """Raise the error `__call__` would raise for these settings, before any text is read
+        (so a batch of lines fails once, not once per line)."""
+        self.resolve_languages(language, accent)
+        self.resolve_speaker(speaker)
+        check_pace(pace)
+
+    def resolve_languages(self, language: str, accent: str | None) -> tuple[str, str]:
+        """(language the text is phonemized in, language id the model gets), as vclone codes.
+
+        The model's language must be one the voice was trained on; with an accent, the text's
+        language only needs to be one vclone can phonemize (its phones are read through the shared
+        inventory)."""
+        text_language = get_language(language).code
+        model_language = text_language if accent is None else get_language(accent).code
+        if model_language not in self.voice.vocab.languages:
+            option = "--language" if accent is None else "--accent"
+            raise UntrainedLanguageError(
+                f"the voice was not trained on {model_language!r} ({option}); "
+                f"it speaks: {', '.join(self.voice.vocab.languages)}"
+            )
+        return text_language, model_language
+
+    def resolve_speaker(self, speaker: str | SpeakerEmbedding) -> SpeakerChoice:
+        """A training speaker's name, a speaker embedding file, or a loaded SpeakerEmbedding.
+
+        A name wins over a file of the same name in the working directory."""
+        speakers = self.voice.vocab.speakers
+        if isinstance(speaker, SpeakerEmbedding):
+            return self._external(speaker, label=str(speaker.path or speaker.speaker or "embedding"))
+        if speaker in speakers:
+            return SpeakerChoice(label=speaker, speaker_id=speakers.index(speaker))
+        if Path(speaker).is_file() or speaker.endswith(".safetensors"):
+            return self._external(load_speaker_embedding(Path(speaker)), label=speaker)
+        listed = ", ".join(speakers[:_MAX_LISTED]) + (f" and {len(speakers) - _MAX_LISTED} more" if len(speakers) > _MAX_LISTED else "")
+        raise UnknownSpeakerError(
+            f"unknown speaker {speaker!r}: not a training speaker of the voice nor a speaker embedding file; "
+            f"training speakers: {listed}"
+        )
+
+    def _external(self, embedding: SpeakerEmbedding, *, label: str) -> SpeakerChoice:
+        check_compatible(embedding, self.voice.speaker_space)
+        return SpeakerChoice(label=label, speaker_id=0, embedding=embedding.vector)
+
+    def phonemize(self, text: str, language: str) -> PhonemizedText:
+        """Text -> phones with this instance's phonemizer for `language` (TextError if nothing to say)."""
+        if not isinstance(text, str) or not text.strip():
+            raise TextError("the text is empty; give the words to speak")
+        if language not in self._phonemizers:
+            self._phonemizers[language] = Phonemizer(language)
+        return self._phonemizers[language](text)
+
+    def tokenize(self, phones: tuple[str, ...]) -> tuple[torch.Tensor, tuple[str, ...]]:
+        """Phones -> (N,) token ids through the voice's inventory, and the phones it lacks.
+
+        Unknown phones become <unk> with an UnknownPhonesWarning; a text none of whose phones the
+        voice knows is a SynthesisError (it could only babble)."""
+        inventory = self.voice.vocab.phones
+        unknown = tuple(dict.fromkeys(p for p in phones if p not in inventory))
+        if unknown:
+            known = [p for p in phones if p in inventory and p not in _NOT_PHONES]
+            if not known:
+                raise SynthesisError(
+                    f"the voice knows none of the phones of this text ({' '.join(unknown)}); "
+                    f"choose a language it was trained on: {', '.join(self.voice.vocab.languages)}"
+                )
+            warnings.warn(f"phones unknown to the voice, read as <unk>: {' '.join(unknown)}", UnknownPhonesWarning, stacklevel=3)
+        return torch.tensor(inventory.encode(phones), dtype=torch.long), unknown
+
+    @torch.inference_mode()
+    def predict_mel(self, token_ids: torch.Tensor, *, language: str, speaker: SpeakerChoice, pace: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N,) token ids -> ((T, M) log-mel, (N,) int64 frames per token) for one utterance."""
+        n = token_ids.numel()
+        embeddings = None if speaker.embedding is None else speaker.embedding[None, :].to(self.device, torch.float32)
+        batch = Batch(
+            ids=("synth",),
+            phone_ids=token_ids[None, :].to(self.device),
+            phone_lengths=torch.tensor([n], device=self.device),
+            mel=None,
+            mel_lengths=None,
+            speaker_ids=torch.tensor([speaker.speaker_id], device=self.device),
+            language_ids=torch.tensor([self.voice.vocab.languages.index(language)], device=self.device),
+            norm=LossNormalizer(num_items=1.0, num_phones=float(n), num_frames=0.0),
+            speaker_embeddings=embeddings,
+            pace=pace,
+        )
+        record = self.model.infer(batch)
+        frames = int(record.frame_lengths[0])
+        if frames < 1:
+            raise SynthesisError("the acoustic model predicted no frames for this text; try a longer text or a larger --pace")
+        mel = record.mel_pred[0, :frames].float().cpu()
+        durations = record.durations[0, :n].round().long().cpu()
+        return mel, durations
+
+    @torch.inference_mode()
+    def vocode(self, mel: torch.Tensor, *, seed: int | None = None) -> torch.Tensor:
+        """(T, M) log-mel -> (T * hop,) float32 waveform, scaled down (never clipped) to a safe peak."""
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices, enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            wav = self.vocoder(mel.to(self.device)).float().cpu()
+        if not bool(torch.isfinite(wav).all()):
+            raise SynthesisError("the vocoder produced NaN or infinite samples; the voice's weights are broken, export it again")
+        peak = float(wav.abs().max()) if wav.numel() else 0.0
+        return wav * (_MAX_PEAK / peak) if peak > _MAX_PEAK else wav
+
+
+def check_pace(pace: float) -> None:
+    """Raise ConfigError unless `pace` is a sane speaking-rate factor."""
+    low, high = _PACE_RANGE
+    if not isinstance(pace, (int, float)) or not low <= pace <= high:
+        raise ConfigError(f"pace must be between {low} and {high} (1.0 is the voice's own rate, 2.0 twice as slow), got {pace!r}")
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """The torch device, or ConfigError when it is malformed or absent on this machine."""
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} asked for, but this machine has no usable CUDA GPU; use --device cpu")
+    if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        raise ConfigError(f"device {device!r} asked for, but this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    return resolved
