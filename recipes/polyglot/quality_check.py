@@ -1,0 +1,177 @@
+"""Quality check of a trained voice on the polyglot demo corpus: intelligibility and cross-language identity.
+
+    python recipes/polyglot/quality_check.py --voice RUN --corpus demo/polyglot-small [--out quality.json]
+
+Needs the eval extra (`pip install -e ".[eval]"`: pocketsphinx with its en-us model, resemblyzer with its
+pretrained GE2E speaker encoder; both ship their weights in the wheel, nothing is downloaded).
+
+1. Intelligibility: English festival/flite training speakers read held-out English sentences (texts of
+   cross_test.csv, never said by them); pocketsphinx transcribes the synthesized audio; word error rate
+   against the text, beside the WER of the same recognizer on the speaker's own corpus recordings.
+2. Cross-language identity: every speaker whose only training language is not English reads the
+   English sentences of its ground-truth cross-language recordings. Speaker embedding: resemblyzer's
+   GE2E d-vector, cosine similarity. For each clone: similarity to its own speaker's centroid (from
+   its training recordings) vs. the best other speaker's, and its rank among all training speakers;
+   the ground-truth English recordings get the same measurements as a reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vclone.audio import resample
+from vclone.synth.synthesizer import Synthesizer
+
+
+def _words(text: str) -> list[str]:
+    return re.sub(r"[^a-z' ]+", " ", text.lower()).split()
+
+
+def word_error_rate(ref: str, hyp: str) -> tuple[int, int]:
+    """(edit distance in words, number of reference words)."""
+    r, h = _words(ref), _words(hyp)
+    row = list(range(len(h) + 1))
+    for i, rw in enumerate(r, start=1):
+        prev, row[0] = row[0], i
+        for j, hw in enumerate(h, start=1):
+            cur = min(row[j] + 1, row[j - 1] + 1, prev + (rw != hw))
+            prev, row[j] = row[j], cur
+    return row[len(h)], len(r)
+
+
+class Recognizer:
+    """pocketsphinx's bundled en-us model on 16 kHz audio."""
+
+    def __init__(self) -> None:
+        from pocketsphinx import Decoder
+
+        self.decoder = Decoder(samprate=16000, loglevel="FATAL") if "loglevel" in Decoder.default_config() else Decoder(samprate=16000)
+
+    def __call__(self, wav: torch.Tensor, sample_rate: int) -> str:
+        pcm = (resample(wav, sample_rate, 16000).clamp(-1, 1) * 32767).to(torch.int16).numpy().tobytes()
+        self.decoder.start_utt()
+        self.decoder.process_raw(pcm, full_utt=True)
+        self.decoder.end_utt()
+        hyp = self.decoder.hyp()
+        return hyp.hypstr if hyp is not None else ""
+
+
+class SpeakerEncoder:
+    """resemblyzer's pretrained GE2E encoder; embeddings are L2-normalized d-vectors."""
+
+    def __init__(self) -> None:
+        from resemblyzer import VoiceEncoder
+
+        self.encoder = VoiceEncoder("cpu", verbose=False)
+
+    def __call__(self, wav: torch.Tensor, sample_rate: int) -> np.ndarray:
+        from resemblyzer import preprocess_wav
+
+        return self.encoder.embed_utterance(preprocess_wav(wav.numpy().astype(np.float32), source_sr=sample_rate))
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _load(path: Path) -> tuple[torch.Tensor, int]:
+    import soundfile as sf
+
+    data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    return torch.from_numpy(data.mean(axis=1)), sr
+
+
+def intelligibility(synth: Synthesizer, corpus: Path, speakers: dict, texts: list[str], rec: Recognizer, limit: int) -> dict:
+    train = _read_csv(corpus / "metadata.csv")
+    english = [s for s, info in speakers.items() if info["engine"] in ("festival", "flite") and info["language"].startswith("en") and s in synth.voice.vocab.speakers]
+    results = {}
+    for spk in english:
+        errors = words = ref_errors = ref_words = 0
+        for text in texts[:limit]:
+            out = synth(text, language=speakers[spk]["language"], speaker=spk, seed=0)
+            e, n = word_error_rate(text, rec(out.wav, out.sample_rate))
+            errors, words = errors + e, words + n
+        for row in [r for r in train if r["speaker"] == spk][:limit]:
+            wav, sr = _load(corpus / row["audio"])
+            e, n = word_error_rate(row["text"], rec(wav, sr))
+            ref_errors, ref_words = ref_errors + e, ref_words + n
+        results[spk] = {"wer_synth": errors / max(words, 1), "wer_recordings": ref_errors / max(ref_words, 1), "words": words}
+        print(f"  {spk:<18} WER synthesized {results[spk]['wer_synth']:.2f}   own recordings {results[spk]['wer_recordings']:.2f}")
+    return results
+
+
+def identity(synth: Synthesizer, corpus: Path, speakers: dict, enc: SpeakerEncoder, per_speaker: int) -> dict:
+    train = _read_csv(corpus / "metadata.csv")
+    by_spk: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for row in train:
+        by_spk[row["speaker"]].append(row)
+    centroids = {}
+    for spk, rows in by_spk.items():
+        embs = [enc(*_load(corpus / r["audio"])) for r in rows[:per_speaker]]
+        c = np.mean(embs, axis=0)
+        centroids[spk] = c / np.linalg.norm(c)
+    names = sorted(centroids)
+    matrix = np.stack([centroids[n] for n in names])
+    cross = [r for r in _read_csv(corpus / "cross_test.csv") if r["language"].startswith("en") and r["speaker"] in synth.voice.vocab.speakers]
+    results: dict[str, dict] = {}
+    for kind in ("clone", "ground_truth"):
+        own, best_other, top1 = [], [], []
+        for row in cross:
+            spk = row["speaker"]
+            if kind == "clone":
+                out = synth(row["text"], language=row["language"], speaker=spk, seed=0)
+                emb = enc(out.wav, out.sample_rate)
+            else:
+                emb = enc(*_load(corpus / row["audio"]))
+            sims = matrix @ emb
+            own.append(float(sims[names.index(spk)]))
+            best_other.append(float(max(s for n, s in zip(names, sims) if n != spk)))
+            top1.append(names[int(np.argmax(sims))] == spk)
+        results[kind] = {
+            "items": len(own),
+            "own_similarity": statistics.mean(own),
+            "best_other_similarity": statistics.mean(best_other),
+            "top1_identification": sum(top1) / max(len(top1), 1),
+        }
+        r = results[kind]
+        print(f"  {kind:<13} n={r['items']:3d}  own {r['own_similarity']:.3f}  best other {r['best_other_similarity']:.3f}  top-1 {r['top1_identification']:.0%}")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--voice", type=Path, required=True, help="voice folder or training run")
+    parser.add_argument("--corpus", type=Path, required=True, help="built polyglot corpus (with metadata.csv, cross_test.csv)")
+    parser.add_argument("--sentences", type=int, default=10, help="English sentences per speaker for WER")
+    parser.add_argument("--out", type=Path, default=None, help="write the figures here as JSON")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    try:
+        rec, enc = Recognizer(), SpeakerEncoder()
+    except ImportError as err:
+        sys.exit(f"error: {err.name} is missing; install the eval extra: pip install -e '.[eval]'")
+    synth = Synthesizer.from_path(args.voice)
+    speakers = json.loads((args.corpus / "speakers.json").read_text(encoding="utf-8"))
+    texts = [r["text"] for r in _read_csv(args.corpus / "cross_test.csv") if r["language"].startswith("en")]
+    print("intelligibility (pocketsphinx en-us, word error rate):")
+    wer = intelligibility(synth, args.corpus, speakers, texts, rec, args.sentences)
+    print("cross-language identity (resemblyzer GE2E cosine; English by speakers trained only in another language):")
+    ident = identity(synth, args.corpus, speakers, enc, per_speaker=10)
+    report = {"voice": str(args.voice), "wer": wer, "identity": ident}
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
