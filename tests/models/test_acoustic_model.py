@@ -171,3 +171,12 @@ def test_every_preset_builds_and_deep_has_enough_blocks():
 def test_mel_pad_value_is_the_log_floor():
     assert mel_pad_value(AudioConfig()) == pytest.approx(-11.512925, abs=1e-6)
     assert mel_pad_value(AudioConfig(log_clamp=1e-3)) == pytest.approx(-6.907755, abs=1e-6)
+
+
+def test_config_refuses_settings_the_model_cannot_build():
+    with pytest.raises(ConfigError, match="ffn_kernel must be odd"):
+        preset("tiny", ffn_kernel=4)
+    with pytest.raises(ConfigError, match="aligner_temperature"):
+        preset("tiny", aligner_temperature=0.0)
+    config = preset("tiny", aligner_temperature=0.001)
+    assert type(config).from_dict(config.to_dict()) == config

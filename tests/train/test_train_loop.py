@@ -134,3 +134,21 @@ def test_run_folder_rules(make_config: MakeConfig) -> None:
         train(make_config(max_steps=2, resume=True, optimizer=OptimizerConfig(lr=0.5)))
     resumed = train(make_config(max_steps=2, resume=True, checkpoint=CheckpointConfig(every=7)))
     assert resumed.step == 2  # cadence settings may change on resume
+
+
+def test_plot_snapshot_carries_the_alignments(make_config: MakeConfig) -> None:
+    from vclone.data.dataset import TrainingData
+    from vclone.models.acoustic import build_acoustic_model, mel_pad_value
+    from vclone.models.acoustic.config import ModelDims
+    from vclone.train.plots import snapshot_item
+
+    config = make_config()
+    data = TrainingData.from_dirs(config.data_dirs)
+    dims = ModelDims(num_phones=len(data.vocab.phones), num_languages=len(data.vocab.languages),
+                     num_speakers=len(data.vocab.speakers), n_mels=data.vocab.audio.n_mels)
+    model = build_acoustic_model(config.acoustic_config(), dims)
+    batch = data.batch([0, 1], mel_pad_value=mel_pad_value(data.vocab.audio))
+    snap = snapshot_item(model(batch), batch, step=1, alignment=model.alignments(batch))
+    frames, phones = int(batch.mel_lengths[0]), int(batch.phone_lengths[0])
+    assert snap.attn_soft is not None and snap.attn_soft.shape == (frames, phones)
+    assert snap.attn_hard is not None and torch.all(snap.attn_hard.sum(dim=1) == 1)

@@ -152,7 +152,9 @@ def _run_steps(session: _Session, state: TrainState, stop: StopFlag, progress: P
             )
             state = _advance(state, len(plan))
             progress(report)
-            _after_step(session, state, report, lambda: snapshot_item(record, batch, step=report.step))
+            _after_step(session, state, report, lambda: snapshot_item(
+                record, batch, step=report.step, alignment=session.model.alignments(batch)
+            ))
     return state, report
 
 

@@ -36,8 +36,12 @@ class ItemSnapshot:
     """(T, N) hard alignment, if the model made one."""
 
 
-def snapshot_item(record: AcousticRecord, batch: Batch, *, step: int, index: int = 0) -> ItemSnapshot:
-    """Detach item `index` of a training forward pass for plotting."""
+def snapshot_item(
+    record: AcousticRecord, batch: Batch, *, step: int, index: int = 0, alignment: AcousticRecord | None = None
+) -> ItemSnapshot:
+    """Detach item `index` of a training forward pass for plotting; the alignment matrices come from
+    `alignment` (the model's `alignments(batch)`, since the training record does not carry them)."""
+    aligned = alignment if alignment is not None else record
     assert batch.mel is not None and batch.mel_lengths is not None and record.mel_pred is not None
     frames, phones = int(batch.mel_lengths[index]), int(batch.phone_lengths[index])
 
@@ -52,8 +56,8 @@ def snapshot_item(record: AcousticRecord, batch: Batch, *, step: int, index: int
         step=step,
         target=cut(batch.mel),
         predicted=cut(record.mel_pred),
-        attn_soft=cut(record.attn_soft, phones),
-        attn_hard=cut(record.attn_hard, phones),
+        attn_soft=cut(aligned.attn_soft, phones),
+        attn_hard=cut(aligned.attn_hard, phones),
     )
 
 

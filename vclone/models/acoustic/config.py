@@ -78,6 +78,8 @@ class AcousticConfig:
             raise ConfigError("the model needs at least one encoder and one decoder layer")
         if self.d_model % self.num_heads:
             raise ConfigError(f"d_model ({self.d_model}) must be divisible by num_heads ({self.num_heads})")
+        if self.ffn_kernel % 2 == 0:
+            raise ConfigError(f"ffn_kernel must be odd (same-length convolutions), got {self.ffn_kernel}")
         if self.aligner_temperature <= 0:
             raise ConfigError(f"aligner_temperature must be positive, got {self.aligner_temperature}")
         if not 0.0 <= self.dropout < 1.0:

@@ -41,9 +41,9 @@ class MaskedConv1d(nn.Conv1d):
     """Conv1d over (B, L, C) inputs with 'same' padding that first zeroes padded positions."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd for 'same' padding, got {kernel_size}")
+        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
 
     def forward(self, x_BLC: torch.Tensor, mask_BL: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         x_BLC = x_BLC * mask_BL[..., None]
