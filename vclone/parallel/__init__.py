@@ -1,0 +1,1 @@
+"""GPipe pipeline-parallel training: partition, schedule, micro-batches, point-to-point, stage runner."""

@@ -1,0 +1,63 @@
+"""Start local pipeline workers through torch's launcher API (what torchrun uses), one per rank."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from vclone.errors import VcloneError
+from vclone.parallel.context import PeerReported, PipelineError
+
+__all__ = ["launch_local", "under_launcher", "free_port"]
+
+
+def under_launcher() -> bool:
+    """True in a process started by torchrun (or by launch_local): the environment names its rank."""
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ and "TORCHELASTIC_RUN_ID" in os.environ
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago on the loopback interface."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _run(entrypoint: Callable[..., Any], args: tuple, threads: int) -> Any:
+    """What every worker runs: one line on stderr for a user error (no traceback), then a non-zero
+    exit, which the launcher turns into stopping every other worker."""
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        return entrypoint(*args)
+    except PeerReported:
+        raise SystemExit(3) from None
+    except VcloneError as err:
+        rank = os.environ.get("RANK", "?")
+        print(f"error: rank {rank}: {err}", file=sys.stderr, flush=True)
+        raise SystemExit(3) from None
+
+
+def launch_local(entrypoint: Callable[..., Any], *args: Any, world_size: int, threads_per_rank: int = 1) -> dict[int, Any]:
+    """Run `entrypoint(*args)` in `world_size` fresh processes on this machine and return each rank's
+    result. When any worker fails, the others are stopped and a PipelineError names the first one.
+    `entrypoint` must be importable by name (a module-level function)."""
+    from torch.distributed.elastic.multiprocessing.api import DefaultLogsSpecs
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    config = LaunchConfig(
+        min_nodes=1, max_nodes=1, nproc_per_node=world_size, run_id=f"vclone-{uuid.uuid4().hex[:8]}",
+        rdzv_backend="c10d", rdzv_endpoint=f"127.0.0.1:{free_port()}", max_restarts=0, monitor_interval=0.1,
+        start_method="spawn", logs_specs=DefaultLogsSpecs(),
+    )
+    try:
+        return elastic_launch(config, _run)(entrypoint, args, threads_per_rank)
+    except ChildFailedError as err:
+        rank, failure = min(err.failures.items())
+        raise PipelineError(f"worker rank {rank} failed (exit code {failure.exitcode}); every worker was stopped, see its message above") from None

@@ -1,0 +1,241 @@
+"""StageRunner: one rank's share of a GPipe (or 1F1B) step: forwards, backwards, one synchronous update.
+
+Per mini-batch: split into micro-batches (vclone.parallel.microbatch), take this stage's actions from
+the pure schedule (vclone.parallel.schedule) and execute them in order. A forward receives its input
+record from the previous stage, runs the stage's blocks and sends the output on; a backward receives
+the output gradients from the next stage, back-propagates and sends the input gradients back. Then
+gradients are summed over the stage's data-parallel group, clipped by the global norm over all
+stages, and the optimizer steps. Losses are normalized by the mini-batch totals (Batch.norm), so the
+result is the same as one device training on the whole mini-batch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from vclone.data.batch import Batch
+from vclone.models.blocks import Block, BlockSequence
+from vclone.models.record import AcousticRecord
+from vclone.parallel.config import PipelineConfig
+from vclone.parallel.context import ParallelContext
+from vclone.parallel.microbatch import plan_micro_batches, split_batch
+from vclone.parallel.p2p import ACTIVATIONS, GRADIENTS, Channel
+from vclone.parallel.schedule import schedule
+from vclone.parallel.timeline import Event
+from vclone.train.optimizer import NamedAdamW
+from vclone.train.precision import Precision
+from vclone.train.step import TrainingDiverged
+
+__all__ = ["StageModule", "StageRunner", "PipelineStepOutcome"]
+
+
+class StageModule(nn.Module):
+    """The blocks of one composite layer, registered under the same names as in the whole model
+    (parameter `blocks.blocks.<block>.<param>`), so its state dict is a slice of the model's."""
+
+    def __init__(self, blocks: list[tuple[str, Block]]) -> None:
+        super().__init__()
+        self.blocks = BlockSequence(blocks)
+
+    def block_names(self) -> list[str]:
+        return self.blocks.names()
+
+    def forward(self, x: AcousticRecord, batch: Batch) -> AcousticRecord:  # type: ignore[override]
+        return self.blocks(batch, x)
+
+
+@dataclass(frozen=True)
+class PipelineStepOutcome:
+    """Scalars of one pipeline step (identical on every rank) and this rank's timeline."""
+
+    loss: float
+    losses: dict[str, float]
+    grad_norm: float
+    """Global gradient norm over every stage's parameters, before clipping."""
+    num_micro_batches: int
+    """Micro-batches this replica ran (fewer than asked when the batch has fewer items)."""
+    events: tuple[Event, ...]
+
+
+@dataclass
+class _Saved:
+    """What a forward leaves for its backward: the stage input always; the output (and its
+    autograd graph) only when not re-materializing; the RNG state for the recomputation."""
+
+    inputs: dict[str, torch.Tensor]
+    output: AcousticRecord | None
+    rng: tuple[torch.Tensor, torch.Tensor | None] | None
+
+
+@dataclass
+class _StepState:
+    micro: list[Batch]
+    saved: dict[int, _Saved] = field(default_factory=dict)
+    loss_sums: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class StageRunner:
+    """Executes the schedule for one stage. Build one per rank, call `step` once per mini-batch."""
+
+    def __init__(self, module: StageModule, ctx: ParallelContext, config: PipelineConfig, *, optimizer: NamedAdamW, precision: Precision) -> None:
+        if precision.uses_scaler:
+            raise ValueError("pipeline training runs in fp32 or bf16 (fp16 loss scaling is not pipelined)")
+        self.module = module
+        self.ctx = ctx
+        self.config = config
+        self.optimizer = optimizer
+        self.precision = precision
+        self.channel = Channel(device=ctx.device, timeout_s=ctx.timeout_s)
+        self._loss_names: list[str] | None = None
+
+    @property
+    def keeps_activations(self) -> bool:
+        """False when this stage re-materializes (keeps only its inputs between forward and backward)."""
+        remat = self.config.remat
+        return remat == "never" or (remat == "except_last" and self.ctx.is_last)
+
+    def step(self, batch: Batch, *, lr: float, grad_clip: float, step: int) -> PipelineStepOutcome:
+        """Train on one mini-batch (every rank passes the same batch); `step` (1-based) names it."""
+        plan = plan_micro_batches(batch.size, num_micro_batches=self.config.num_micro_batches, num_replicas=self.ctx.num_replicas)
+        state = _StepState(micro=split_batch(batch, plan, self.ctx.replica))
+        self.module.train()
+        self.optimizer.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.set_lr(lr)
+        events = []
+        if state.micro:
+            sched = schedule(self.config.schedule, num_stages=self.ctx.num_stages, num_micro_batches=len(state.micro))
+            for action in sched.stage_actions(self.ctx.stage):
+                start = time.perf_counter()
+                if action.kind == "forward":
+                    self._forward(state, action.micro_batch)
+                else:
+                    self._backward(state, action.micro_batch)
+                events.append(Event(step=step, stage=self.ctx.stage, replica=self.ctx.replica, kind=action.kind,
+                                    micro_batch=action.micro_batch, start=start, end=time.perf_counter()))
+        self.channel.flush()
+        loss, losses = self._total_losses(state.loss_sums)
+        if not math.isfinite(loss):
+            raise TrainingDiverged(f"the loss became {loss} at step {step} (parts {losses}); lower --lr or resume from an earlier checkpoint")
+        self._sum_over_replicas()
+        grad_norm = self._clip(grad_clip)
+        if not math.isfinite(grad_norm):
+            raise TrainingDiverged(f"the gradient norm became {grad_norm} at step {step}; lower --lr or resume from an earlier checkpoint")
+        self.optimizer.optimizer.step()
+        return PipelineStepOutcome(loss=loss, losses=losses, grad_norm=grad_norm, num_micro_batches=len(state.micro), events=tuple(events))
+
+    # -- one action ------------------------------------------------------------------------------
+
+    def _forward(self, state: _StepState, m: int) -> None:
+        ctx = self.ctx
+        inputs: dict[str, torch.Tensor] = {}
+        if not ctx.is_first:
+            inputs = self.channel.recv(src=ctx.prev_rank, tag=ACTIVATIONS, what=f"activations of micro-batch {m}")
+            for tensor in inputs.values():
+                # Whether the sender's tensor carries a gradient is unknown when it ran without autograd
+                # (re-materializing), so every floating tensor is a leaf that may receive one.
+                if tensor.is_floating_point():
+                    tensor.requires_grad_(True)
+        keep = self.keeps_activations
+        rng = None if keep else self._rng_state()
+        with torch.set_grad_enabled(keep), self.precision.autocast():
+            output = self.module(AcousticRecord.from_tensors(inputs), state.micro[m])
+        if ctx.is_last:
+            for name, value in output.losses.items():
+                state.loss_sums[name] = state.loss_sums.get(name, 0.0) + value.detach().float()
+        else:
+            self.channel.send(output.tensors(), to=ctx.next_rank, tag=ACTIVATIONS)
+        state.saved[m] = _Saved(inputs=inputs, output=output if keep else None, rng=rng)
+
+    def _backward(self, state: _StepState, m: int) -> None:
+        ctx = self.ctx
+        saved = state.saved.pop(m)
+        output = saved.output if saved.output is not None else self._recompute(saved, state.micro[m])
+        if ctx.is_last:
+            output.total_loss().float().backward()
+        else:
+            grads = self.channel.recv(src=ctx.next_rank, tag=GRADIENTS, what=f"gradients of micro-batch {m}")
+            produced = output.tensors()
+            pairs = [(produced[name], grad) for name, grad in grads.items() if name in produced and produced[name].requires_grad]
+            if pairs:
+                torch.autograd.backward([t for t, _ in pairs], [g.to(t.dtype) for t, g in pairs])
+        if not ctx.is_first:
+            input_grads = {name: t.grad for name, t in saved.inputs.items() if t.requires_grad and t.grad is not None}
+            self.channel.send(input_grads, to=ctx.prev_rank, tag=GRADIENTS)
+
+    def _recompute(self, saved: _Saved, micro: Batch) -> AcousticRecord:
+        """Run the stage again from its kept input, with the forward's RNG state, so dropout masks
+        match the first pass; the generators continue afterwards as if nothing had been drawn."""
+        assert saved.rng is not None
+        cpu_state, cuda_state = saved.rng
+        devices = [self.ctx.device] if self.ctx.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.set_rng_state(cpu_state)
+            if cuda_state is not None:
+                torch.cuda.set_rng_state(cuda_state, self.ctx.device)
+            with torch.enable_grad(), self.precision.autocast():
+                return self.module(AcousticRecord.from_tensors(saved.inputs), micro)
+
+    def _rng_state(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        cuda = torch.cuda.get_rng_state(self.ctx.device) if self.ctx.device.type == "cuda" else None
+        return torch.get_rng_state(), cuda
+
+    # -- after the schedule -------------------------------------------------------------------------
+
+    def _total_losses(self, sums: dict[str, torch.Tensor]) -> tuple[float, dict[str, float]]:
+        """Loss parts of the whole mini-batch, the same on every rank: the last stages hold them,
+        every other rank adds zeros to the all-reduce."""
+        if self.ctx.world_size == 1:
+            parts = {k: float(v) for k, v in sums.items()}
+            return sum(parts.values()), parts
+        if self._loss_names is None:
+            gathered: list[list[str] | None] = [None] * self.ctx.world_size
+            dist.all_gather_object(gathered, sorted(sums))
+            self._loss_names = next((names for names in gathered if names), [])
+        vector = torch.zeros(len(self._loss_names), dtype=torch.float64, device=self.ctx.device)
+        for i, name in enumerate(self._loss_names):
+            if name in sums:
+                vector[i] = sums[name].double()
+        dist.all_reduce(vector)
+        parts = dict(zip(self._loss_names, vector.tolist()))
+        return sum(parts.values()), parts
+
+    def _params(self) -> list[torch.Tensor]:
+        return [p for group in self.optimizer.optimizer.param_groups for p in group["params"]]
+
+    def _sum_over_replicas(self) -> None:
+        """Each replica saw a part of the mini-batch (normalized by its totals), so the stage's
+        gradient is the sum over replicas, in one flat all-reduce."""
+        if self.ctx.num_replicas == 1:
+            return
+        params = self._params()
+        for p in params:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        flat = torch.cat([p.grad.reshape(-1) for p in params])
+        dist.all_reduce(flat, group=self.ctx.stage_group)
+        offset = 0
+        for p in params:
+            p.grad.copy_(flat[offset: offset + p.numel()].view_as(p))
+            offset += p.numel()
+
+    def _clip(self, max_norm: float) -> float:
+        """Clip by the norm over all stages' gradients (as one device would), not per stage."""
+        grads = [p.grad for p in self._params() if p.grad is not None]
+        square = torch.zeros((), dtype=torch.float64, device=self.ctx.device)
+        for g in grads:
+            square += g.detach().double().pow(2).sum()
+        if self.ctx.world_size > 1:
+            dist.all_reduce(square)
+            square /= self.ctx.num_replicas  # every replica holds the same (summed) stage gradients
+        norm = float(square.sqrt())
+        coef = min(1.0, max_norm / (norm + 1e-6))
+        if coef < 1.0:
+            for g in grads:
+                g.mul_(coef)
+        return norm
