@@ -78,6 +78,8 @@ class Channel:
             ok = work.wait(timeout=timedelta(seconds=self.timeout_s))  # type: ignore[attr-defined]
         except RuntimeError as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise PipelineError(f"waiting for {what} from {peer} failed: {first} (did that worker die?)") from None
+            if "timed out" not in first.lower():
+                raise PipelineError(f"waiting for {what} from {peer} failed: {first} (did that worker die?)") from None
+            ok = False
         if ok is False:
-            raise PipelineError(f"{peer} sent no {what} within {self.timeout_s:.0f} s; it is stuck or dead")
+            raise PipelineError(f"{peer} sent no {what} within {self.timeout_s:g} s; it is stuck or dead (raise --timeout if steps are that slow)")
