@@ -17,11 +17,12 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from vclone.cli import languages, not_built, prepare, synthesize, train
+    from vclone.cli import languages, not_built, partition_inspect, prepare, synthesize, train
 
     prepare.register(app)
     synthesize.register(app)
     train.register(app)
+    partition_inspect.register(app)
     not_built.register(app)
     languages.register(app)
 

@@ -11,7 +11,6 @@ __all__ = ["register", "PLANNED"]
 #: command name -> (help text, the issue that builds it)
 PLANNED: dict[str, tuple[str, str]] = {
     "embed-speaker": ("Reference audio or a training speaker -> speaker embedding file.", "the cloning issue (#5)"),
-    "partition-inspect": ("Show how the model is split into pipeline stages.", "the pipeline issue (#4)"),
 }
 
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from vclone.cli.errors import reports_user_errors
 from vclone.errors import ConfigError
 from vclone.models.acoustic.config import preset_names
+from vclone.parallel.config import BALANCE_MODES, REMAT_MODES, SCHEDULE_KINDS, PipelineConfig
 from vclone.train.config import BatchingConfig, CheckpointConfig, LoggingConfig, ModelChoice, OptimizerConfig, PlottingConfig, PrecisionConfig, TrainConfig
 from vclone.train.progress import TrainProgress, format_report
 from vclone.train.run_dir import load_run_config
@@ -53,6 +54,10 @@ def _build_config(base: TrainConfig | None, *, data: list[Path], preset: Optiona
         logging=replace(base.logging, **_given(every=options.get("log_every"))),
         plotting=replace(base.plotting, **_given(every=options.get("plot_every"))),
         precision=replace(base.precision, **_given(device=options.get("device"))),
+        pipeline=replace(base.pipeline, **_given(
+            num_stages=options.get("stages"), num_micro_batches=options.get("micro_batches"), num_replicas=options.get("data_parallel"),
+            remat=options.get("remat"), schedule=options.get("schedule"), balance=options.get("balance"), timeout_s=options.get("timeout"),
+        )),
     )
 
 
@@ -79,21 +84,40 @@ def train(
     log_every: Optional[int] = typer.Option(None, "--log-every", help=f"Steps between rows of logs/train.csv (default {LoggingConfig.every})."),
     plot_every: Optional[int] = typer.Option(None, "--plot-every", help=f"Steps between mel/alignment plots (default {PlottingConfig.every})."),
     device: Optional[str] = typer.Option(None, "--device", help=f"cpu | cuda | auto (default {PrecisionConfig.device})."),
+    stages: Optional[int] = typer.Option(None, "--stages", help="Pipeline stages (composite layers), one worker each (default 1: no pipeline)."),
+    micro_batches: Optional[int] = typer.Option(None, "--micro-batches", help="Micro-batches per mini-batch (GPipe; default 1)."),
+    data_parallel: Optional[int] = typer.Option(None, "--data-parallel", help="Copies of the whole pipeline, each on part of the batch (default 1)."),
+    remat: Optional[str] = typer.Option(None, "--remat", help=f"Re-materialization: {' | '.join(REMAT_MODES)} (default {PipelineConfig.remat})."),
+    schedule: Optional[str] = typer.Option(None, "--schedule", help=f"Pipeline schedule: {' | '.join(SCHEDULE_KINDS)} (default {PipelineConfig.schedule})."),
+    balance: Optional[str] = typer.Option(None, "--balance", help=f"Cut the model by {' | '.join(BALANCE_MODES)}, or give block counts per stage like 3,5,4 (default {PipelineConfig.balance})."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=f"Seconds a stage waits for a peer before every worker stops with an error (default {PipelineConfig.timeout_s:.0f})."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
-    """Train the acoustic model on one process (Ctrl-C saves a checkpoint; --resume continues)."""
+    """Train the acoustic model, on one process or pipeline-parallel (--stages N --micro-batches M):
+    local workers are started here, or each rank runs this command under torchrun. Ctrl-C saves a
+    checkpoint; --resume continues (with any number of stages)."""
     base = load_run_config(out) if resume else None
     options = _given(
         max_steps=max_steps, seed=seed, batch_frames=batch_frames, batch_items=batch_items, lr=lr,
         checkpoint_every=checkpoint_every, log_every=log_every, plot_every=plot_every, device=device,
+        stages=stages, micro_batches=micro_batches, data_parallel=data_parallel, remat=remat, schedule=schedule,
+        balance=balance, timeout=timeout,
     )
     config = _build_config(base, data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=options)
     # Imported here so that `vclone --help` and the other commands never load the model code.
+    from vclone.parallel.training import train_pipeline, uses_pipeline
     from vclone.train.loop import train as run_training
 
-    console = Console(stderr=True, quiet=quiet)
-    with TrainProgress(console, disable=quiet) as bar:
-        result = run_training(config, progress=bar)
+    if uses_pipeline(config):
+        pipeline_result = train_pipeline(config, show_progress=not quiet)
+        if pipeline_result is None:  # a non-zero rank under torchrun: rank 0 reports
+            return
+        result = pipeline_result
+        console = Console(stderr=True, quiet=quiet)
+    else:
+        console = Console(stderr=True, quiet=quiet)
+        with TrainProgress(console, disable=quiet) as bar:
+            result = run_training(config, progress=bar)
     _print_result(console, result)
     if result.interrupted:
         typer.echo(f"interrupted at step {result.step}; checkpoint saved, continue with --resume", err=True)

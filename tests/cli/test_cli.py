@@ -41,7 +41,7 @@ def test_help_as_subprocess() -> None:
         assert command in proc.stdout
 
 
-@pytest.mark.parametrize("command", ["embed-speaker", "partition-inspect"])
+@pytest.mark.parametrize("command", ["embed-speaker"])
 def test_commands_not_built_yet_say_so(command: str) -> None:
     result = runner.invoke(app, [command, "--anything", "x"])
     assert result.exit_code == 2

@@ -7,6 +7,11 @@ One checkpoint folder holds
     state.json              step, epoch, position in the epoch's batch plan, schedule, config, ...
 and RUN/checkpoints/latest names the newest complete one (replaced atomically after the rename).
 A crash while saving leaves the previous checkpoint and `latest` as they were.
+
+A pipeline run writes the same folder in shards (vclone.parallel.shards): `model.stage-SS.safetensors`
+and `optimizer.stage-SS.safetensors` per stage, `rng.rank-RRRR.safetensors` per rank, and state.json
+lists them under "files". Loading joins the shards by parameter name, so any number of stages (or one
+process) can resume from any checkpoint.
 """
 
 from __future__ import annotations
@@ -37,6 +42,10 @@ __all__ = [
     "list_checkpoints",
     "latest_checkpoint",
     "LATEST_NAME",
+    "new_checkpoint_dir",
+    "write_state",
+    "publish_checkpoint",
+    "checkpoint_files",
 ]
 
 CHECKPOINT_FORMAT = "vclone-checkpoint"
@@ -81,24 +90,45 @@ def _cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
 
 
+def write_state(folder: Path, state: TrainState, meta: dict[str, Any], *, files: list[str] | None = None) -> None:
+    """state.json: the training position and the JSON extras (and, for shards, the file list)."""
+    extra = {"files": files} if files is not None else {}
+    body = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_FORMAT_VERSION, **asdict(state), **meta, **extra}
+    write_json_atomic(folder / "state.json", body)
+
+
 def _write_files(folder: Path, checkpoint: Checkpoint) -> None:
     save_file(_cpu(checkpoint.model), str(folder / "model.safetensors"))
     save_file(_cpu(checkpoint.optimizer), str(folder / "optimizer.safetensors"))
     save_file(_cpu(checkpoint.rng), str(folder / "rng.safetensors"))
-    state = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_FORMAT_VERSION, **asdict(checkpoint.state), **checkpoint.meta}
-    write_json_atomic(folder / "state.json", state)
+    write_state(folder, checkpoint.state, checkpoint.meta)
+
+
+def new_checkpoint_dir(root: Path, step: int) -> Path:
+    """A fresh temporary folder under root for the checkpoint of `step` (stale ones are removed)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(_TMP_PREFIX + "*"):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a run that crashed while saving
+    tmp = root / f"{_TMP_PREFIX}{checkpoint_name(step)}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    return tmp
 
 
 def save_checkpoint(root: Path, checkpoint: Checkpoint, *, keep: int) -> Path:
     """Write `checkpoint` as root/step_XXXXXXX, point root/latest at it, keep the newest `keep`."""
-    root.mkdir(parents=True, exist_ok=True)
-    for stale in root.glob(_TMP_PREFIX + "*"):
-        shutil.rmtree(stale, ignore_errors=True)  # left by a run that crashed while saving
-    name = checkpoint_name(checkpoint.state.step)
-    tmp = root / f"{_TMP_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    tmp = new_checkpoint_dir(root, checkpoint.state.step)
     try:
         _write_files(tmp, checkpoint)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return publish_checkpoint(root, tmp, step=checkpoint.state.step, keep=keep)
+
+
+def publish_checkpoint(root: Path, tmp: Path, *, step: int, keep: int) -> Path:
+    """Rename the completely written `tmp` to root/step_XXXXXXX, point `latest` at it, prune."""
+    name = checkpoint_name(step)
+    try:
         final = root / name
         if final.exists():
             # The same step saved again (a run resumed and re-reached it): swap, never merge.
@@ -118,12 +148,30 @@ def save_checkpoint(root: Path, checkpoint: Checkpoint, *, keep: int) -> Path:
     return final
 
 
+def checkpoint_files(folder: Path) -> tuple[str, ...] | None:
+    """The files a complete checkpoint folder holds (its shards, or the one-process set), or None
+    when state.json is missing or unreadable."""
+    try:
+        meta = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    files = meta.get("files") if isinstance(meta, dict) else None
+    if isinstance(files, list) and all(isinstance(f, str) and "/" not in f for f in files):
+        return ("state.json", *files)
+    return _FILES
+
+
+def _complete(folder: Path) -> bool:
+    files = checkpoint_files(folder)
+    return files is not None and all((folder / f).is_file() for f in files)
+
+
 def list_checkpoints(root: Path) -> list[Path]:
     """Complete checkpoint folders under root, oldest first."""
     if not root.is_dir():
         return []
     found = [(int(m.group(1)), p) for p in root.iterdir() if (m := _STEP_DIR.match(p.name)) and p.is_dir()]
-    return [p for _, p in sorted(found) if all((p / f).is_file() for f in _FILES)]
+    return [p for _, p in sorted(found) if _complete(p)]
 
 
 def latest_checkpoint(root: Path) -> Path | None:
@@ -131,7 +179,7 @@ def latest_checkpoint(root: Path) -> Path | None:
     pointer = root / LATEST_NAME
     if pointer.is_file():
         candidate = root / pointer.read_text(encoding="utf-8").strip()
-        if _STEP_DIR.match(candidate.name) and all((candidate / f).is_file() for f in _FILES):
+        if _STEP_DIR.match(candidate.name) and _complete(candidate):
             return candidate
     complete = list_checkpoints(root)
     return complete[-1] if complete else None
@@ -145,13 +193,21 @@ def load_checkpoint(folder: Path) -> Checkpoint:
         raise CheckpointError(f"{folder / 'state.json'} cannot be read ({err}); resume from an older checkpoint") from None
     if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT or meta.get("format_version") != CHECKPOINT_FORMAT_VERSION:
         raise CheckpointError(f"{folder} is not a vclone checkpoint of format version {CHECKPOINT_FORMAT_VERSION}")
-    tensors = {}
-    for part in ("model", "optimizer", "rng"):
-        path = folder / f"{part}.safetensors"
-        try:
-            tensors[part] = load_file(str(path))
-        except (OSError, SafetensorError, ValueError, RuntimeError) as err:
-            raise CheckpointError(f"{path} cannot be read ({err}); resume from an older checkpoint") from None
+    files = meta.pop("files", None) or list(_FILES[:3])
+    tensors: dict[str, dict[str, torch.Tensor]] = {"model": {}, "optimizer": {}, "rng": {}}
+    for part in tensors:
+        # Shards of a pipeline run are joined by name; rng comes from rank 0 (or the one process).
+        names = [f for f in files if f.startswith(part + ".") and f.endswith(".safetensors")]
+        if part == "rng":
+            names = sorted(names)[:1]
+        if not names:
+            raise CheckpointError(f"{folder} holds no {part} file; resume from an older checkpoint")
+        for name in names:
+            path = folder / name
+            try:
+                tensors[part].update(load_file(str(path)))
+            except (OSError, SafetensorError, ValueError, RuntimeError) as err:
+                raise CheckpointError(f"{path} cannot be read ({err}); resume from an older checkpoint") from None
     try:
         state = TrainState(step=int(meta.pop("step")), epoch=int(meta.pop("epoch")), position=int(meta.pop("position")))
     except (KeyError, TypeError, ValueError) as err:

@@ -8,6 +8,7 @@ from typing import Any
 
 from vclone.errors import ConfigError
 from vclone.models.acoustic.config import AcousticConfig, preset
+from vclone.parallel.config import PipelineConfig
 
 __all__ = [
     "ModelChoice",
@@ -27,9 +28,10 @@ __all__ = [
 SCHEDULES = ("inverse_sqrt", "cosine", "constant")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "fp32", "bf16", "fp16")
-RESUME_MAY_CHANGE = ("max_steps", "checkpoint", "logging", "plotting", "precision", "resume")
+RESUME_MAY_CHANGE = ("max_steps", "checkpoint", "logging", "plotting", "precision", "resume", "pipeline")
 """TrainConfig fields a resumed run may set differently: they change how long and how visibly the
-run goes on, not what it computes (precision aside, which is the device's business)."""
+run goes on, not what it computes (precision aside, which is the device's business; a pipeline
+layout trains exactly like one process, so a resume may use another number of stages)."""
 
 
 def _at_least(owner: str, name: str, value: float, low: float) -> None:
@@ -183,6 +185,8 @@ class TrainConfig:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     plotting: PlottingConfig = field(default_factory=PlottingConfig)
     precision: PrecisionConfig = field(default_factory=PrecisionConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    """Stages x micro-batches x data-parallel replicas (all 1: plain one-process training)."""
     seed: int = 0
     """Seeds model initialization, dropout and the batch order."""
     deterministic: bool = False
@@ -222,6 +226,7 @@ class TrainConfig:
             "logging": LoggingConfig,
             "plotting": PlottingConfig,
             "precision": PrecisionConfig,
+            "pipeline": PipelineConfig,
         }
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known

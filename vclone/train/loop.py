@@ -26,7 +26,7 @@ from vclone.train.rng import capture_rng, restore_rng, seed_everything, use_dete
 from vclone.train.run_dir import RunDir, open_run
 from vclone.train.step import train_step
 
-__all__ = ["train", "TrainResult", "model_dims"]
+__all__ = ["train", "TrainResult", "model_dims", "export_voice", "advance"]
 
 ProgressFn = Callable[[StepReport], None]
 
@@ -150,7 +150,7 @@ def _run_steps(session: _Session, state: TrainState, stop: StopFlag, progress: P
                 losses=outcome.losses, grad_norm=outcome.grad_norm, ids=batch.ids, num_frames=frames,
                 frames_per_s=frames / max(seconds, 1e-9), elapsed_s=_elapsed(session),
             )
-            state = _advance(state, len(plan))
+            state = advance(state, len(plan))
             progress(report)
             _after_step(session, state, report, lambda: snapshot_item(
                 record, batch, step=report.step, alignment=session.model.alignments(batch)
@@ -158,7 +158,7 @@ def _run_steps(session: _Session, state: TrainState, stop: StopFlag, progress: P
     return state, report
 
 
-def _advance(state: TrainState, plan_length: int) -> TrainState:
+def advance(state: TrainState, plan_length: int) -> TrainState:
     """The position after one more step: the next batch, or the first batch of the next epoch."""
     if state.position + 1 < plan_length:
         return replace(state, step=state.step + 1, position=state.position + 1)
@@ -225,16 +225,23 @@ def _restore(session: _Session) -> TrainState:
 
 
 def _export_voice(session: _Session, state: TrainState) -> Path:
-    space = SpeakerSpace(kind="table", name=f"table:{session.run.run_id}", dim=session.model_config.speaker_embedding_dim)
+    return export_voice(session.model, config=session.config, run=session.run, data=session.data,
+                        model_config=session.model_config, dims=session.dims, state=state)
+
+
+def export_voice(model: torch.nn.Module, *, config: TrainConfig, run: RunDir, data: TrainingData, model_config: AcousticConfig,
+                 dims: ModelDims, state: TrainState) -> Path:
+    """Write RUN/voice from a whole model (one process, or a pipeline's joined shards)."""
+    space = SpeakerSpace(kind="table", name=f"table:{run.run_id}", dim=model_config.speaker_embedding_dim)
     training = {
-        "run_id": session.run.run_id,
+        "run_id": run.run_id,
         "step": state.step,
         "epoch": state.epoch,
-        "seed": session.config.seed,
-        "deterministic": session.config.deterministic,
-        "data": [str(Path(d).resolve()) for d in session.config.data_dirs],
+        "seed": config.seed,
+        "deterministic": config.deterministic,
+        "data": [str(Path(d).resolve()) for d in config.data_dirs],
     }
     return save_voice(
-        session.run.voice, session.model, vocab=session.data.vocab, preset=session.config.model.preset,
-        config=session.model_config, dims=session.dims, speaker_space=space, training=training,
+        run.voice, model, vocab=data.vocab, preset=config.model.preset,
+        config=model_config, dims=dims, speaker_space=space, training=training,
     )

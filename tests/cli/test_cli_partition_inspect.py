@@ -1,0 +1,115 @@
+"""`vclone partition-inspect` through Typer's runner: the plan table, its figures, and bad input."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from corpus_fixtures import write_csv, write_voiced
+from typer.testing import CliRunner
+
+from vclone.audio import AudioConfig
+from vclone.cli.app import app
+from vclone.data.features import FeatureSettings
+from vclone.data.prepare import PrepareConfig, prepare_corpus
+
+runner = CliRunner()
+WIDE = {"COLUMNS": "200"}
+"""A wide terminal, so that no table cell is wrapped or cut."""
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _stage_rows(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("│")]
+
+
+def _error_line(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in output, output
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_example_batch_plan_per_stage(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    args = ["partition-inspect", "--preset", "tiny", "--stages", "3", "--micro-batches", "4", "--batch-items", "2", "--json", str(out)]
+    result = runner.invoke(app, args, env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert "no --data: an example batch" in result.output
+    rows = _stage_rows(result.output)
+    assert len(rows) == 3
+    assert "embed" in rows[0] and "mel_head" in rows[2]
+    assert "bubble (N-1)/(M+N-1) = 2/6 = 33.3%" in result.output
+    assert "N*M/(M+N-1) = 2.00x" in result.output
+    assert "balance params: costliest stage / mean" in result.output
+    assert "fwd+bwd" not in result.output  # not timed unless asked
+    plan = json.loads(out.read_text())
+    assert plan["partition"]["bounds"][0] == 0 and len(plan["partition"]["bounds"]) == 4
+    assert plan["bubble"] == pytest.approx(2 / 6)
+
+
+def test_profile_adds_times_and_explicit_balance_is_kept() -> None:
+    args = ["partition-inspect", "--stages", "2", "--micro-batches", "2", "--batch-items", "2", "--balance", "4,6", "--profile"]
+    result = runner.invoke(app, args, env=WIDE)
+    assert result.exit_code == 0, result.output
+    rows = _stage_rows(result.output)
+    assert len(rows) == 2 and " 4 " in rows[0] and " 6 " in rows[1]
+    assert "fwd+bwd" in result.output and "ms" in rows[0]
+    assert "balance explicit 4,6" in result.output
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli_partition")
+    rows = [("a1", "alice", "en-us", "Good morning.", 0.6), ("b1", "bruno", "es", "Buenos días.", 0.6)]
+    table = []
+    for utt_id, speaker, language, text, seconds in rows:
+        write_voiced(root / "corpus" / "wavs" / f"{utt_id}.wav", seconds)
+        table.append({"id": utt_id, "audio": f"wavs/{utt_id}.wav", "text": text, "speaker": speaker, "language": language})
+    write_csv(root / "corpus" / "metadata.csv", table)
+    settings = FeatureSettings(audio=AudioConfig(), min_duration_s=0.3, max_duration_s=3.0)
+    prepare_corpus(PrepareConfig(corpus=root / "corpus", corpus_format="csv", out=root / "prepared", features=settings))
+    return root / "prepared"
+
+
+def test_with_prepared_data(prepared: Path) -> None:
+    args = ["partition-inspect", "--data", str(prepared), "--stages", "2", "--micro-batches", "2", "--balance", "memory"]
+    result = runner.invoke(app, args, env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert "first training batch of --data" in result.output
+    assert len(_stage_rows(result.output)) == 2
+    assert "balance memory" in result.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--stages", "0"], "must be at least 1, got 0"),
+        (["--stages", "11"], "--stages 11 needs at least 11 blocks (one per stage) but preset tiny has 10 blocks"),
+        (["--stages", "2", "--balance", "fast"], "--balance must be one of params, time, memory"),
+        (["--stages", "2", "--balance", "3,3"], "--balance 3,3 covers 6 blocks but preset tiny has 10 blocks"),
+        (["--stages", "2", "--balance", "3,3,4"], "names 3 stages but --stages is 2"),
+        (["--stages", "2", "--preset", "huge"], "unknown preset 'huge'"),
+        (["--stages", "2", "--remat", "sometimes"], "unknown --remat 'sometimes'"),
+    ],
+)
+def test_bad_input_is_one_line(extra: list[str], needle: str) -> None:
+    result = runner.invoke(app, ["partition-inspect", "--batch-items", "2", *extra])
+    assert result.exit_code == 2
+    assert needle in _error_line(result.output)
+
+
+def test_unprepared_data_folder_is_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["partition-inspect", "--data", str(tmp_path), "--stages", "2"])
+    assert result.exit_code == 2
+    assert "is not a prepared corpus" in _error_line(result.output)

@@ -1,0 +1,409 @@
+"""Block costs measured on a real model and batch, and the partition plan `train` and
+`partition-inspect` both build from them.
+
+Shape legend: B items, N phones, T mel frames, M mel bands.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Protocol
+
+import torch
+
+from vclone.audio import AudioConfig
+from vclone.data.batch import Batch, UtteranceTensors, collate
+from vclone.data.dataset import TrainingData
+from vclone.data.sampler import plan_batches
+from vclone.errors import ConfigError
+from vclone.models.acoustic.config import ModelDims
+from vclone.models.acoustic.head import mel_pad_value
+from vclone.models.blocks import Block
+from vclone.models.record import AcousticRecord
+from vclone.parallel.config import PipelineConfig
+from vclone.parallel.partition import Partition, check_num_stages, partition_blocks
+from vclone.train.config import BatchingConfig
+
+__all__ = [
+    "BlockProfile", "StageMemory", "StageFigures", "PlanSummary", "BlockModel",
+    "COST_KINDS", "EXAMPLE_DIMS", "EXAMPLE_NUM_PHONES", "EXAMPLE_NUM_FRAMES",
+    "profile_blocks", "block_costs", "stage_memory", "summarize_plan", "bubble_fraction", "ideal_speedup",
+    "example_batch", "first_training_batch", "plan_partition",
+]
+
+COST_KINDS = ("params", "time", "memory")
+
+EXAMPLE_DIMS = ModelDims(num_phones=64, num_languages=4, num_speakers=8, n_mels=AudioConfig().n_mels)
+"""Data sizes assumed when a plan is made without prepared data: an IPA inventory of a few
+languages, a handful of speakers, the project's 80 mel bands."""
+EXAMPLE_NUM_PHONES = 60
+EXAMPLE_NUM_FRAMES = 250
+"""Longest item of an example batch: about 3 s of speech (16 such items fill the default
+4000-frame batch)."""
+
+
+class BlockModel(Protocol):
+    """What can be partitioned: a model that lists its (name, block) pairs in running order."""
+
+    def named_blocks(self) -> list[tuple[str, Block]]: ...
+
+
+@dataclass(frozen=True)
+class BlockProfile:
+    """What one block costs on the profiled batch (one micro-batch)."""
+
+    name: str
+    num_params: int
+    param_bytes: int
+    forward_s: float
+    """Median forward time (0 when timing was not asked for)."""
+    backward_s: float
+    """Median time of the block's own backward: gradients of its parameters and of its input
+    activations, from gradients of ones on the tensors it produced (0 when timing was not asked for)."""
+    output_bytes: int
+    """Bytes of every tensor in the record after the block: what is sent if a stage ends here."""
+    saved_bytes: int
+    """Bytes the block's forward saves for its backward (each storage once, parameters excluded;
+    inputs it saves are included)."""
+
+
+def _leaf_record(record: AcousticRecord) -> AcousticRecord:
+    """The record as a stage receives it: detached tensors, floating ones requiring grad."""
+    return AcousticRecord.from_tensors({k: v.detach().requires_grad_(v.is_floating_point()) for k, v in record.tensors().items()})
+
+
+def _record_bytes(record: AcousticRecord) -> int:
+    return sum(t.numel() * t.element_size() for t in record.tensors().values())
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":  # kernels run asynchronously: wait before reading the clock
+        torch.cuda.synchronize(device)
+
+
+def _saved_bytes(block: Block, x: AcousticRecord, batch: Batch) -> tuple[int, AcousticRecord]:
+    """Run the block once, counting the storages autograd saves for its backward."""
+    param_storages = {p.untyped_storage().data_ptr() for p in block.parameters()}
+    seen: dict[tuple[int, str], int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        # Views and repeated saves share a storage, and a weight is no activation: count each once.
+        if storage.data_ptr() not in param_storages:
+            seen[(storage.data_ptr(), str(t.device))] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = block(x, batch)
+    return sum(seen.values()), out
+
+
+def _time_block(block: Block, x: AcousticRecord, batch: Batch, repeats: int) -> tuple[float, float]:
+    """Median forward and backward seconds of the block alone.
+
+    The backward asks autograd for the gradients of the block's parameters and of its input
+    activations, given gradients of ones on every tensor the block computed (tensors it only passes
+    on have no grad_fn and cost nothing). torch.autograd.grad leaves the parameters' .grad alone.
+    """
+    device = batch.phone_ids.device
+    wrt = [p for p in block.parameters() if p.requires_grad] + [t for t in x.tensors().values() if t.requires_grad]
+    forward, backward = [], []
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        out = block(x, batch)
+        _sync(device)
+        middle = time.perf_counter()
+        produced = [t for t in out.tensors().values() if t.grad_fn is not None]
+        if produced and wrt:
+            torch.autograd.grad(produced, wrt, grad_outputs=[torch.ones_like(t) for t in produced], allow_unused=True)
+        _sync(device)
+        forward.append(middle - start)
+        backward.append(time.perf_counter() - middle)
+    return statistics.median(forward), statistics.median(backward)
+
+
+@contextmanager
+def _isolated(blocks: Sequence[Block], device: torch.device) -> Iterator[None]:
+    """Profiling leaves no trace on training: the RNG streams (dropout draws) are forked, buffers
+    restored, train/eval modes put back; gradients never reach .grad (see _time_block)."""
+    modes = [(m, m.training) for b in blocks for m in b.modules()]
+    buffers = [(buf, buf.detach().clone()) for b in blocks for buf in b.buffers()]
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.enable_grad():
+        try:
+            for b in blocks:
+                b.train()
+            yield
+        finally:
+            with torch.no_grad():
+                for buf, value in buffers:
+                    buf.copy_(value)
+            for module, mode in modes:
+                module.train(mode)
+
+
+def profile_blocks(blocks: list[tuple[str, Block]], batch: Batch, *, time_it: bool, repeats: int = 3) -> list[BlockProfile]:
+    """Run `blocks` in order on `batch` in train mode and measure each one.
+
+    Each block gets the previous block's output as detached tensors (as a stage would receive
+    them). A first forward, under saved-tensor hooks, measures saved and output bytes and warms
+    the block up; with `time_it`, `repeats` more forward+backward runs give the median times.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    profiles = []
+    with _isolated([b for _, b in blocks], batch.phone_ids.device):
+        record = AcousticRecord()
+        for name, block in blocks:
+            x = _leaf_record(record)
+            saved, out = _saved_bytes(block, x, batch)
+            forward_s, backward_s = _time_block(block, x, batch, repeats) if time_it else (0.0, 0.0)
+            params = list(block.parameters())
+            profiles.append(
+                BlockProfile(
+                    name=name,
+                    num_params=sum(p.numel() for p in params),
+                    param_bytes=sum(p.numel() * p.element_size() for p in params),
+                    forward_s=forward_s,
+                    backward_s=backward_s,
+                    output_bytes=_record_bytes(out),
+                    saved_bytes=saved,
+                )
+            )
+            record = AcousticRecord.from_tensors({k: v.detach() for k, v in out.tensors().items()})
+    return profiles
+
+
+def block_costs(profiles: Sequence[BlockProfile], by: str) -> list[float]:
+    """Cost per block: params (parameter count), time (forward + backward seconds) or memory
+    (bytes saved for backward)."""
+    if by == "params":
+        return [float(p.num_params) for p in profiles]
+    if by == "time":
+        if profiles and all(p.forward_s == 0 and p.backward_s == 0 for p in profiles):
+            raise ValueError("the profiles hold no times: profile with time_it=True to balance by time")
+        return [p.forward_s + p.backward_s for p in profiles]
+    if by == "memory":
+        return [float(p.saved_bytes) for p in profiles]
+    raise ConfigError(f"unknown cost {by!r}; choose one of {', '.join(COST_KINDS)}")
+
+
+@dataclass(frozen=True)
+class StageMemory:
+    """Peak activation memory of one stage during a step, estimated from a profile made on one
+    micro-batch (so the per-micro-batch figures are the profile's own; micro-batches of other
+    lengths scale them roughly linearly).
+
+    Model: a micro-batch is *live* on a stage from its forward to its backward. GPipe runs every
+    forward before any backward, so all M are live at once; 1F1B keeps at most min(M, N - s) live
+    on stage s. Without re-materialization each live micro-batch holds the stage input (the
+    runner always keeps it) plus everything the stage's blocks save for backward. With it, each
+    live micro-batch holds only the stage input, and the backward recomputes one micro-batch at a
+    time, adding one micro-batch's saved tensors. Saved bytes are summed over the stage's blocks,
+    so a storage saved by two blocks (or the input, also saved by the first block) counts twice:
+    both figures are upper bounds. Stage 0's input is the batch, read by every stage anyway: 0.
+    """
+
+    stage: int
+    input_bytes: int
+    """Stage input per micro-batch (the previous stage's output record)."""
+    saved_bytes: int
+    """Tensors the stage's blocks save for backward, per micro-batch."""
+    live_micro_batches: int
+    remat: bool
+    """Whether the run's --remat mode re-materializes this stage."""
+
+    @property
+    def without_remat_bytes(self) -> int:
+        return self.live_micro_batches * (self.input_bytes + self.saved_bytes)
+
+    @property
+    def with_remat_bytes(self) -> int:
+        return self.live_micro_batches * self.input_bytes + self.saved_bytes
+
+    @property
+    def planned_bytes(self) -> int:
+        """The figure that applies under the run's --remat mode."""
+        return self.with_remat_bytes if self.remat else self.without_remat_bytes
+
+
+def _remats(stage: int, num_stages: int, remat: str) -> bool:
+    # except_last: the last stage's backward follows its forward at once, so it keeps its activations.
+    return remat == "always" or (remat == "except_last" and stage < num_stages - 1)
+
+
+def stage_memory(partition: Partition, profiles: Sequence[BlockProfile], *, config: PipelineConfig) -> list[StageMemory]:
+    """StageMemory of every stage of `partition` under `config` (micro-batches, remat, schedule)."""
+    if [p.name for p in profiles] != list(partition.block_names):
+        raise ValueError("profiles and partition name different blocks")
+    n, m = partition.num_stages, config.num_micro_batches
+    out = []
+    for s in range(n):
+        lo, hi = partition.bounds[s], partition.bounds[s + 1]
+        live = m if config.schedule == "gpipe" else min(m, n - s)
+        out.append(
+            StageMemory(
+                stage=s,
+                input_bytes=profiles[lo - 1].output_bytes if lo > 0 else 0,
+                saved_bytes=sum(p.saved_bytes for p in profiles[lo:hi]),
+                live_micro_batches=live,
+                remat=_remats(s, n, config.remat),
+            )
+        )
+    return out
+
+
+def bubble_fraction(num_stages: int, num_micro_batches: int) -> float:
+    """GPipe's idle share of a step, (N-1)/(M+N-1), when every stage costs the same."""
+    return (num_stages - 1) / (num_micro_batches + num_stages - 1)
+
+
+def ideal_speedup(num_stages: int, num_micro_batches: int) -> float:
+    """Step-time gain over one device, N*M/(M+N-1), with perfect balance and free communication."""
+    return num_stages * num_micro_batches / (num_micro_batches + num_stages - 1)
+
+
+@dataclass(frozen=True)
+class StageFigures:
+    """One row of the plan: a stage's blocks and what they cost per micro-batch."""
+
+    stage: int
+    blocks: tuple[str, ...]
+    num_params: int
+    forward_s: float
+    backward_s: float
+    boundary_bytes: int
+    """Record sent to the next stage per micro-batch (0 for the last stage)."""
+    memory: StageMemory
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """A partition with its per-stage figures under one pipeline layout."""
+
+    partition: Partition
+    profiles: tuple[BlockProfile, ...]
+    stages: tuple[StageFigures, ...]
+    config: PipelineConfig
+    timed: bool
+    """Whether the profiles hold times."""
+
+    @property
+    def bubble(self) -> float:
+        return bubble_fraction(self.partition.num_stages, self.config.num_micro_batches)
+
+    @property
+    def speedup(self) -> float:
+        return ideal_speedup(self.partition.num_stages, self.config.num_micro_batches)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (partition-inspect --json)."""
+        stages = []
+        for row in self.stages:
+            figures = {k: v for k, v in asdict(row).items() if k != "memory"}
+            memory = row.memory
+            figures.update(blocks=list(row.blocks), input_bytes=memory.input_bytes, saved_bytes=memory.saved_bytes,
+                           live_micro_batches=memory.live_micro_batches, remat=memory.remat,
+                           without_remat_bytes=memory.without_remat_bytes, with_remat_bytes=memory.with_remat_bytes)
+            stages.append(figures)
+        return {
+            "pipeline": asdict(self.config),
+            "partition": self.partition.to_dict(),
+            "balance": {"max_over_mean": self.partition.max_over_mean, "cost_variance": self.partition.cost_variance},
+            "bubble": self.bubble,
+            "ideal_speedup": self.speedup,
+            "timed": self.timed,
+            "stages": stages,
+            "blocks": [asdict(p) for p in self.profiles],
+        }
+
+
+def summarize_plan(partition: Partition, profiles: Sequence[BlockProfile], *, config: PipelineConfig) -> PlanSummary:
+    """Per-stage figures of `partition` from the block profiles it was planned with."""
+    memory = stage_memory(partition, profiles, config=config)
+    rows = []
+    for s in range(partition.num_stages):
+        lo, hi = partition.bounds[s], partition.bounds[s + 1]
+        own = profiles[lo:hi]
+        rows.append(
+            StageFigures(
+                stage=s,
+                blocks=partition.stage_blocks(s),
+                num_params=sum(p.num_params for p in own),
+                forward_s=sum(p.forward_s for p in own),
+                backward_s=sum(p.backward_s for p in own),
+                boundary_bytes=own[-1].output_bytes if s < partition.num_stages - 1 else 0,
+                memory=memory[s],
+            )
+        )
+    timed = any(p.forward_s > 0 for p in profiles)
+    return PlanSummary(partition=partition, profiles=tuple(profiles), stages=tuple(rows), config=config, timed=timed)
+
+
+def example_batch(dims: ModelDims, *, num_items: int, num_phones: int, num_frames: int, seed: int) -> Batch:
+    """A synthetic training batch for profiling without data: random phone ids, log-mel targets
+    around the range of real speech, speakers and languages; item 0 has `num_phones` phones and
+    `num_frames` frames, the others up to a quarter fewer (so padding and masks are exercised)."""
+    if num_items < 1 or num_phones < 1:
+        raise ConfigError(f"an example batch needs at least 1 item and 1 phone, got {num_items} and {num_phones}")
+    if num_frames < num_phones:
+        raise ConfigError(f"an example batch needs at least as many frames as phones (monotonic alignment), got {num_frames} < {num_phones}")
+    g = torch.Generator().manual_seed(seed)
+
+    def between(low: int, high: int) -> int:
+        return int(torch.randint(low, high + 1, (1,), generator=g))
+
+    first_phone = min(3, dims.num_phones - 1)  # ids 0-2 are <pad>, <unk> and the word boundary
+    items = []
+    for i in range(num_items):
+        n = num_phones if i == 0 else between(max(1, 3 * num_phones // 4), num_phones)
+        t = num_frames if i == 0 else between(max(n, 3 * num_frames // 4), num_frames)
+        items.append(
+            UtteranceTensors(
+                id=f"example-{i}",
+                phone_ids=torch.randint(first_phone, dims.num_phones, (n,), generator=g),
+                mel=torch.randn(t, dims.n_mels, generator=g) * 2.0 - 6.0,
+                speaker_id=between(0, dims.num_speakers - 1),
+                language_id=between(0, dims.num_languages - 1),
+            )
+        )
+    return collate(items, mel_pad_value=mel_pad_value(AudioConfig()))
+
+
+def first_training_batch(data: TrainingData, *, batching: BatchingConfig, seed: int) -> Batch:
+    """The first mini-batch training with this data, batching and seed takes (epoch 0, batch 0)."""
+    plan = plan_batches(data.frame_lengths, max_frames=batching.max_frames, max_items=batching.max_items, seed=seed, epoch=0)
+    return data.batch(plan[0], mel_pad_value=mel_pad_value(data.vocab.audio))
+
+
+def plan_partition(
+    model: BlockModel, config: PipelineConfig, *, batch: Batch, model_label: str = "the model", time_blocks: bool = False
+) -> tuple[Partition, list[BlockProfile]]:
+    """The partition training runs with, and the block profiles it was made from.
+
+    The blocks are profiled on one micro-batch's worth of `batch` (its first ceil(B/M) items); they
+    are timed for balance "time", or when `time_blocks` asks (the plan is the same either way).
+    Explicit counts record parameter counts as their costs, so their balance figures read in
+    parameters. `model_label` names the model in errors ("preset tiny").
+    Plans from params, memory or explicit counts are a pure function of model and batch; a "time"
+    plan depends on the measurement, so training makes it once (rank 0) and shares its to_dict().
+    """
+    blocks = model.named_blocks()
+    names = [name for name, _ in blocks]
+    # Fail on a bad layout before spending time on profiling.
+    check_num_stages(names, config.num_stages, model_label=model_label)
+    explicit = config.explicit_balance
+    planned = None
+    if explicit is not None:
+        planned = partition_blocks(names, num_stages=config.num_stages, explicit=explicit, balance_name="explicit", model_label=model_label)
+    micro = batch.select(0, math.ceil(batch.size / config.num_micro_batches))
+    profiles = profile_blocks(blocks, micro, time_it=time_blocks or config.balance == "time")
+    if planned is not None:
+        return replace(planned, block_costs=tuple(block_costs(profiles, "params"))), profiles
+    costs = block_costs(profiles, config.balance)
+    return partition_blocks(names, num_stages=config.num_stages, costs=costs, balance_name=config.balance, model_label=model_label), profiles
