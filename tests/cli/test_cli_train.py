@@ -102,3 +102,22 @@ def test_data_is_required(tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "--out", str(tmp_path / "run")])
     assert result.exit_code == 2
     assert "--data is required" in _error_line(result.output)
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--stages", "0"], "--stages (num_stages) must be at least 1"),
+        (["--stages", "2", "--balance", "1,2,3"], "names 3 stages but --stages is 2"),
+        (["--stages", "2", "--remat", "sometimes"], "unknown --remat"),
+        (["--stages", "2", "--schedule", "zigzag"], "unknown --schedule"),
+        (["--stages", "64"], "use --stages <= "),
+        (["--stages", "2", "--balance", "1,1"], "--balance"),
+    ],
+)
+def test_bad_pipeline_options_are_one_line(prepared: Path, tmp_path: Path, flags: list[str], expected: str) -> None:
+    args = ["train", "--data", str(prepared), "--out", str(tmp_path / "run"), "--max-steps", "1", "--device", "cpu", "--quiet", *flags]
+    result = runner.invoke(app, args)
+    assert result.exit_code != 0
+    assert expected in _error_line(result.output)
+    assert not (tmp_path / "run" / "checkpoints").exists()

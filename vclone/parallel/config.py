@@ -36,9 +36,10 @@ class PipelineConfig:
     """A peer that sends nothing for this long ends every rank with an error."""
 
     def __post_init__(self) -> None:
-        for name in ("num_stages", "num_micro_batches", "num_replicas"):
+        flags = {"num_stages": "--stages", "num_micro_batches": "--micro-batches", "num_replicas": "--data-parallel"}
+        for name, flag in flags.items():
             if getattr(self, name) < 1:
-                raise ConfigError(f"pipeline.{name} must be at least 1, got {getattr(self, name)}")
+                raise ConfigError(f"{flag} ({name}) must be at least 1, got {getattr(self, name)}")
         if self.remat not in REMAT_MODES:
             raise ConfigError(f"unknown --remat {self.remat!r}; choose one of {', '.join(REMAT_MODES)}")
         if self.schedule not in SCHEDULE_KINDS:
@@ -52,7 +53,7 @@ class PipelineConfig:
             if len(parts) != self.num_stages:
                 raise ConfigError(f"--balance {self.balance} names {len(parts)} stages but --stages is {self.num_stages}; give one count per stage")
         if self.timeout_s <= 0:
-            raise ConfigError(f"pipeline.timeout_s must be > 0, got {self.timeout_s}")
+            raise ConfigError(f"--timeout (timeout_s) must be > 0 seconds, got {self.timeout_s}")
 
     @property
     def world_size(self) -> int:

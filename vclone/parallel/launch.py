@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import socket
-import sys
+import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from vclone.errors import VcloneError
@@ -27,9 +30,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _run(entrypoint: Callable[..., Any], args: tuple, threads: int) -> Any:
-    """What every worker runs: one line on stderr for a user error (no traceback), then a non-zero
-    exit, which the launcher turns into stopping every other worker."""
+def _run(entrypoint: Callable[..., Any], args: tuple, threads: int, errors: str) -> Any:
+    """What every worker runs. A user error is written to the `errors` folder for the parent to
+    report as one line (no traceback), then a non-zero exit makes the launcher stop every worker."""
     import torch
 
     torch.set_num_threads(threads)
@@ -38,9 +41,33 @@ def _run(entrypoint: Callable[..., Any], args: tuple, threads: int) -> Any:
     except PeerReported:
         raise SystemExit(3) from None
     except VcloneError as err:
-        rank = os.environ.get("RANK", "?")
-        print(f"error: rank {rank}: {err}", file=sys.stderr, flush=True)
+        rank = os.environ.get("RANK", "0")
+        Path(errors, f"rank-{int(rank):05d}.txt").write_text(str(err), encoding="utf-8")
         raise SystemExit(3) from None
+
+
+@contextlib.contextmanager
+def _quiet_launcher() -> Iterator[None]:
+    """The launcher logs every stopped worker with a traceback; vclone reports failures itself."""
+    names = ("torch.distributed.elastic", "torch.multiprocessing.spawn", "torch.distributed.launcher")
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _first_error(errors: Path, failures: dict[int, Any]) -> str:
+    """The message of the worker that failed first with a user error, or which worker died how."""
+    reported = sorted(errors.glob("rank-*.txt"))
+    if reported:
+        return reported[0].read_text(encoding="utf-8").strip()
+    rank, failure = min(failures.items())
+    return f"worker rank {rank} died (exit code {failure.exitcode}); every worker was stopped"
 
 
 def launch_local(entrypoint: Callable[..., Any], *args: Any, world_size: int, threads_per_rank: int = 1) -> dict[int, Any]:
@@ -56,8 +83,8 @@ def launch_local(entrypoint: Callable[..., Any], *args: Any, world_size: int, th
         rdzv_backend="c10d", rdzv_endpoint=f"127.0.0.1:{free_port()}", max_restarts=0, monitor_interval=0.1,
         start_method="spawn", logs_specs=DefaultLogsSpecs(),
     )
-    try:
-        return elastic_launch(config, _run)(entrypoint, args, threads_per_rank)
-    except ChildFailedError as err:
-        rank, failure = min(err.failures.items())
-        raise PipelineError(f"worker rank {rank} failed (exit code {failure.exitcode}); every worker was stopped, see its message above") from None
+    with tempfile.TemporaryDirectory(prefix="vclone-workers-") as errors, _quiet_launcher():
+        try:
+            return elastic_launch(config, _run)(entrypoint, args, threads_per_rank, errors)
+        except ChildFailedError as err:
+            raise PipelineError(_first_error(Path(errors), err.failures)) from None

@@ -21,10 +21,10 @@ from vclone.data.dataset import TrainingData
 from vclone.data.sampler import plan_batches
 from vclone.errors import ConfigError, VcloneError
 from vclone.models.acoustic import mel_pad_value
-from vclone.models.acoustic.model import build_acoustic_model
+from vclone.models.acoustic.model import acoustic_block_names, build_acoustic_model
 from vclone.parallel.context import ParallelContext, PeerReported, close_context, init_context
 from vclone.parallel.launch import launch_local, under_launcher
-from vclone.parallel.partition import Partition
+from vclone.parallel.partition import Partition, check_num_stages, partition_blocks
 from vclone.parallel.profile import first_training_batch, plan_partition
 from vclone.parallel.runner import StageModule, StageRunner
 from vclone.parallel.shards import restore_stage, save_sharded
@@ -39,7 +39,7 @@ from vclone.train.precision import Precision, resolve_precision
 from vclone.train.rng import restore_rng, seed_everything, use_deterministic
 from vclone.train.run_dir import RunDir, open_run
 
-__all__ = ["uses_pipeline", "train_pipeline", "pipeline_worker", "TIMELINE_NAME", "PARTITION_NAME"]
+__all__ = ["uses_pipeline", "check_layout", "train_pipeline", "pipeline_worker", "TIMELINE_NAME", "PARTITION_NAME"]
 
 TIMELINE_NAME = "timeline.json"
 """RUN/logs/timeline.json: forward/backward events of recent steps (partition-inspect reads it)."""
@@ -59,10 +59,21 @@ def train_pipeline(config: TrainConfig, *, show_progress: bool) -> TrainResult |
     """Run the pipeline: as this process's rank when started by torchrun, in this process when the
     layout has one rank, otherwise in stages x replicas local workers. Returns rank 0's result
     (None on the other ranks of a torchrun launch)."""
+    check_layout(config)
     if under_launcher() or config.pipeline.world_size == 1:
         return pipeline_worker(config.to_dict(), show_progress)
     results = launch_local(pipeline_worker, config.to_dict(), show_progress, world_size=config.pipeline.world_size)
     return results[0]
+
+
+def check_layout(config: TrainConfig) -> None:
+    """Fail before any worker starts when the model cannot be cut as asked."""
+    names = acoustic_block_names(config.acoustic_config())
+    label = f"preset {config.model.preset}"
+    check_num_stages(names, config.pipeline.num_stages, model_label=label)
+    explicit = config.pipeline.explicit_balance
+    if explicit is not None:
+        partition_blocks(names, num_stages=config.pipeline.num_stages, explicit=explicit, balance_name="explicit", model_label=label)
 
 
 @dataclass

@@ -26,11 +26,22 @@ from vclone.models.acoustic.stacks import DecoderBlock, EncoderBlock
 from vclone.models.blocks import Block, BlockSequence
 from vclone.models.record import AcousticRecord
 
-__all__ = ["AcousticModel", "build_acoustic_model", "acoustic_blocks"]
+__all__ = ["AcousticModel", "build_acoustic_model", "acoustic_blocks", "acoustic_block_names"]
+
+
+def acoustic_block_names(config: AcousticConfig) -> list[str]:
+    """The block names of a model with `config`, in running order, without building it."""
+    return (
+        ["embed", "aligner"]
+        + [f"encoder.{i}" for i in range(config.num_encoder_layers)]
+        + ["speaker_adversary", "condition", "duration"]
+        + [f"decoder.{i}" for i in range(config.num_decoder_layers)]
+        + ["mel_head"]
+    )
 
 
 def acoustic_blocks(config: AcousticConfig, dims: ModelDims) -> list[tuple[str, Block]]:
-    """The model's named blocks in running order."""
+    """The model's named blocks in running order (named as acoustic_block_names says)."""
     blocks: list[tuple[str, Block]] = [
         ("embed", EmbedBlock(config=config, dims=dims)),
         ("aligner", AlignerBlock(config=config, dims=dims)),
