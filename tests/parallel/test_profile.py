@@ -14,10 +14,10 @@ from vclone.models.acoustic import ModelDims, build_acoustic_model, preset
 from vclone.models.acoustic.model import AcousticModel
 from vclone.parallel.config import PipelineConfig
 from vclone.parallel.partition import partition_blocks
+from vclone.parallel.schedule import bubble_fraction
 from vclone.parallel.profile import (
     BlockProfile,
     block_costs,
-    bubble_fraction,
     example_batch,
     ideal_speedup,
     plan_partition,

@@ -1,8 +1,10 @@
 """Point-to-point transfer of named tensors between stages, each message carrying its own shapes.
 
-A message is three parts: an int64 header length, the JSON header (names, dtypes, shapes) as bytes,
-then the tensors. Because every message describes itself, a micro-batch longer or shorter than the
-last one is received into a buffer of its own size (torch's pipelining fixes shapes at the first step).
+A record travels as two messages: a fixed-size header (its byte length, then JSON naming every
+tensor's dtype, shape and byte offset) and one payload with all tensors' bytes packed together.
+Because every record describes itself, a micro-batch longer or shorter than the last one is received
+into a buffer of its own size (torch's pipelining fixes shapes at the first step), and a record costs
+two round trips however many tensors it holds.
 """
 
 from __future__ import annotations
@@ -16,22 +18,44 @@ import torch.distributed as dist
 
 from vclone.parallel.context import PipelineError
 
-__all__ = ["Channel", "ACTIVATIONS", "GRADIENTS"]
+__all__ = ["Channel", "ACTIVATIONS", "GRADIENTS", "HEADER_BYTES"]
 
 ACTIVATIONS = 1
 """Tag of forward messages (stage s -> s+1)."""
 GRADIENTS = 2
 """Tag of backward messages (stage s+1 -> s)."""
+HEADER_BYTES = 4096
+"""Size of the header message: 8 bytes of JSON length, then the JSON (records name a few tensors)."""
+_ALIGN = 16
 
 _DTYPES = {str(d): d for d in (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64, torch.int32, torch.uint8, torch.bool)}
-# gloo sends no bool tensors, so they travel as uint8 and are turned back on arrival.
-_WIRE = {torch.bool: torch.uint8}
+
+
+def _pack(items: list[tuple[str, torch.Tensor]], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(header, payload) for the named tensors; offsets are aligned so every slice views cleanly."""
+    specs, chunks, offset = [], [], 0
+    for name, t in items:
+        raw = t.detach().contiguous().reshape(-1).view(torch.uint8)
+        specs.append([name, str(t.dtype), list(t.shape), offset])
+        pad = (-raw.numel()) % _ALIGN
+        chunks.append(raw)
+        if pad:
+            chunks.append(torch.zeros(pad, dtype=torch.uint8, device=raw.device))
+        offset += raw.numel() + pad
+    text = json.dumps({"tensors": specs, "payload": offset}).encode("utf-8")
+    if len(text) > HEADER_BYTES - 8:
+        raise PipelineError(f"a record of {len(items)} tensors needs a {len(text)}-byte header, over {HEADER_BYTES - 8}; send fewer fields")
+    header = torch.zeros(HEADER_BYTES, dtype=torch.uint8)
+    header[:8] = torch.tensor([len(text)], dtype=torch.int64).view(torch.uint8)
+    header[8: 8 + len(text)] = torch.frombuffer(bytearray(text), dtype=torch.uint8)
+    payload = torch.cat(chunks).to(device) if chunks else torch.zeros(0, dtype=torch.uint8, device=device)
+    return header.to(device), payload
 
 
 @dataclass
 class Channel:
-    """Sends and receives named tensor maps with one peer. Sends are asynchronous: the tensors are
-    kept alive until `flush` (called at the end of every step) has seen them delivered."""
+    """Sends and receives named tensor maps with peers. Sends are asynchronous: each message is
+    kept alive until its delivery is seen (pruned on every send, all awaited by `flush`)."""
 
     device: torch.device
     timeout_s: float
@@ -39,31 +63,31 @@ class Channel:
 
     def send(self, tensors: dict[str, torch.Tensor], *, to: int, tag: int) -> None:
         """Post the map to rank `to` without waiting for it to be received."""
-        items = [(name, t.detach()) for name, t in tensors.items()]
-        header = [[name, str(t.dtype), list(t.shape)] for name, t in items]
-        raw = torch.frombuffer(bytearray(json.dumps(header).encode("utf-8")), dtype=torch.uint8).to(self.device)
-        size = torch.tensor([raw.numel()], dtype=torch.int64, device=self.device)
-        payload = [size, raw] + [t.to(_WIRE.get(t.dtype, t.dtype)).contiguous() for _, t in items if t.numel() > 0]
-        for tensor in payload:
-            self._pending.append((dist.isend(tensor, dst=to, tag=tag), tensor))
+        self._pending = [(w, t) for w, t in self._pending if not w.is_completed()]  # type: ignore[attr-defined]
+        header, payload = _pack(list(tensors.items()), self.device)
+        for tensor in (header, payload):
+            if tensor.numel() > 0:
+                self._pending.append((dist.isend(tensor, dst=to, tag=tag), tensor))
 
     def recv(self, *, src: int, tag: int, what: str) -> dict[str, torch.Tensor]:
         """Wait for the next map from rank `src`; `what` names it in errors."""
-        size = torch.empty(1, dtype=torch.int64, device=self.device)
-        self._wait(dist.irecv(size, src=src, tag=tag), src, what)
-        raw = torch.empty(int(size.item()), dtype=torch.uint8, device=self.device)
-        self._wait(dist.irecv(raw, src=src, tag=tag), src, what)
+        header = torch.empty(HEADER_BYTES, dtype=torch.uint8, device=self.device)
+        self._wait(dist.irecv(header, src=src, tag=tag), src, what)
+        header = header.cpu()
         try:
-            header = json.loads(bytes(raw.cpu().tolist()).decode("utf-8"))
-            specs = [(name, _DTYPES[dtype], tuple(shape)) for name, dtype, shape in header]
-        except (ValueError, KeyError, TypeError) as err:
+            length = int(header[:8].view(torch.int64).item())
+            meta = json.loads(bytes(header[8: 8 + length].tolist()).decode("utf-8"))
+            specs = [(name, _DTYPES[dtype], tuple(shape), int(offset)) for name, dtype, shape, offset in meta["tensors"]]
+            size = int(meta["payload"])
+        except (ValueError, KeyError, TypeError, RuntimeError) as err:
             raise PipelineError(f"rank {src} sent a malformed header for {what} ({err})") from None
+        payload = torch.empty(size, dtype=torch.uint8, device=self.device)
+        if size > 0:
+            self._wait(dist.irecv(payload, src=src, tag=tag), src, what)
         out: dict[str, torch.Tensor] = {}
-        for name, dtype, shape in specs:
-            buffer = torch.empty(shape, dtype=_WIRE.get(dtype, dtype), device=self.device)
-            if buffer.numel() > 0:
-                self._wait(dist.irecv(buffer, src=src, tag=tag), src, what)
-            out[name] = buffer.to(dtype)
+        for name, dtype, shape, offset in specs:
+            nbytes = torch.Size(shape).numel() * torch.empty(0, dtype=dtype).element_size()
+            out[name] = payload[offset: offset + nbytes].view(dtype).reshape(shape).clone()
         return out
 
     def flush(self) -> None:

@@ -26,13 +26,14 @@ from vclone.models.acoustic.head import mel_pad_value
 from vclone.models.blocks import Block
 from vclone.models.record import AcousticRecord
 from vclone.parallel.config import PipelineConfig
+from vclone.parallel.schedule import bubble_fraction
 from vclone.parallel.partition import Partition, check_num_stages, partition_blocks
 from vclone.train.config import BatchingConfig
 
 __all__ = [
     "BlockProfile", "StageMemory", "StageFigures", "PlanSummary", "BlockModel",
     "COST_KINDS", "EXAMPLE_DIMS", "EXAMPLE_NUM_PHONES", "EXAMPLE_NUM_FRAMES",
-    "profile_blocks", "block_costs", "stage_memory", "summarize_plan", "bubble_fraction", "ideal_speedup",
+    "profile_blocks", "block_costs", "stage_memory", "summarize_plan", "ideal_speedup",
     "example_batch", "first_training_batch", "plan_partition",
 ]
 
@@ -257,10 +258,6 @@ def stage_memory(partition: Partition, profiles: Sequence[BlockProfile], *, conf
         )
     return out
 
-
-def bubble_fraction(num_stages: int, num_micro_batches: int) -> float:
-    """GPipe's idle share of a step, (N-1)/(M+N-1), when every stage costs the same."""
-    return (num_stages - 1) / (num_micro_batches + num_stages - 1)
 
 
 def ideal_speedup(num_stages: int, num_micro_batches: int) -> float:

@@ -111,11 +111,9 @@ class StageRunner:
         if state.micro:
             sched = schedule(self.config.schedule, num_stages=self.ctx.num_stages, num_micro_batches=len(state.micro))
             for action in sched.stage_actions(self.ctx.stage):
-                start = time.perf_counter()
-                if action.kind == "forward":
-                    self._forward(state, action.micro_batch)
-                else:
-                    self._backward(state, action.micro_batch)
+                run = self._forward if action.kind == "forward" else self._backward
+                # The event starts once the input has arrived: waiting for a peer is idle time.
+                start = run(state, action.micro_batch)
                 events.append(Event(step=step, stage=self.ctx.stage, replica=self.ctx.replica, kind=action.kind,
                                     micro_batch=action.micro_batch, start=start, end=time.perf_counter()))
         self.channel.flush()
@@ -131,7 +129,8 @@ class StageRunner:
 
     # -- one action ------------------------------------------------------------------------------
 
-    def _forward(self, state: _StepState, m: int) -> None:
+    def _forward(self, state: _StepState, m: int) -> float:
+        """Receive, run and send micro-batch m; returns when the input had arrived (perf_counter)."""
         ctx = self.ctx
         inputs: dict[str, torch.Tensor] = {}
         if not ctx.is_first:
@@ -141,6 +140,7 @@ class StageRunner:
                 # (re-materializing), so every floating tensor is a leaf that may receive one.
                 if tensor.is_floating_point():
                     tensor.requires_grad_(True)
+        start = time.perf_counter()
         keep = self.keeps_activations
         rng = None if keep else self._rng_state()
         with torch.set_grad_enabled(keep), self.precision.autocast():
@@ -151,15 +151,19 @@ class StageRunner:
         else:
             self.channel.send(output.tensors(), to=ctx.next_rank, tag=ACTIVATIONS)
         state.saved[m] = _Saved(inputs=inputs, output=output if keep else None, rng=rng)
+        return start
 
-    def _backward(self, state: _StepState, m: int) -> None:
+    def _backward(self, state: _StepState, m: int) -> float:
+        """Receive output gradients, back-propagate micro-batch m, send input gradients; returns
+        when the gradients had arrived (perf_counter)."""
         ctx = self.ctx
         saved = state.saved.pop(m)
+        grads = None if ctx.is_last else self.channel.recv(src=ctx.next_rank, tag=GRADIENTS, what=f"gradients of micro-batch {m}")
+        start = time.perf_counter()
         output = saved.output if saved.output is not None else self._recompute(saved, state.micro[m])
-        if ctx.is_last:
+        if grads is None:
             output.total_loss().float().backward()
         else:
-            grads = self.channel.recv(src=ctx.next_rank, tag=GRADIENTS, what=f"gradients of micro-batch {m}")
             produced = output.tensors()
             pairs = [(produced[name], grad) for name, grad in grads.items() if name in produced and produced[name].requires_grad]
             if pairs:
@@ -167,6 +171,7 @@ class StageRunner:
         if not ctx.is_first:
             input_grads = {name: t.grad for name, t in saved.inputs.items() if t.requires_grad and t.grad is not None}
             self.channel.send(input_grads, to=ctx.prev_rank, tag=GRADIENTS)
+        return start
 
     def _recompute(self, saved: _Saved, micro: Batch) -> AcousticRecord:
         """Run the stage again from its kept input, with the forward's RNG state, so dropout masks
