@@ -40,13 +40,13 @@ def _table(summary: "PlanSummary") -> Table:
     remat = summary.config.remat
     caption = (
         ("fwd+bwd: time per micro-batch; " if summary.timed else "")
-        + "to next: activations sent per micro-batch; no remat / remat: peak activation memory of a step "
-        f"without / with re-materialization, * what --remat {remat} gives the stage"
+        + "to next: activations sent per micro-batch; no remat / remat / planned: peak activation memory of a "
+        f"step under --remat never / always / {remat}"
     )
     table = Table(title=f"{summary.partition.num_stages} stages x {summary.config.num_micro_batches} micro-batches", caption=caption)
     table.add_column("stage", justify="right")
     table.add_column("blocks")
-    for name in ("#", "params", *(("fwd+bwd",) if summary.timed else ()), "to next", "no remat", "remat"):
+    for name in ("#", "params", *(("fwd+bwd",) if summary.timed else ()), "to next", "no remat", "remat", "planned"):
         table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
     for row in summary.stages:
         memory = row.memory
@@ -55,8 +55,9 @@ def _table(summary: "PlanSummary") -> Table:
             cells.append(f"{(row.forward_s + row.backward_s) * 1e3:.1f}ms")
         cells += [
             _size(row.boundary_bytes) if row.stage < len(summary.stages) - 1 else "-",
-            _size(memory.without_remat_bytes) + ("" if memory.remat else "*"),
-            _size(memory.with_remat_bytes) + ("*" if memory.remat else ""),
+            _size(memory.without_remat_bytes),
+            _size(memory.with_remat_bytes),
+            _size(memory.planned_bytes),
         ]
         table.add_row(*cells)
     return table
@@ -91,9 +92,15 @@ def partition_inspect(
     batch_frames: int = typer.Option(BatchingConfig.max_frames, "--batch-frames", help="Padded mel frames per mini-batch (with --data)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the batch order (with --data): the first batch of that training run is profiled."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the plan and its figures to this JSON file."),
+    measure: bool = typer.Option(False, "--measure", help="Run a few real pipeline steps on N local CPU workers and report the measured bubble per stage."),
+    run: Optional[Path] = typer.Option(None, "--run", help="A training run folder: report the bubble measured in its logs/timeline.json."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Draw the schedule as a Gantt chart (PNG): measured when --measure or --run gives a timeline, else expected."),
 ) -> None:
     """Show how the model is split into pipeline stages: blocks, parameters, times, boundary sizes,
-    activation memory with and without re-materialization, balance, bubble and ideal speedup."""
+    activation memory with and without re-materialization, balance, bubble and ideal speedup; with
+    --measure or --run the measured bubble beside the theoretical one, with --plot the schedule."""
+    if measure and run is not None:
+        raise ConfigError("--measure and --run both give a measured timeline; pass one of them")
     config = PipelineConfig(num_stages=stages, num_micro_batches=micro_batches, balance=balance, remat=remat, schedule=schedule)
     batching = BatchingConfig(max_frames=batch_frames, max_items=batch_items)
     model_config = find_preset(preset)
@@ -122,8 +129,79 @@ def partition_inspect(
     console.print(_table(summary))
     for line in _footer(summary):
         console.print(line, soft_wrap=True)
+    timeline, origin = _measured(run=run, measure=measure, partition=partition, config=config, model_config=model_config, dims=dims, batch=batch)
+    if timeline is not None:
+        console.print(_bubble_line(timeline, summary, origin), soft_wrap=True)
+    if plot is not None:
+        console.print(f"schedule plot: {_plot(plot, timeline, origin, summary)}", soft_wrap=True)
     if json_out is not None:
-        _write_json(json_out, summary.to_dict())
+        payload = summary.to_dict()
+        if timeline is not None:
+            payload["measured_bubble"] = {str(k): v for k, v in timeline.measured_bubble().items()}
+        _write_json(json_out, payload)
+
+
+def _measured(*, run: Optional[Path], measure: bool, partition, config: PipelineConfig, model_config, dims, batch):
+    """(timeline, where it came from) from --run or --measure, or (None, "")."""
+    from vclone.parallel.timeline import Timeline
+
+    if run is not None:
+        from vclone.parallel.training import PARTITION_NAME, TIMELINE_NAME
+
+        path = Path(run) / "logs" / TIMELINE_NAME
+        if not path.is_file():
+            raise ConfigError(f"--run {run}: no logs/{TIMELINE_NAME}; it is written at each checkpoint of a pipeline run (vclone train --stages N)")
+        timeline = Timeline.load_json(path)
+        return timeline, f"run {run} ({_run_layout(Path(run) / 'logs' / PARTITION_NAME, partition)})"
+    if measure:
+        from vclone.parallel.measure import MeasureJob, measure_timeline
+
+        job = MeasureJob(model=model_config.to_dict(), dims=dict(dims.__dict__), partition=partition.to_dict(), pipeline=config, batch=batch, num_steps=4)
+        return measure_timeline(job), f"3 timed steps on {config.world_size} local CPU workers"
+    return None, ""
+
+
+def _run_layout(path: Path, planned) -> str:
+    """How the run's own partition compares with the plan printed above."""
+    import json
+
+    from vclone.parallel.partition import Partition
+
+    try:
+        ran = Partition.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, ConfigError):
+        return "its partition record is missing"
+    if ran.block_names == planned.block_names and ran.bounds == planned.bounds:
+        return "the same partition as above"
+    return f"its own partition: {ran.num_stages} stages cut at {list(ran.bounds)}"
+
+
+def _bubble_line(timeline, summary: "PlanSummary", origin: str) -> str:
+    measured = timeline.measured_bubble()
+    stages = ", ".join(f"stage {s} {v:.1%}" for s, v in sorted(measured.items()))
+    return f"measured bubble ({origin}): {stages}; theoretical {summary.bubble:.1%} (equal stage costs, free communication)"
+
+
+def _plot(path: Path, timeline, origin: str, summary: "PlanSummary") -> Path:
+    from vclone.parallel.schedule import schedule
+    from vclone.parallel.timeline import expected_timeline, plot_gantt
+
+    config = summary.config
+    if timeline is not None:
+        title = f"measured: {origin}"
+    else:
+        sched = schedule(config.schedule, num_stages=summary.partition.num_stages, num_micro_batches=config.num_micro_batches)
+        if summary.timed:
+            forward, backward = [r.forward_s for r in summary.stages], [r.backward_s for r in summary.stages]
+            title = f"expected {config.schedule} schedule from profiled stage times"
+        else:
+            forward, backward = [1.0] * len(summary.stages), [1.0] * len(summary.stages)
+            title = f"expected {config.schedule} schedule, unit costs (add --profile or --measure for real ones)"
+        timeline = expected_timeline(sched, forward_s=forward, backward_s=backward)
+    try:
+        return plot_gantt(timeline, path, title=title)
+    except OSError as err:
+        raise ConfigError(f"--plot {path} cannot be written ({err.strerror or err}); pass a writable path") from None
 
 
 def _write_json(path: Path, payload: dict) -> None:

@@ -25,8 +25,9 @@ class PipelineConfig:
     """Data-parallel copies of the whole pipeline; each stage's gradients are summed over them."""
     remat: str = "except_last"
     """Re-materialization: always (keep only each stage's input per micro-batch, recompute in the
-    backward pass), except_last (the last stage keeps its activations: its backward follows at
-    once), never (keep every activation)."""
+    backward pass), except_last (as always, but every stage keeps the last micro-batch's
+    activations: GPipe back-propagates it right after its forward; torchgpipe's default), never
+    (keep every activation)."""
     schedule: str = "gpipe"
     """gpipe (all forwards, then all backwards in reverse) or 1f1b (same result, fewer live
     micro-batches)."""

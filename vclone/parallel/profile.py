@@ -205,9 +205,12 @@ class StageMemory:
     on stage s. Without re-materialization each live micro-batch holds the stage input (the
     runner always keeps it) plus everything the stage's blocks save for backward. With it, each
     live micro-batch holds only the stage input, and the backward recomputes one micro-batch at a
-    time, adding one micro-batch's saved tensors. Saved bytes are summed over the stage's blocks,
-    so a storage saved by two blocks (or the input, also saved by the first block) counts twice:
-    both figures are upper bounds. Stage 0's input is the batch, read by every stage anyway: 0.
+    time, adding one micro-batch's saved tensors. except_last also keeps the last micro-batch's
+    saved tensors: under GPipe they are freed by its backward before any recomputation (the
+    peak of `always`); under 1F1B its backward comes last, so they stay while the other live
+    micro-batches recompute. Saved bytes are summed over the stage's blocks, so a storage saved by
+    two blocks (or the input, also saved by the first block) counts twice: the figures are upper
+    bounds. Stage 0's input is the batch, read by every stage anyway: 0.
     """
 
     stage: int
@@ -216,26 +219,29 @@ class StageMemory:
     saved_bytes: int
     """Tensors the stage's blocks save for backward, per micro-batch."""
     live_micro_batches: int
-    remat: bool
-    """Whether the run's --remat mode re-materializes this stage."""
+    remat: str
+    """The run's --remat mode."""
+    schedule: str
+    """The run's --schedule."""
 
     @property
     def without_remat_bytes(self) -> int:
+        """Peak under --remat never."""
         return self.live_micro_batches * (self.input_bytes + self.saved_bytes)
 
     @property
     def with_remat_bytes(self) -> int:
+        """Peak under --remat always."""
         return self.live_micro_batches * self.input_bytes + self.saved_bytes
 
     @property
     def planned_bytes(self) -> int:
-        """The figure that applies under the run's --remat mode."""
-        return self.with_remat_bytes if self.remat else self.without_remat_bytes
-
-
-def _remats(stage: int, num_stages: int, remat: str) -> bool:
-    # except_last: the last stage's backward follows its forward at once, so it keeps its activations.
-    return remat == "always" or (remat == "except_last" and stage < num_stages - 1)
+        """Peak under the run's --remat mode."""
+        if self.remat == "never":
+            return self.without_remat_bytes
+        if self.remat == "except_last" and self.schedule == "1f1b" and self.live_micro_batches > 1:
+            return self.with_remat_bytes + self.saved_bytes
+        return self.with_remat_bytes
 
 
 def stage_memory(partition: Partition, profiles: Sequence[BlockProfile], *, config: PipelineConfig) -> list[StageMemory]:
@@ -253,7 +259,8 @@ def stage_memory(partition: Partition, profiles: Sequence[BlockProfile], *, conf
                 input_bytes=profiles[lo - 1].output_bytes if lo > 0 else 0,
                 saved_bytes=sum(p.saved_bytes for p in profiles[lo:hi]),
                 live_micro_batches=live,
-                remat=_remats(s, n, config.remat),
+                remat=config.remat,
+                schedule=config.schedule,
             )
         )
     return out
@@ -306,7 +313,8 @@ class PlanSummary:
             memory = row.memory
             figures.update(blocks=list(row.blocks), input_bytes=memory.input_bytes, saved_bytes=memory.saved_bytes,
                            live_micro_batches=memory.live_micro_batches, remat=memory.remat,
-                           without_remat_bytes=memory.without_remat_bytes, with_remat_bytes=memory.with_remat_bytes)
+                           without_remat_bytes=memory.without_remat_bytes, with_remat_bytes=memory.with_remat_bytes,
+                           planned_bytes=memory.planned_bytes)
             stages.append(figures)
         return {
             "pipeline": asdict(self.config),

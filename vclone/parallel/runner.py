@@ -32,7 +32,7 @@ from vclone.train.optimizer import NamedAdamW
 from vclone.train.precision import Precision
 from vclone.train.step import TrainingDiverged
 
-__all__ = ["StageModule", "StageRunner", "PipelineStepOutcome"]
+__all__ = ["StageModule", "StageRunner", "PipelineStepOutcome", "keeps_activations"]
 
 
 class StageModule(nn.Module):
@@ -80,6 +80,14 @@ class _StepState:
     loss_sums: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
+def keeps_activations(remat: str, micro_batch: int, num_micro_batches: int) -> bool:
+    """False when micro-batch `micro_batch` is re-materialized under --remat `remat` (only its stage
+    input is kept between its forward and backward). except_last keeps the last micro-batch, as
+    torchgpipe does: GPipe back-propagates it first, right after its forward, so recomputing it
+    would buy no memory."""
+    return remat == "never" or (remat == "except_last" and micro_batch == num_micro_batches - 1)
+
+
 class StageRunner:
     """Executes the schedule for one stage. Build one per rank, call `step` once per mini-batch."""
 
@@ -93,12 +101,6 @@ class StageRunner:
         self.precision = precision
         self.channel = Channel(device=ctx.device, timeout_s=ctx.timeout_s)
         self._loss_names: list[str] | None = None
-
-    @property
-    def keeps_activations(self) -> bool:
-        """False when this stage re-materializes (keeps only its inputs between forward and backward)."""
-        remat = self.config.remat
-        return remat == "never" or (remat == "except_last" and self.ctx.is_last)
 
     def step(self, batch: Batch, *, lr: float, grad_clip: float, step: int) -> PipelineStepOutcome:
         """Train on one mini-batch (every rank passes the same batch); `step` (1-based) names it."""
@@ -141,7 +143,7 @@ class StageRunner:
                 if tensor.is_floating_point():
                     tensor.requires_grad_(True)
         start = time.perf_counter()
-        keep = self.keeps_activations
+        keep = keeps_activations(self.config.remat, m, len(state.micro))
         rng = None if keep else self._rng_state()
         with torch.set_grad_enabled(keep), self.precision.autocast():
             output = self.module(AcousticRecord.from_tensors(inputs), state.micro[m])
