@@ -232,17 +232,17 @@ class StageRunner:
             offset += p.numel()
 
     def _clip(self, max_norm: float) -> float:
-        """Clip by the norm over all stages' gradients (as one device would), not per stage."""
-        grads = [p.grad for p in self._params() if p.grad is not None]
-        square = torch.zeros((), dtype=torch.float64, device=self.ctx.device)
-        for g in grads:
-            square += g.detach().double().pow(2).sum()
+        """Clip by the norm over all stages' gradients (as one device would), not per stage: each
+        stage's squared norm (torch's fused kernels) is summed over the pipeline, then every stage
+        scales by the same coefficient as clip_grad_norm_ on one device."""
+        params = [p for p in self._params() if p.grad is not None]
+        grads = [p.grad for p in params]
+        local = torch.nn.utils.get_total_norm(grads, norm_type=2.0) if grads else torch.zeros((), device=self.ctx.device)
+        square = local.double().pow(2).reshape(())
         if self.ctx.world_size > 1:
             dist.all_reduce(square)
             square /= self.ctx.num_replicas  # every replica holds the same (summed) stage gradients
-        norm = float(square.sqrt())
-        coef = min(1.0, max_norm / (norm + 1e-6))
-        if coef < 1.0:
-            for g in grads:
-                g.mul_(coef)
-        return norm
+        total = square.sqrt()
+        if grads:
+            torch.nn.utils.clip_grads_with_norm_(params, max_norm, total.to(grads[0].dtype))
+        return float(total)
