@@ -101,6 +101,10 @@ def partition_inspect(
     --measure or --run the measured bubble beside the theoretical one, with --plot the schedule."""
     if measure and run is not None:
         raise ConfigError("--measure and --run both give a measured timeline; pass one of them")
+    # Everything a user can get wrong is checked before the (slow) profiling and the table.
+    run_timeline = _load_run_timeline(run) if run is not None else None
+    if plot is not None:
+        _check_plot_path(plot)
     config = PipelineConfig(num_stages=stages, num_micro_batches=micro_batches, balance=balance, remat=remat, schedule=schedule)
     batching = BatchingConfig(max_frames=batch_frames, max_items=batch_items)
     model_config = find_preset(preset)
@@ -129,7 +133,8 @@ def partition_inspect(
     console.print(_table(summary))
     for line in _footer(summary):
         console.print(line, soft_wrap=True)
-    timeline, origin = _measured(run=run, measure=measure, partition=partition, config=config, model_config=model_config, dims=dims, batch=batch)
+    timeline, origin = _measured(run=run, run_timeline=run_timeline, measure=measure, partition=partition, config=config,
+                                 model_config=model_config, dims=dims, batch=batch)
     if timeline is not None:
         console.print(_bubble_line(timeline, summary, origin), soft_wrap=True)
     if plot is not None:
@@ -141,18 +146,31 @@ def partition_inspect(
         _write_json(json_out, payload)
 
 
-def _measured(*, run: Optional[Path], measure: bool, partition, config: PipelineConfig, model_config, dims, batch):
-    """(timeline, where it came from) from --run or --measure, or (None, "")."""
+def _load_run_timeline(run: Path):
     from vclone.parallel.timeline import Timeline
+    from vclone.parallel.training import TIMELINE_NAME
 
+    path = Path(run) / "logs" / TIMELINE_NAME
+    if not path.is_file():
+        raise ConfigError(f"--run {run}: no logs/{TIMELINE_NAME}; it is written at each checkpoint of a pipeline run (vclone train --stages N)")
+    return Timeline.load_json(path)
+
+
+def _check_plot_path(path: Path) -> None:
+    if path.suffix.lower() != ".png":
+        raise ConfigError(f"--plot {path}: the schedule is drawn as PNG; give a path ending in .png")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"--plot {path} cannot be written ({err.strerror or err}); pass a writable path") from None
+
+
+def _measured(*, run: Optional[Path], run_timeline, measure: bool, partition, config: PipelineConfig, model_config, dims, batch):
+    """(timeline, where it came from) from --run or --measure, or (None, "")."""
     if run is not None:
-        from vclone.parallel.training import PARTITION_NAME, TIMELINE_NAME
+        from vclone.parallel.training import PARTITION_NAME
 
-        path = Path(run) / "logs" / TIMELINE_NAME
-        if not path.is_file():
-            raise ConfigError(f"--run {run}: no logs/{TIMELINE_NAME}; it is written at each checkpoint of a pipeline run (vclone train --stages N)")
-        timeline = Timeline.load_json(path)
-        return timeline, f"run {run} ({_run_layout(Path(run) / 'logs' / PARTITION_NAME, partition)})"
+        return run_timeline, f"run {run} ({_run_layout(Path(run) / 'logs' / PARTITION_NAME, partition)})"
     if measure:
         from vclone.parallel.measure import MeasureJob, measure_timeline
 
