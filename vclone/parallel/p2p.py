@@ -3,8 +3,10 @@
 A record travels as two messages: a fixed-size header (its byte length, then JSON naming every
 tensor's dtype, shape and byte offset) and one payload with all tensors' bytes packed together.
 Because every record describes itself, a micro-batch longer or shorter than the last one is received
-into a buffer of its own size (torch's pipelining fixes shapes at the first step), and a record costs
-two round trips however many tensors it holds.
+into a buffer of its own size (torch's pipelining fixes shapes at the first step). The receiver
+posts the headers of a step's records ahead of time (`expect`), so only the payload's transfer is
+left on the critical path: one message per record, as in torch's pipelining, however many tensors
+it holds.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ GRADIENTS = 2
 HEADER_BYTES = 4096
 """Size of the header message: 8 bytes of JSON length, then the JSON (records name a few tensors)."""
 _ALIGN = 16
+_PAYLOAD_TAG = 100
+"""Payloads travel under tag + _PAYLOAD_TAG, so that headers posted ahead never match a payload."""
 
 _DTYPES = {str(d): d for d in (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64, torch.int32, torch.uint8, torch.bool)}
 
@@ -52,6 +56,10 @@ def _pack(items: list[tuple[str, torch.Tensor]], device: torch.device) -> tuple[
     return header.to(device), payload
 
 
+def _matches_tags() -> bool:
+    return dist.is_initialized() and dist.get_backend() == "gloo"
+
+
 @dataclass
 class Channel:
     """Sends and receives named tensor maps with peers. Sends are asynchronous: each message is
@@ -60,19 +68,37 @@ class Channel:
     device: torch.device
     timeout_s: float
     _pending: list[tuple[object, torch.Tensor]] = field(default_factory=list)
+    _headers: dict[tuple[int, int], list[tuple[object, torch.Tensor]]] = field(default_factory=dict)
+    """Header receives posted ahead of need, per (src, tag), oldest first."""
+
+    def expect(self, count: int, *, src: int, tag: int) -> None:
+        """Post the header receives of the next `count` maps from `src` now, so that each header's
+        transfer overlaps computation and only the payload waits when `recv` is called. Only where
+        messages are matched by tag (gloo); NCCL matches a pair's messages in order, ignoring tags,
+        so there a header posted ahead would catch a payload: nothing is posted early."""
+        if not _matches_tags():
+            return
+        queue = self._headers.setdefault((src, tag), [])
+        for _ in range(count):
+            header = torch.empty(HEADER_BYTES, dtype=torch.uint8, device=self.device)
+            queue.append((dist.irecv(header, src=src, tag=tag), header))
 
     def send(self, tensors: dict[str, torch.Tensor], *, to: int, tag: int) -> None:
         """Post the map to rank `to` without waiting for it to be received."""
         self._pending = [(w, t) for w, t in self._pending if not w.is_completed()]  # type: ignore[attr-defined]
         header, payload = _pack(list(tensors.items()), self.device)
-        for tensor in (header, payload):
-            if tensor.numel() > 0:
-                self._pending.append((dist.isend(tensor, dst=to, tag=tag), tensor))
+        self._pending.append((dist.isend(header, dst=to, tag=tag), header))
+        if payload.numel() > 0:
+            self._pending.append((dist.isend(payload, dst=to, tag=tag + _PAYLOAD_TAG), payload))
 
     def recv(self, *, src: int, tag: int, what: str) -> dict[str, torch.Tensor]:
         """Wait for the next map from rank `src`; `what` names it in errors."""
-        header = torch.empty(HEADER_BYTES, dtype=torch.uint8, device=self.device)
-        self._wait(dist.irecv(header, src=src, tag=tag), src, what)
+        queue = self._headers.get((src, tag))
+        if not queue:
+            self.expect(1, src=src, tag=tag)
+            queue = self._headers[(src, tag)]
+        work, header = queue.pop(0)
+        self._wait(work, src, what)
         header = header.cpu()
         try:
             length = int(header[:8].view(torch.int64).item())
@@ -83,7 +109,7 @@ class Channel:
             raise PipelineError(f"rank {src} sent a malformed header for {what} ({err})") from None
         payload = torch.empty(size, dtype=torch.uint8, device=self.device)
         if size > 0:
-            self._wait(dist.irecv(payload, src=src, tag=tag), src, what)
+            self._wait(dist.irecv(payload, src=src, tag=tag + _PAYLOAD_TAG), src, what)
         out: dict[str, torch.Tensor] = {}
         for name, dtype, shape, offset in specs:
             nbytes = torch.Size(shape).numel() * torch.empty(0, dtype=dtype).element_size()

@@ -111,6 +111,10 @@ class StageRunner:
         self.optimizer.set_lr(lr)
         events = []
         if state.micro:
+            if not self.ctx.is_first:
+                self.channel.expect(len(state.micro), src=self.ctx.prev_rank, tag=ACTIVATIONS)
+            if not self.ctx.is_last:
+                self.channel.expect(len(state.micro), src=self.ctx.next_rank, tag=GRADIENTS)
             sched = schedule(self.config.schedule, num_stages=self.ctx.num_stages, num_micro_batches=len(state.micro))
             for action in sched.stage_actions(self.ctx.stage):
                 run = self._forward if action.kind == "forward" else self._backward
@@ -119,11 +123,12 @@ class StageRunner:
                 events.append(Event(step=step, stage=self.ctx.stage, replica=self.ctx.replica, kind=action.kind,
                                     micro_batch=action.micro_batch, start=start, end=time.perf_counter()))
         self.channel.flush()
-        loss, losses = self._total_losses(state.loss_sums)
+        self._sum_over_replicas()
+        # One collective gives every rank the mini-batch's loss parts and the global gradient norm.
+        loss, losses, total_norm = self._global_figures(state.loss_sums)
         if not math.isfinite(loss):
             raise TrainingDiverged(f"the loss became {loss} at step {step} (parts {losses}); lower --lr or resume from an earlier checkpoint")
-        self._sum_over_replicas()
-        grad_norm = self._clip(grad_clip)
+        grad_norm = self._clip(grad_clip, total_norm)
         if not math.isfinite(grad_norm):
             raise TrainingDiverged(f"the gradient norm became {grad_norm} at step {step}; lower --lr or resume from an earlier checkpoint")
         self.optimizer.optimizer.step()
@@ -194,23 +199,29 @@ class StageRunner:
 
     # -- after the schedule -------------------------------------------------------------------------
 
-    def _total_losses(self, sums: dict[str, torch.Tensor]) -> tuple[float, dict[str, float]]:
-        """Loss parts of the whole mini-batch, the same on every rank: the last stages hold them,
-        every other rank adds zeros to the all-reduce."""
+    def _global_figures(self, sums: dict[str, torch.Tensor]) -> tuple[float, dict[str, float], torch.Tensor]:
+        """(loss, loss parts, gradient norm) of the whole mini-batch and model, the same on every
+        rank, from one all-reduce: the last stages hold the loss parts (every other rank adds
+        zeros); each rank adds its stage's squared gradient norm (torch's fused kernel), divided by
+        the replicas, which all hold the same summed stage gradients."""
+        grads = [p.grad for p in self._params() if p.grad is not None]
+        square = torch.nn.utils.get_total_norm(grads, norm_type=2.0).double().pow(2).reshape(()) if grads else torch.zeros((), dtype=torch.float64)
         if self.ctx.world_size == 1:
             parts = {k: float(v) for k, v in sums.items()}
-            return sum(parts.values()), parts
+            return sum(parts.values()), parts, square.sqrt()
         if self._loss_names is None:
             gathered: list[list[str] | None] = [None] * self.ctx.world_size
             dist.all_gather_object(gathered, sorted(sums))
             self._loss_names = next((names for names in gathered if names), [])
-        vector = torch.zeros(len(self._loss_names), dtype=torch.float64, device=self.ctx.device)
+        vector = torch.zeros(len(self._loss_names) + 1, dtype=torch.float64, device=self.ctx.device)
         for i, name in enumerate(self._loss_names):
             if name in sums:
                 vector[i] = sums[name].double()
+        vector[-1] = square.to(vector.device) / self.ctx.num_replicas
         dist.all_reduce(vector)
-        parts = dict(zip(self._loss_names, vector.tolist()))
-        return sum(parts.values()), parts
+        values = vector.tolist()
+        parts = dict(zip(self._loss_names, values[:-1]))
+        return sum(parts.values()), parts, vector[-1].sqrt()
 
     def _params(self) -> list[torch.Tensor]:
         return [p for group in self.optimizer.optimizer.param_groups for p in group["params"]]
@@ -231,18 +242,10 @@ class StageRunner:
             p.grad.copy_(flat[offset: offset + p.numel()].view_as(p))
             offset += p.numel()
 
-    def _clip(self, max_norm: float) -> float:
-        """Clip by the norm over all stages' gradients (as one device would), not per stage: each
-        stage's squared norm (torch's fused kernels) is summed over the pipeline, then every stage
-        scales by the same coefficient as clip_grad_norm_ on one device."""
+    def _clip(self, max_norm: float, total_norm: torch.Tensor) -> float:
+        """Clip by the norm over all stages' gradients (as one device would), not per stage: every
+        stage scales by the coefficient clip_grad_norm_ would use on one device."""
         params = [p for p in self._params() if p.grad is not None]
-        grads = [p.grad for p in params]
-        local = torch.nn.utils.get_total_norm(grads, norm_type=2.0) if grads else torch.zeros((), device=self.ctx.device)
-        square = local.double().pow(2).reshape(())
-        if self.ctx.world_size > 1:
-            dist.all_reduce(square)
-            square /= self.ctx.num_replicas  # every replica holds the same (summed) stage gradients
-        total = square.sqrt()
-        if grads:
-            torch.nn.utils.clip_grads_with_norm_(params, max_norm, total.to(grads[0].dtype))
-        return float(total)
+        if params:
+            torch.nn.utils.clip_grads_with_norm_(params, max_norm, total_norm.to(device=params[0].grad.device, dtype=params[0].grad.dtype))
+        return float(total_norm)
