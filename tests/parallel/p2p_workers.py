@@ -1,0 +1,46 @@
+"""Worker of test_p2p: rank 0 sends the records, rank 1 receives them (with or without posting
+headers ahead) and returns what arrived."""
+
+from __future__ import annotations
+
+import torch
+
+from vclone.parallel.config import PipelineConfig
+from vclone.parallel.context import close_context, init_context
+from vclone.parallel.p2p import ACTIVATIONS, GRADIENTS, Channel
+
+
+def records() -> list[dict[str, torch.Tensor]]:
+    """Maps whose shapes, dtypes and field sets change from one record to the next."""
+    g = torch.Generator().manual_seed(0)
+    return [
+        {"h": torch.randn(2, 7, 5, generator=g), "mask": torch.rand(2, 7, generator=g) > 0.5, "lengths": torch.tensor([7, 4])},
+        {"h": torch.randn(3, 11, 5, generator=g), "mask": torch.rand(3, 11, generator=g) > 0.5, "lengths": torch.tensor([11, 9, 2])},
+        {"h": torch.randn(1, 2, 5, generator=g)},
+        {"half": torch.randn(3, 3, generator=g).half(), "bf16": torch.randn(5, generator=g).bfloat16(), "scalar": torch.tensor(2.5),
+         "empty": torch.zeros(0, 4), "odd": torch.arange(3, dtype=torch.uint8), "i32": torch.arange(-3, 4, dtype=torch.int32)},
+        {},
+        {"h": torch.randn(2, 7, 5, generator=g)[:, ::2]},  # not contiguous
+    ]
+
+
+def p2p_worker(ahead: bool) -> list[dict[str, torch.Tensor]] | None:
+    ctx = init_context(PipelineConfig(num_stages=2, timeout_s=30), device="cpu")
+    try:
+        channel = Channel(device=ctx.device, timeout_s=30)
+        sent = records()
+        if ctx.rank == 0:
+            for i, record in enumerate(sent):
+                channel.send(record, to=1, tag=ACTIVATIONS)
+                channel.send({"i": torch.tensor(i)}, to=1, tag=GRADIENTS)  # interleaved on another tag
+            channel.flush()
+            return None
+        if ahead:
+            channel.expect(len(sent), src=0, tag=ACTIVATIONS)
+        got = []
+        for i in range(len(sent)):
+            got.append(channel.recv(src=0, tag=ACTIVATIONS, what=f"record {i}"))
+            assert int(channel.recv(src=0, tag=GRADIENTS, what=f"index {i}")["i"]) == i
+        return got
+    finally:
+        close_context()
