@@ -25,9 +25,10 @@ def records() -> list[dict[str, torch.Tensor]]:
 
 
 def p2p_worker(ahead: bool) -> list[dict[str, torch.Tensor]] | None:
+    """`ahead` False is the NCCL path (headers received on demand; `expect` posts nothing)."""
     ctx = init_context(PipelineConfig(num_stages=2, timeout_s=30), device="cpu")
     try:
-        channel = Channel(device=ctx.device, timeout_s=30)
+        channel = Channel(device=ctx.device, timeout_s=30, post_ahead=ahead)
         sent = records()
         if ctx.rank == 0:
             for i, record in enumerate(sent):
@@ -35,8 +36,7 @@ def p2p_worker(ahead: bool) -> list[dict[str, torch.Tensor]] | None:
                 channel.send({"i": torch.tensor(i)}, to=1, tag=GRADIENTS)  # interleaved on another tag
             channel.flush()
             return None
-        if ahead:
-            channel.expect(len(sent), src=0, tag=ACTIVATIONS)
+        channel.expect(len(sent), src=0, tag=ACTIVATIONS)
         got = []
         for i in range(len(sent)):
             got.append(channel.recv(src=0, tag=ACTIVATIONS, what=f"record {i}"))

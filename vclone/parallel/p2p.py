@@ -67,6 +67,8 @@ class Channel:
 
     device: torch.device
     timeout_s: float
+    post_ahead: bool = field(default_factory=lambda: _matches_tags())
+    """Whether `expect` posts header receives ahead (gloo); off, every header is received on demand."""
     _pending: list[tuple[object, torch.Tensor]] = field(default_factory=list)
     _headers: dict[tuple[int, int], list[tuple[object, torch.Tensor]]] = field(default_factory=dict)
     """Header receives posted ahead of need, per (src, tag), oldest first."""
@@ -76,7 +78,7 @@ class Channel:
         transfer overlaps computation and only the payload waits when `recv` is called. Only where
         messages are matched by tag (gloo); NCCL matches a pair's messages in order, ignoring tags,
         so there a header posted ahead would catch a payload: nothing is posted early."""
-        if not _matches_tags():
+        if not self.post_ahead:
             return
         queue = self._headers.setdefault((src, tag), [])
         for _ in range(count):
@@ -94,10 +96,11 @@ class Channel:
     def recv(self, *, src: int, tag: int, what: str) -> dict[str, torch.Tensor]:
         """Wait for the next map from rank `src`; `what` names it in errors."""
         queue = self._headers.get((src, tag))
-        if not queue:
-            self.expect(1, src=src, tag=tag)
-            queue = self._headers[(src, tag)]
-        work, header = queue.pop(0)
+        if queue:
+            work, header = queue.pop(0)
+        else:
+            header = torch.empty(HEADER_BYTES, dtype=torch.uint8, device=self.device)
+            work = dist.irecv(header, src=src, tag=tag)
         self._wait(work, src, what)
         header = header.cpu()
         try:

@@ -246,6 +246,7 @@ class StageRunner:
         """Clip by the norm over all stages' gradients (as one device would), not per stage: every
         stage scales by the coefficient clip_grad_norm_ would use on one device."""
         params = [p for p in self._params() if p.grad is not None]
-        if params:
+        # Under the limit the coefficient is exactly 1: scaling would be a pass over every gradient for nothing.
+        if params and float(total_norm) + 1e-6 > max_norm:
             torch.nn.utils.clip_grads_with_norm_(params, max_norm, total_norm.to(device=params[0].grad.device, dtype=params[0].grad.dtype))
         return float(total_norm)
