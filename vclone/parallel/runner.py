@@ -161,13 +161,18 @@ class StageRunner:
         return start
 
     def _backward(self, state: _StepState, m: int) -> float:
-        """Receive output gradients, back-propagate micro-batch m, send input gradients; returns
-        when the gradients had arrived (perf_counter)."""
+        """Re-materialize micro-batch m if needed, receive its output gradients, back-propagate,
+        send input gradients. The recomputation needs no gradient, so it runs first, while the next
+        stage may still be busy (as torchgpipe overlaps it). Returns the event's start for the
+        timeline: the gradients' arrival less the recomputation's time, so that busy time is exact
+        and any wait shows as idle (perf_counter)."""
         ctx = self.ctx
         saved = state.saved.pop(m)
-        grads = None if ctx.is_last else self.channel.recv(src=ctx.next_rank, tag=GRADIENTS, what=f"gradients of micro-batch {m}")
-        start = time.perf_counter()
+        tic = time.perf_counter()
         output = saved.output if saved.output is not None else self._recompute(saved, state.micro[m])
+        recompute_s = time.perf_counter() - tic
+        grads = None if ctx.is_last else self.channel.recv(src=ctx.next_rank, tag=GRADIENTS, what=f"gradients of micro-batch {m}")
+        start = time.perf_counter() - recompute_s
         if grads is None:
             output.total_loss().float().backward()
         else:
