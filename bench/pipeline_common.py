@@ -85,8 +85,7 @@ def acoustic_stage(model: AcousticModel, config: PipelineConfig, stage: int, bat
     if dist.is_initialized() and dist.get_world_size() > 1:
         dist.broadcast_object_list(box, src=0)
     partition = Partition.from_dict(box[0])
-    names = set(partition.stage_blocks(stage))
-    return StageModule([(n, b) for n, b in model.named_blocks() if n in names]), partition
+    return StageModule.of_stage(model, partition, stage), partition
 
 
 # -- the fixed-shape dense model -----------------------------------------------------------------

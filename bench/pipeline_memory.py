@@ -149,8 +149,7 @@ def memory_worker(opts: dict) -> dict:
                 model = acoustic_model(opts["preset"], dropout=0.0)
                 partition, profiles = plan_partition(model, config, batch=batch.to("cpu"))  # the model is on the CPU until make_runner
                 planned = stage_memory(partition, profiles, config=config)[ctx.stage].planned_bytes
-                names = set(partition.stage_blocks(ctx.stage))
-                module = StageModule([(k, b) for k, b in model.named_blocks() if k in names])
+                module = StageModule.of_stage(model, partition, ctx.stage)
                 del model
                 runner = make_runner(module, ctx, config)
                 holder = {"ledger": Ledger(set())}

@@ -162,7 +162,11 @@ def _check_plot_path(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise ConfigError(f"--plot {path} cannot be written ({err.strerror or err}); pass a writable path") from None
+        raise _unwritable_plot(path, err) from None
+
+
+def _unwritable_plot(path: Path, err: OSError) -> ConfigError:
+    return ConfigError(f"--plot {path} cannot be written ({err.strerror or err}); pass a writable path")
 
 
 def _measured(*, run: Optional[Path], run_timeline, measure: bool, partition, config: PipelineConfig, model_config, dims, batch):
@@ -219,7 +223,7 @@ def _plot(path: Path, timeline, origin: str, summary: "PlanSummary") -> Path:
     try:
         return plot_gantt(timeline, path, title=title)
     except OSError as err:
-        raise ConfigError(f"--plot {path} cannot be written ({err.strerror or err}); pass a writable path") from None
+        raise _unwritable_plot(path, err) from None
 
 
 def _write_json(path: Path, payload: dict) -> None:

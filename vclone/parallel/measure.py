@@ -44,8 +44,7 @@ def measure_worker(job: MeasureJob) -> list[Event]:
     try:
         torch.manual_seed(0)
         model = build_acoustic_model(AcousticConfig.from_dict(job.model), ModelDims(**job.dims))
-        names = set(Partition.from_dict(job.partition).stage_blocks(ctx.stage))
-        module = StageModule([(n, b) for n, b in model.named_blocks() if n in names])
+        module = StageModule.of_stage(model, Partition.from_dict(job.partition), ctx.stage)
         optimizer = build_optimizer(module, OptimizerConfig(warmup_steps=0, schedule="constant"))
         runner = StageRunner(module, ctx, job.pipeline, optimizer=optimizer, precision=Precision(torch.device("cpu"), "fp32"))
         events: list[Event] = []

@@ -80,10 +80,7 @@ class Channel:
         so there a header posted ahead would catch a payload: nothing is posted early."""
         if not self.post_ahead:
             return
-        queue = self._headers.setdefault((src, tag), [])
-        for _ in range(count):
-            header = torch.empty(HEADER_BYTES, dtype=torch.uint8, device=self.device)
-            queue.append((dist.irecv(header, src=src, tag=tag), header))
+        self._headers.setdefault((src, tag), []).extend(self._post_header(src, tag) for _ in range(count))
 
     def send(self, tensors: dict[str, torch.Tensor], *, to: int, tag: int) -> None:
         """Post the map to rank `to` without waiting for it to be received."""
@@ -96,11 +93,7 @@ class Channel:
     def recv(self, *, src: int, tag: int, what: str) -> dict[str, torch.Tensor]:
         """Wait for the next map from rank `src`; `what` names it in errors."""
         queue = self._headers.get((src, tag))
-        if queue:
-            work, header = queue.pop(0)
-        else:
-            header = torch.empty(HEADER_BYTES, dtype=torch.uint8, device=self.device)
-            work = dist.irecv(header, src=src, tag=tag)
+        work, header = queue.pop(0) if queue else self._post_header(src, tag)
         self._wait(work, src, what)
         header = header.cpu()
         try:
@@ -115,9 +108,13 @@ class Channel:
             self._wait(dist.irecv(payload, src=src, tag=tag + _PAYLOAD_TAG), src, what)
         out: dict[str, torch.Tensor] = {}
         for name, dtype, shape, offset in specs:
-            nbytes = torch.Size(shape).numel() * torch.empty(0, dtype=dtype).element_size()
+            nbytes = torch.Size(shape).numel() * dtype.itemsize
             out[name] = payload[offset: offset + nbytes].view(dtype).reshape(shape).clone()
         return out
+
+    def _post_header(self, src: int, tag: int) -> tuple[object, torch.Tensor]:
+        header = torch.empty(HEADER_BYTES, dtype=torch.uint8, device=self.device)
+        return dist.irecv(header, src=src, tag=tag), header
 
     def flush(self) -> None:
         """Wait until every posted send has been delivered."""

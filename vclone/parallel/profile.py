@@ -266,7 +266,6 @@ def stage_memory(partition: Partition, profiles: Sequence[BlockProfile], *, conf
     return out
 
 
-
 def ideal_speedup(num_stages: int, num_micro_batches: int) -> float:
     """Step-time gain over one device, N*M/(M+N-1), with perfect balance and free communication."""
     return num_stages * num_micro_batches / (num_micro_batches + num_stages - 1)

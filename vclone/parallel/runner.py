@@ -25,6 +25,7 @@ from vclone.models.record import AcousticRecord
 from vclone.parallel.config import PipelineConfig
 from vclone.parallel.context import ParallelContext
 from vclone.parallel.microbatch import plan_micro_batches, split_batch
+from vclone.parallel.partition import Partition
 from vclone.parallel.p2p import ACTIVATIONS, GRADIENTS, Channel
 from vclone.parallel.schedule import schedule
 from vclone.parallel.timeline import Event
@@ -42,6 +43,12 @@ class StageModule(nn.Module):
     def __init__(self, blocks: list[tuple[str, Block]]) -> None:
         super().__init__()
         self.blocks = BlockSequence(blocks)
+
+    @classmethod
+    def of_stage(cls, model: nn.Module, partition: Partition, stage: int) -> "StageModule":
+        """Stage `stage` of `partition`: the blocks of `model` (anything with named_blocks()) it names."""
+        names = set(partition.stage_blocks(stage))
+        return cls([(n, b) for n, b in model.named_blocks() if n in names])  # type: ignore[operator]
 
     def block_names(self) -> list[str]:
         return self.blocks.names()

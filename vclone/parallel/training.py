@@ -155,8 +155,7 @@ def _start(config: TrainConfig, ctx: ParallelContext) -> _Session:
     model = build_acoustic_model(model_config, dims)
     first = first_training_batch(data, batching=config.batching, seed=config.seed)
     partition = Partition.from_dict(_agree(ctx, lambda: _plan(model, config, first, run)))
-    names = set(partition.stage_blocks(ctx.stage))
-    module = StageModule([(n, b) for n, b in model.named_blocks() if n in names]).to(ctx.device)
+    module = StageModule.of_stage(model, partition, ctx.stage).to(ctx.device)
     del model
     if ctx.world_size > 1:
         # Dropout streams differ between ranks (same seed everywhere would repeat masks across stages).
