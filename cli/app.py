@@ -17,13 +17,14 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from vclone.cli import languages, not_built, partition_inspect, prepare, synthesize, train
+    from vclone.cli import embed_speaker, evaluate, languages, partition_inspect, prepare, synthesize, train
 
     prepare.register(app)
     synthesize.register(app)
     train.register(app)
+    embed_speaker.register(app)
+    evaluate.register(app)
     partition_inspect.register(app)
-    not_built.register(app)
     languages.register(app)
 
 

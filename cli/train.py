@@ -12,6 +12,8 @@ from rich.console import Console
 from vclone.cli.errors import reports_user_errors
 from vclone.errors import ConfigError
 from vclone.models.acoustic.config import preset_names
+from vclone.models.speaker_encoder.config import encoder_preset_names
+from vclone.train.encoder_config import ENCODER_TASK, EncoderBatching
 from vclone.parallel.config import BALANCE_MODES, REMAT_MODES, SCHEDULE_KINDS, PipelineConfig
 from vclone.train.config import BatchingConfig, CheckpointConfig, LoggingConfig, ModelChoice, OptimizerConfig, PlottingConfig, PrecisionConfig, TrainConfig
 from vclone.train.progress import TrainProgress, format_report
@@ -20,7 +22,9 @@ from vclone.train.run_dir import load_run_config
 if TYPE_CHECKING:
     from vclone.train.loop import TrainResult
 
-__all__ = ["register", "train", "DEFAULT_MAX_STEPS"]
+__all__ = ["register", "train", "DEFAULT_MAX_STEPS", "TASKS"]
+
+TASKS = ("acoustic", ENCODER_TASK)
 
 DEFAULT_MAX_STEPS = 10_000
 EXIT_INTERRUPTED = 130
@@ -37,7 +41,14 @@ def _build_config(base: TrainConfig | None, *, data: list[Path], preset: Optiona
             raise ConfigError(f"--resume: {out} holds no training run to resume; drop --resume and pass --data to start one")
         raise ConfigError("--data is required: pass a folder written by `vclone prepare` (repeat --data for several)")
     if base is None:
-        base = TrainConfig(data_dirs=tuple(data), out=out, max_steps=DEFAULT_MAX_STEPS, model=ModelChoice(preset or "tiny"))
+        model = ModelChoice(preset or "tiny")
+        if options.get("speaker_encoder"):
+            from vclone.train.speaker_vectors import encoder_dim
+
+            # The model's speaker vectors are the encoder's embeddings, so they take its size.
+            model = ModelChoice(model.preset, {"speaker_embedding_dim": encoder_dim(options["speaker_encoder"])})
+        base = TrainConfig(data_dirs=tuple(data), out=out, max_steps=DEFAULT_MAX_STEPS, model=model,
+                           speaker_encoder=options.get("speaker_encoder", ""), speaker_vectors=options.get("speaker_vectors", "utterance"))
     elif preset is not None and preset != base.model.preset:
         base = replace(base, model=ModelChoice(preset))
     return replace(
@@ -71,7 +82,8 @@ def _print_result(console: Console, result: "TrainResult") -> None:
 @reports_user_errors
 def train(
     data: list[Path] = typer.Option([], "--data", "-d", help="Prepared corpus folder (repeat for several). Optional with --resume."),
-    preset: Optional[str] = typer.Option(None, "--preset", "-p", help=f"Model preset: {' | '.join(preset_names())} (default tiny)."),
+    task: str = typer.Option("acoustic", "--task", help=f"What to train: {' | '.join(TASKS)}."),
+    preset: Optional[str] = typer.Option(None, "--preset", "-p", help=f"Model preset: {' | '.join(preset_names())}; for the speaker encoder {' | '.join(encoder_preset_names())} (default tiny)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder: config.json, checkpoints/, logs/, plots/, voice/."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help=f"Optimizer steps to reach (default {DEFAULT_MAX_STEPS}, or the resumed run's)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of initialization, dropout and batch order (default 0)."),
@@ -91,17 +103,41 @@ def train(
     schedule: Optional[str] = typer.Option(None, "--schedule", help=f"Pipeline schedule: {' | '.join(SCHEDULE_KINDS)} (default {PipelineConfig.schedule})."),
     balance: Optional[str] = typer.Option(None, "--balance", help=f"Cut the model by {' | '.join(BALANCE_MODES)}, or give block counts per stage like 3,5,4 (default {PipelineConfig.balance})."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help=f"Seconds a stage waits for a peer before every worker stops with an error (default {PipelineConfig.timeout_s:.0f})."),
+    batch_speakers: Optional[int] = typer.Option(None, "--batch-speakers", help=f"Speaker encoder: speakers per GE2E batch (default {EncoderBatching.num_speakers})."),
+    batch_utterances: Optional[int] = typer.Option(None, "--batch-utterances", help=f"Speaker encoder: utterances per speaker per batch (default {EncoderBatching.num_utterances})."),
+    speaker_encoder: Optional[str] = typer.Option(None, "--speaker-encoder", help="Condition on this speaker encoder's embeddings (resemblyzer, or a run of --task speaker-encoder) instead of a speaker table, so the voice clones from reference audio."),
+    speaker_vectors: Optional[str] = typer.Option(None, "--speaker-vectors", help="With --speaker-encoder: utterance (each clip's own embedding) or speaker (its speaker's mean; default utterance)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Train the acoustic model, on one process or pipeline-parallel (--stages N --micro-batches M):
     local workers are started here, or each rank runs this command under torchrun. Ctrl-C saves a
-    checkpoint; --resume continues (with any number of stages)."""
+    checkpoint; --resume continues (with any number of stages). --task speaker-encoder trains a GE2E
+    speaker encoder instead (RUN/encoder, for `vclone embed-speaker --encoder RUN`)."""
+    if task not in TASKS:
+        raise ConfigError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    if task == ENCODER_TASK and (speaker_encoder is not None or speaker_vectors is not None):
+        raise ConfigError(f"--speaker-encoder and --speaker-vectors apply to the acoustic model, not --task {ENCODER_TASK}")
+    if task == ENCODER_TASK:
+        from vclone.cli.train_encoder import train_speaker_encoder
+
+        encoder_options = _given(
+            max_steps=max_steps, seed=seed, lr=lr, checkpoint_every=checkpoint_every, log_every=log_every, device=device,
+            batch_speakers=batch_speakers, batch_utterances=batch_utterances, stages=stages, micro_batches=micro_batches,
+            data_parallel=data_parallel, remat=remat, schedule=schedule, balance=balance, timeout=timeout,
+            batch_frames=batch_frames, batch_items=batch_items, plot_every=plot_every,
+        )
+        if train_speaker_encoder(data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=encoder_options, quiet=quiet):
+            typer.echo("interrupted; checkpoint saved, continue with --resume", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED)
+        return
+    if batch_speakers is not None or batch_utterances is not None:
+        raise ConfigError(f"--batch-speakers and --batch-utterances apply to --task {ENCODER_TASK} only")
     base = load_run_config(out) if resume else None
     options = _given(
         max_steps=max_steps, seed=seed, batch_frames=batch_frames, batch_items=batch_items, lr=lr,
         checkpoint_every=checkpoint_every, log_every=log_every, plot_every=plot_every, device=device,
         stages=stages, micro_batches=micro_batches, data_parallel=data_parallel, remat=remat, schedule=schedule,
-        balance=balance, timeout=timeout,
+        balance=balance, timeout=timeout, speaker_encoder=speaker_encoder, speaker_vectors=speaker_vectors,
     )
     config = _build_config(base, data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=options)
     # Imported here so that `vclone --help` and the other commands never load the model code.
@@ -117,7 +153,7 @@ def train(
     else:
         console = Console(stderr=True, quiet=quiet)
         with TrainProgress(console, disable=quiet) as bar:
-            result = run_training(config, progress=bar)
+            result = run_training(config, progress=bar, phase=bar.phase)
     _print_result(console, result)
     if result.interrupted:
         typer.echo(f"interrupted at step {result.step}; checkpoint saved, continue with --resume", err=True)

@@ -7,7 +7,6 @@ __all__ = [
     "TextError",
     "UnsupportedLanguageError",
     "CorpusError",
-    "NotBuiltYetError",
 ]
 
 
@@ -33,7 +32,3 @@ class UnsupportedLanguageError(TextError):
 
 class CorpusError(VcloneError):
     """A corpus whose layout or manifest cannot be read."""
-
-
-class NotBuiltYetError(VcloneError):
-    """A command whose implementation has not landed yet."""

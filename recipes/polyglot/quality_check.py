@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import re
 import statistics
 import sys
 from collections import defaultdict
@@ -29,41 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vclone.audio import resample
+from vclone.eval.wer import Recognizer, recognizer_available, word_error_rate
 from vclone.synth.synthesizer import Synthesizer
-
-
-def _words(text: str) -> list[str]:
-    return re.sub(r"[^a-z' ]+", " ", text.lower()).split()
-
-
-def word_error_rate(ref: str, hyp: str) -> tuple[int, int]:
-    """(edit distance in words, number of reference words)."""
-    r, h = _words(ref), _words(hyp)
-    row = list(range(len(h) + 1))
-    for i, rw in enumerate(r, start=1):
-        prev, row[0] = row[0], i
-        for j, hw in enumerate(h, start=1):
-            cur = min(row[j] + 1, row[j - 1] + 1, prev + (rw != hw))
-            prev, row[j] = row[j], cur
-    return row[len(h)], len(r)
-
-
-class Recognizer:
-    """pocketsphinx's bundled en-us model on 16 kHz audio."""
-
-    def __init__(self) -> None:
-        from pocketsphinx import Decoder
-
-        self.decoder = Decoder(samprate=16000, loglevel="FATAL") if "loglevel" in Decoder.default_config() else Decoder(samprate=16000)
-
-    def __call__(self, wav: torch.Tensor, sample_rate: int) -> str:
-        pcm = (resample(wav, sample_rate, 16000).clamp(-1, 1) * 32767).to(torch.int16).numpy().tobytes()
-        self.decoder.start_utt()
-        self.decoder.process_raw(pcm, full_utt=True)
-        self.decoder.end_utt()
-        hyp = self.decoder.hyp()
-        return hyp.hypstr if hyp is not None else ""
 
 
 class SpeakerEncoder:
@@ -157,6 +123,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="write the figures here as JSON")
     args = parser.parse_args()
     torch.manual_seed(0)
+    if not recognizer_available():
+        sys.exit("error: pocketsphinx is missing; install the eval extra: pip install -e '.[eval]'")
     try:
         rec, enc = Recognizer(), SpeakerEncoder()
     except ImportError as err:

@@ -52,6 +52,9 @@ class TrainingData:
         self.frame_lengths = [item.entry.num_frames for item in self.items]
         """Mel frames per item, in index order (what the batch planner packs)."""
         self.cache_bytes = cache_bytes
+        self.speaker_vectors: torch.Tensor | None = None
+        """(items, E) external speaker vectors (a speaker encoder's), fed to the model instead of the
+        speaker table when set (see `use_speaker_vectors`)."""
         self._cache: OrderedDict[int, torch.Tensor] = OrderedDict()
         self._cached_bytes = 0
 
@@ -100,7 +103,14 @@ class TrainingData:
             mel=self.mel(index),
             speaker_id=item.speaker_id,
             language_id=item.language_id,
+            speaker_embedding=None if self.speaker_vectors is None else self.speaker_vectors[index],
         )
+
+    def use_speaker_vectors(self, vectors: torch.Tensor) -> None:
+        """Condition every item on its row of `vectors` (items, E) from now on."""
+        if vectors.dim() != 2 or vectors.shape[0] != len(self.items):
+            raise ValueError(f"speaker vectors must be ({len(self.items)}, E), got {tuple(vectors.shape)}")
+        self.speaker_vectors = vectors.float()
 
     def batch(self, indices: Sequence[int], *, mel_pad_value: float) -> Batch:
         """The padded Batch of these items, in this order."""

@@ -36,6 +36,7 @@ from vclone.train.logs import CsvLog, StepReport
 from vclone.train.loop import TrainResult, advance, export_voice, model_dims
 from vclone.train.optimizer import NamedAdamW, build_optimizer, learning_rate
 from vclone.train.precision import Precision, resolve_precision
+from vclone.train.speaker_vectors import condition_on_vectors, ensure_speaker_vectors, load_speaker_vectors
 from vclone.train.rng import restore_rng, seed_everything, use_deterministic
 from vclone.train.run_dir import RunDir, open_run
 
@@ -153,6 +154,10 @@ def _start(config: TrainConfig, ctx: ParallelContext) -> _Session:
     seed_everything(config.seed)
     model_config, dims = config.acoustic_config(), model_dims(data)
     model = build_acoustic_model(model_config, dims)
+    if config.speaker_encoder:
+        # Rank 0 embeds the corpus once; every rank reads the same vectors.
+        vectors_path = Path(_agree(ctx, lambda: str(ensure_speaker_vectors(data, config.speaker_encoder, run.root))))
+        condition_on_vectors(data, model, load_speaker_vectors(vectors_path)[0], mode=config.speaker_vectors)
     first = first_training_batch(data, batching=config.batching, seed=config.seed)
     partition = Partition.from_dict(_agree(ctx, lambda: _plan(model, config, first, run)))
     module = StageModule.of_stage(model, partition, ctx.stage).to(ctx.device)

@@ -187,6 +187,12 @@ class TrainConfig:
     precision: PrecisionConfig = field(default_factory=PrecisionConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     """Stages x micro-batches x data-parallel replicas (all 1: plain one-process training)."""
+    speaker_encoder: str = ""
+    """Condition on this speaker encoder's embeddings (resemblyzer, or a trained encoder's folder)
+    instead of a learned speaker table: the voice then clones from reference audio (zero-shot).
+    The model's speaker_embedding_dim must equal the encoder's size."""
+    speaker_vectors: str = "utterance"
+    """With a speaker encoder: each utterance's own embedding (utterance) or its speaker's mean (speaker)."""
     seed: int = 0
     """Seeds model initialization, dropout and the batch order."""
     deterministic: bool = False
@@ -202,6 +208,8 @@ class TrainConfig:
         _at_least("train", "max_steps", self.max_steps, 1)
         if self.seed < 0:
             raise ConfigError(f"seed must be >= 0, got {self.seed}")
+        if self.speaker_vectors not in ("utterance", "speaker"):
+            raise ConfigError(f"speaker_vectors must be utterance or speaker, got {self.speaker_vectors!r}")
 
     def acoustic_config(self) -> AcousticConfig:
         """The model settings this run trains."""

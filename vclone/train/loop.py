@@ -24,6 +24,7 @@ from vclone.train.plots import plot_item, snapshot_item
 from vclone.train.precision import Precision, resolve_precision
 from vclone.train.rng import capture_rng, restore_rng, seed_everything, use_deterministic
 from vclone.train.run_dir import RunDir, open_run
+from vclone.train.speaker_vectors import VECTORS_NAME, PhaseFn, condition_on_vectors, ensure_speaker_vectors, load_speaker_vectors
 from vclone.train.step import train_step
 
 __all__ = ["train", "TrainResult", "model_dims", "export_voice", "advance"]
@@ -74,11 +75,12 @@ class _Session:
     started: float = 0.0
 
 
-def train(config: TrainConfig, *, progress: ProgressFn | None = None) -> TrainResult:
-    """Train (or resume) the run `config.out` up to `config.max_steps` optimizer steps."""
+def train(config: TrainConfig, *, progress: ProgressFn | None = None, phase: PhaseFn | None = None) -> TrainResult:
+    """Train (or resume) the run `config.out` up to `config.max_steps` optimizer steps; `phase`
+    shows the progress of set-up work (embedding the corpus with a speaker encoder)."""
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     try:
-        session = _start(config)
+        session = _start(config, phase)
         state = _restore(session) if session.run.resume_from else TrainState()
         with graceful_interrupt() as stop:
             state, report = _run_steps(session, state, stop, progress or (lambda report: None))
@@ -99,7 +101,7 @@ def train(config: TrainConfig, *, progress: ProgressFn | None = None) -> TrainRe
         use_deterministic(was_deterministic)
 
 
-def _start(config: TrainConfig) -> _Session:
+def _start(config: TrainConfig, phase: PhaseFn | None = None) -> _Session:
     """Data, run folder, seeds, model, optimizer: everything fixed before the first step."""
     data = TrainingData.from_dirs(config.data_dirs)
     run = open_run(config, data_info=data.describe())
@@ -109,6 +111,9 @@ def _start(config: TrainConfig) -> _Session:
     model_config = config.acoustic_config()
     dims = model_dims(data)
     model = build_acoustic_model(model_config, dims).to(precision.device)
+    if config.speaker_encoder:
+        vectors, _ = load_speaker_vectors(ensure_speaker_vectors(data, config.speaker_encoder, run.root, phase=phase))
+        condition_on_vectors(data, model, vectors, mode=config.speaker_vectors)
     return _Session(
         config=config,
         run=run,
@@ -232,7 +237,10 @@ def _export_voice(session: _Session, state: TrainState) -> Path:
 def export_voice(model: torch.nn.Module, *, config: TrainConfig, run: RunDir, data: TrainingData, model_config: AcousticConfig,
                  dims: ModelDims, state: TrainState) -> Path:
     """Write RUN/voice from a whole model (one process, or a pipeline's joined shards)."""
-    space = SpeakerSpace(kind="table", name=f"table:{run.run_id}", dim=model_config.speaker_embedding_dim)
+    if config.speaker_encoder:
+        _, space = load_speaker_vectors(run.root / VECTORS_NAME)
+    else:
+        space = SpeakerSpace(kind="table", name=f"table:{run.run_id}", dim=model_config.speaker_embedding_dim)
     training = {
         "run_id": run.run_id,
         "step": state.step,
@@ -240,6 +248,7 @@ def export_voice(model: torch.nn.Module, *, config: TrainConfig, run: RunDir, da
         "seed": config.seed,
         "deterministic": config.deterministic,
         "data": [str(Path(d).resolve()) for d in config.data_dirs],
+        "speaker_encoder": config.speaker_encoder,
     }
     return save_voice(
         run.voice, model, vocab=data.vocab, preset=config.model.preset,

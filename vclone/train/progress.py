@@ -3,7 +3,7 @@ loss, each loss part, learning rate, gradient norm and throughput."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 
 from rich.console import Console, RenderableType
@@ -40,7 +40,7 @@ class TrainProgress:
     def __init__(self, console: Console | None = None, *, disable: bool = False) -> None:
         self.console = console or Console(stderr=True)
         self.bar = _BarAndSummary(
-            TextColumn("step"),
+            TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -48,7 +48,7 @@ class TrainProgress:
             console=self.console,
             disable=disable,
         )
-        self.task = self.bar.add_task("train", total=None, summary="starting")
+        self.task = self.bar.add_task("step", total=None, summary="starting")
         self.started = False
 
     def __enter__(self) -> "TrainProgress":
@@ -64,3 +64,22 @@ class TrainProgress:
             self.bar.__enter__()
             self.started = True
         self.bar.update(self.task, completed=report.step, total=report.max_steps, summary=format_report(report))
+
+    def phase(self, description: str, total: int) -> Callable[[], None]:
+        """A separate bar for set-up work before the first step (e.g. embedding the corpus); returns
+        the function to call once per item done."""
+        if self.bar.disable:
+            return lambda: None
+        if not self.started:
+            self.bar.__enter__()
+            self.started = True
+        task = self.bar.add_task(description, total=total, summary="")
+        self.bar.update(self.task, visible=False)
+
+        def tick() -> None:
+            self.bar.advance(task)
+            if self.bar.tasks[task].finished:
+                self.bar.update(task, visible=False)
+                self.bar.update(self.task, visible=True)
+
+        return tick

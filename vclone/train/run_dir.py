@@ -14,7 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import vclone
 from vclone.atomic import write_json_atomic
@@ -22,7 +22,10 @@ from vclone.errors import ConfigError
 from vclone.train.checkpoint import latest_checkpoint
 from vclone.train.config import RESUME_MAY_CHANGE, TrainConfig
 
-__all__ = ["RunDir", "open_run", "load_run_config", "CONFIG_NAME"]
+if TYPE_CHECKING:
+    from vclone.train.encoder_config import EncoderTrainConfig
+
+__all__ = ["RunDir", "open_run", "load_run_config", "stored_run", "CONFIG_NAME"]
 
 CONFIG_NAME = "config.json"
 
@@ -77,15 +80,24 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not a vclone training config ({err}); choose another --out") from None
 
 
+def stored_run(out: Path) -> dict[str, Any] | None:
+    """The JSON of RUN/config.json (run id, config, data), or None if `out` holds no run."""
+    path = Path(out) / CONFIG_NAME
+    return _read(path) if path.exists() else None
+
+
 def load_run_config(out: Path) -> TrainConfig | None:
     """The TrainConfig a run in `out` was started (or last resumed) with, or None if `out` holds no run."""
     path = Path(out) / CONFIG_NAME
     if not path.exists():
         return None
-    return TrainConfig.from_dict(_read(path)["config"])
+    config = _read(path)["config"]
+    if config.get("task", "acoustic") != "acoustic":
+        raise ConfigError(f"{out} holds a {config['task']} training run; resume it with --task {config['task']}")
+    return TrainConfig.from_dict(config)
 
 
-def open_run(config: TrainConfig, *, data_info: dict[str, Any]) -> RunDir:
+def open_run(config: "TrainConfig | EncoderTrainConfig", *, data_info: dict[str, Any]) -> RunDir:
     """Start a new run in config.out, or check that a resume continues the same run.
 
     `data_info` describes the training data (fingerprint, speakers, ...); a resume must see the same.

@@ -1,0 +1,137 @@
+"""The acoustic model trained on a speaker encoder's embeddings: vectors, frozen centroids, the
+voice's speaker space, cloning from reference audio, and the pipeline on the same path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from speaker_fixtures import utterance, write_speaker_corpus
+from typer.testing import CliRunner
+
+from vclone.audio.io import save_wav
+from vclone.cli.app import app
+from vclone.data.dataset import TrainingData
+from vclone.models.acoustic.embedding import EmbedBlock
+from vclone.models.speaker_embedding import load_speaker_embedding
+from vclone.models.speaker_encoder import load_encoder
+from vclone.models.voice import load_voice
+from vclone.train.speaker_vectors import VECTORS_NAME, compute_speaker_vectors, speaker_centroids
+
+runner = CliRunner()
+SHRINK = ["--batch-items", "4", "--deterministic", "--seed", "1", "--device", "cpu", "-q"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_speaker_corpus(tmp_path_factory.mktemp("vectors"), num_speakers=3, per_speaker=3, seconds=1.0)
+
+
+@pytest.fixture(scope="module")
+def encoder_run(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("enc") / "enc"
+    result = runner.invoke(app, ["train", "--task", "speaker-encoder", "--data", str(prepared), "--out", str(run), "--max-steps", "2",
+                                 "--batch-speakers", "3", "--batch-utterances", "2", "-q"])
+    assert result.exit_code == 0, result.output
+    return run
+
+
+@pytest.fixture(scope="module")
+def voice_run(prepared: Path, encoder_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("voice") / "run"
+    result = runner.invoke(app, ["train", "--data", str(prepared), "--out", str(run), "--max-steps", "2",
+                                 "--speaker-encoder", str(encoder_run), *SHRINK])
+    assert result.exit_code == 0, result.output
+    return run
+
+
+def test_vectors_are_the_encoder_embeddings(prepared: Path, encoder_run: Path) -> None:
+    data = TrainingData.from_dirs([prepared])
+    encoder = load_encoder(encoder_run)
+    vectors = compute_speaker_vectors(data, encoder)
+    assert vectors.shape == (len(data), encoder.dim)
+    assert torch.allclose(vectors[0], encoder.embed_mel(data.mel(0)))
+    centroids = speaker_centroids(data, vectors)
+    first = [i for i, item in enumerate(data.items) if item.speaker_id == 0]
+    assert torch.allclose(centroids[0], torch.nn.functional.normalize(vectors[first].sum(dim=0), dim=0), atol=1e-6)
+
+
+def test_voice_lives_in_the_encoder_space(voice_run: Path, encoder_run: Path) -> None:
+    encoder = load_encoder(encoder_run)
+    voice = load_voice(voice_run)
+    assert (voice.speaker_space.kind, voice.speaker_space.name, voice.speaker_space.version) == ("encoder", encoder.name, encoder.version)
+    assert voice.config.speaker_embedding_dim == encoder.dim
+    cached = load_file(str(voice_run / VECTORS_NAME))["vectors"]
+    table = next(m for m in voice.model.modules() if isinstance(m, EmbedBlock)).speaker_table.weight
+    data = TrainingData.from_dirs([Path(voice.meta["training"]["data"][0])])
+    # The table was frozen at the centroids: two training steps did not move it.
+    assert torch.allclose(table, speaker_centroids(data, cached), atol=1e-6)
+
+
+def test_clone_from_reference_audio_and_refuse_other_spaces(voice_run: Path, encoder_run: Path, tmp_path: Path) -> None:
+    refs = []
+    for i in range(2):
+        refs.append(tmp_path / f"ref{i}.wav")
+        save_wav(refs[-1], utterance(7, i, seconds=2.0), sample_rate=22050)  # a speaker the voice never heard
+    spk = tmp_path / "new.safetensors"
+    made = runner.invoke(app, ["embed-speaker", *map(str, refs), "--encoder", str(encoder_run), "--out", str(spk)])
+    assert made.exit_code == 0, made.output
+    wav = tmp_path / "out.wav"
+    said = runner.invoke(app, ["synthesize", "Good morning.", "--language", "en-us", "--speaker", str(spk), "--voice", str(voice_run), "--out", str(wav)])
+    assert said.exit_code == 0, said.output
+    assert wav.is_file()
+    # A training speaker exported from the voice is its centroid, in the same space.
+    row = tmp_path / "spk1.safetensors"
+    assert runner.invoke(app, ["embed-speaker", "--voice", str(voice_run), "--speaker", "spk1", "--out", str(row)]).exit_code == 0
+    assert load_speaker_embedding(row).encoder == load_encoder(encoder_run).name
+    # An embedding of another encoder's space is refused in one line, and nothing is written.
+    other = tmp_path / "other.safetensors"
+    from vclone.models.speaker_embedding import save_speaker_embedding
+
+    save_speaker_embedding(other, torch.ones(load_encoder(encoder_run).dim), encoder="resemblyzer", encoder_version="0.1.4")
+    refused = runner.invoke(app, ["synthesize", "Good morning.", "--language", "en-us", "--speaker", str(other), "--voice", str(voice_run), "--out", str(tmp_path / "no.wav")])
+    assert refused.exit_code == 2 and "expects" in refused.output
+    assert not (tmp_path / "no.wav").exists()
+
+
+def test_resume_reuses_the_cached_vectors(voice_run: Path, prepared: Path, tmp_path: Path) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(voice_run, run)
+    before = (run / VECTORS_NAME).stat().st_mtime_ns
+    result = runner.invoke(app, ["train", "--out", str(run), "--resume", "--max-steps", "3", *SHRINK])
+    assert result.exit_code == 0, result.output
+    assert (run / VECTORS_NAME).stat().st_mtime_ns == before
+
+
+def test_speaker_encoder_options_are_checked(prepared: Path, tmp_path: Path) -> None:
+    wrong = runner.invoke(app, ["train", "--task", "speaker-encoder", "--data", str(prepared), "--out", str(tmp_path / "r"), "--speaker-encoder", "resemblyzer"])
+    assert wrong.exit_code == 2 and "apply to the acoustic model" in wrong.output
+    missing = runner.invoke(app, ["train", "--data", str(prepared), "--out", str(tmp_path / "r2"), "--speaker-encoder", str(tmp_path / "none")])
+    assert missing.exit_code == 2 and "not found" in missing.output
+
+
+@pytest.mark.distributed
+@pytest.mark.slow
+def test_pipeline_on_encoder_vectors_matches_one_process(prepared: Path, encoder_run: Path, tmp_path: Path) -> None:
+    common = ["--data", str(prepared), "--max-steps", "2", "--speaker-encoder", str(encoder_run), *SHRINK]
+    one = runner.invoke(app, ["train", "--out", str(tmp_path / "one"), *common])
+    two = runner.invoke(app, ["train", "--out", str(tmp_path / "two"), "--stages", "2", "--micro-batches", "2", *common])
+    assert one.exit_code == 0 and two.exit_code == 0, one.output + two.output
+    a = load_file(str(tmp_path / "one" / "voice" / "voice.safetensors"))
+    b = load_file(str(tmp_path / "two" / "voice" / "voice.safetensors"))
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.allclose(a[key], b[key], atol=1e-5), key

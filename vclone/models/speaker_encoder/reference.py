@@ -1,0 +1,95 @@
+"""Reference recordings -> checked speech -> one speaker embedding (what `vclone embed-speaker` runs).
+
+Each file is read at the encoder's rate (any format soundfile reads, any rate, channels averaged),
+its leading and trailing silence trimmed, and its speech measured with a frame-energy voice-activity
+detector; silent, too short, corrupt or unreadable references are errors that name the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from vclone.audio.io import load_audio, trim_silence
+from vclone.errors import AudioError
+from vclone.models.speaker_embedding import SpeakerEmbedding
+from vclone.models.speaker_encoder.config import WindowConfig
+from vclone.models.speaker_encoder.encoder import SpeakerEncoder
+
+__all__ = ["ReferenceReport", "speech_seconds", "load_reference", "embed_references", "SILENCE_DBFS"]
+
+SILENCE_DBFS = -55.0
+"""A recording whose loudest 25 ms frame is quieter than this holds no speech."""
+_FRAME_S = 0.025
+_HOP_S = 0.010
+
+
+@dataclass(frozen=True)
+class ReferenceReport:
+    """How much speech each reference gave."""
+
+    files: tuple[str, ...]
+    speech_s: tuple[float, ...]
+    """Seconds of detected speech per file."""
+    warning: str = ""
+    """Set when the total is below WindowConfig.warn_speech_s."""
+
+    @property
+    def total_speech_s(self) -> float:
+        return float(sum(self.speech_s))
+
+
+def _frame_dbfs(wav: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    frame, hop = round(_FRAME_S * sample_rate), round(_HOP_S * sample_rate)
+    padded = torch.nn.functional.pad(wav, (0, max(0, frame - wav.numel())))
+    rms = padded.unfold(0, frame, hop).pow(2).mean(dim=1).sqrt()
+    return 20.0 * torch.log10(rms.clamp_min(1e-10))
+
+
+def speech_seconds(wav: torch.Tensor, sample_rate: int, *, top_db: float) -> float:
+    """Seconds of 10 ms frames louder than both SILENCE_DBFS and `top_db` below the loudest frame."""
+    level = _frame_dbfs(wav, sample_rate)
+    voiced = (level > SILENCE_DBFS) & (level > level.max() - top_db)
+    return float(voiced.sum()) * _HOP_S
+
+
+def load_reference(path: Path, *, sample_rate: int, windows: WindowConfig) -> tuple[torch.Tensor, float]:
+    """(T,) trimmed waveform of one reference at `sample_rate`, and its seconds of speech."""
+    wav = load_audio(path, sample_rate=sample_rate)
+    loudest = float(_frame_dbfs(wav, sample_rate).max())
+    if loudest <= SILENCE_DBFS:
+        raise AudioError(f"reference {path} is silent (loudest frame {loudest:.0f} dBFS); record or pick audio with speech in it")
+    wav = trim_silence(wav, sample_rate=sample_rate, top_db=windows.speech_top_db)
+    return wav, speech_seconds(wav, sample_rate, top_db=windows.speech_top_db)
+
+
+def embed_references(paths: Sequence[Path], encoder: SpeakerEncoder, *, windows: WindowConfig | None = None,
+                     speaker: str = "") -> tuple[SpeakerEmbedding, ReferenceReport]:
+    """The speaker embedding of a set of reference recordings, in `encoder`'s space, and the speech used."""
+    windows = windows or WindowConfig()
+    if not paths:
+        raise AudioError("no reference audio given; pass one or more recordings of the speaker")
+    loaded = [load_reference(Path(p), sample_rate=encoder.sample_rate, windows=windows) for p in paths]
+    seconds = tuple(round(s, 2) for _, s in loaded)
+    total = sum(s for _, s in loaded)
+    if total < windows.min_speech_s:
+        raise AudioError(
+            f"the reference has {total:.2f} s of speech, too little to identify a speaker "
+            f"(at least {windows.min_speech_s} s needed, {windows.warn_speech_s} s or more recommended)"
+        )
+    warning = (
+        f"only {total:.1f} s of speech in the reference; embeddings from under {windows.warn_speech_s:.0f} s are unreliable"
+        if total < windows.warn_speech_s else ""
+    )
+    vector = encoder.embed_speaker([wav for wav, _ in loaded])
+    embedding = SpeakerEmbedding(
+        vectors=vector[None, :].detach().to("cpu", torch.float32),
+        encoder=encoder.name,
+        encoder_version=encoder.version,
+        speaker=speaker,
+        source=";".join(str(p) for p in paths),
+    )
+    return embedding, ReferenceReport(files=tuple(str(p) for p in paths), speech_s=seconds, warning=warning)
