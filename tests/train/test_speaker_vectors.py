@@ -3,6 +3,7 @@ voice's speaker space, cloning from reference audio, and the pipeline on the sam
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,9 +89,15 @@ def test_clone_from_reference_audio_and_refuse_other_spaces(voice_run: Path, enc
     made = runner.invoke(app, ["embed-speaker", *map(str, refs), "--encoder", str(encoder_run), "--out", str(spk)])
     assert made.exit_code == 0, made.output
     wav = tmp_path / "out.wav"
-    said = runner.invoke(app, ["synthesize", "Good morning.", "--language", "en-us", "--speaker", str(spk), "--voice", str(voice_run), "--out", str(wav)])
+    said = runner.invoke(app, ["synthesize", "Good morning, how are you today?", "--language", "en-us", "--speaker", str(spk), "--voice", str(voice_run), "--out", str(wav), "--pace", "4"])
     assert said.exit_code == 0, said.output
     assert wav.is_file()
+    report = tmp_path / "metrics.json"
+    scored = runner.invoke(app, ["evaluate", str(wav), "--reference", str(refs[0]), "--encoder", str(encoder_run), "--json", str(report)])
+    assert scored.exit_code == 0, scored.output
+    metrics = json.loads(report.read_text())
+    assert metrics["encoder"]["name"] == load_encoder(encoder_run).name
+    assert metrics["pairs"][0]["mcd_db"] > 0 and -1.0 <= metrics["pairs"][0]["speaker_cosine"] <= 1.0
     # A training speaker exported from the voice is its centroid, in the same space.
     row = tmp_path / "spk1.safetensors"
     assert runner.invoke(app, ["embed-speaker", "--voice", str(voice_run), "--speaker", "spk1", "--out", str(row)]).exit_code == 0
