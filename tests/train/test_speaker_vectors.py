@@ -4,7 +4,6 @@ voice's speaker space, cloning from reference audio, and the pipeline on the sam
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,14 +23,6 @@ from vclone.train.speaker_vectors import VECTORS_NAME, compute_speaker_vectors, 
 
 runner = CliRunner()
 SHRINK = ["--batch-items", "4", "--deterministic", "--seed", "1", "--device", "cpu", "-q"]
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
