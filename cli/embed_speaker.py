@@ -20,8 +20,8 @@ DEFAULT_ENCODER = "resemblyzer"
 def embed_speaker(
     references: Optional[list[Path]] = typer.Argument(None, help="Recordings of the speaker (WAV, FLAC, OGG, ...; any rate, mono or stereo)."),
     out: Path = typer.Option(..., "--out", "-o", help="Speaker embedding file to write (.safetensors)."),
-    encoder: str = typer.Option(DEFAULT_ENCODER, "--encoder", "-e", help="`resemblyzer` (pretrained, eval extra), or a speaker encoder run/folder from `vclone train --task speaker-encoder`."),
-    voice: Optional[Path] = typer.Option(None, "--voice", help="Export a training speaker of this voice (run folder or voice folder) instead of embedding audio."),
+    encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="`resemblyzer` (pretrained, eval extra), or a speaker encoder run/folder from `vclone train --task speaker-encoder`. Default: the encoder the --voice was trained with, else resemblyzer."),
+    voice: Optional[Path] = typer.Option(None, "--voice", help="With --speaker: export that training speaker of this voice (run or voice folder). With audio: embed it with the voice's encoder."),
     speaker: Optional[str] = typer.Option(None, "--speaker", "-s", help="With --voice: the training speaker to export. With audio: a name to record in the file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and warnings."),
 ) -> None:
@@ -37,8 +37,8 @@ def embed_speaker(
         raise ConfigError(f"cannot write {out}: directory {out.parent} does not exist; create it first")
     from vclone.models.speaker_embedding import save_speaker_embedding
 
-    if voice is not None:
-        embedding = _from_voice(voice, speaker, references)
+    if voice is not None and not references:
+        embedding = _from_voice(voice, speaker)
         what = f"training speaker {speaker!r} of {voice}"
     else:
         if not references:
@@ -46,7 +46,7 @@ def embed_speaker(
         from vclone.models.speaker_encoder import load_encoder
         from vclone.models.speaker_encoder.reference import embed_references
 
-        model = load_encoder(encoder)
+        model = load_encoder(encoder or (_voice_encoder(voice) if voice is not None else DEFAULT_ENCODER))
         embedding, report = embed_references(references, model, speaker=speaker or "")
         if report.warning:
             typer.echo(f"warning: {report.warning}", err=True)
@@ -57,9 +57,21 @@ def embed_speaker(
     console.print(f"wrote {out}: {what}; space {embedding.encoder}{version}, {embedding.dim} values", markup=False, highlight=False, soft_wrap=True)
 
 
-def _from_voice(voice: Path, speaker: str | None, references: list[Path] | None):
-    if references:
-        raise ConfigError("give either reference recordings or --voice/--speaker, not both")
+def _voice_encoder(voice: Path) -> str:
+    """The speaker encoder a voice was trained with (`vclone train --speaker-encoder`)."""
+    from vclone.models.voice import load_voice
+
+    loaded = load_voice(voice)
+    spec = loaded.meta.get("training", {}).get("speaker_encoder", "")
+    if loaded.speaker_space.kind != "encoder" or not spec:
+        raise ConfigError(
+            f"the voice {voice} was trained on its own speaker table, not a speaker encoder, so it cannot clone from audio; "
+            "pick one of its training speakers with --speaker, or train a voice with --speaker-encoder"
+        )
+    return spec
+
+
+def _from_voice(voice: Path, speaker: str | None):
     if not speaker:
         raise ConfigError("--voice needs --speaker NAME: the training speaker to export")
     from vclone.models.speaker_embedding import table_embedding

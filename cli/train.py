@@ -13,6 +13,7 @@ from vclone.cli.errors import reports_user_errors
 from vclone.errors import ConfigError
 from vclone.models.acoustic.config import preset_names
 from vclone.models.speaker_encoder.config import encoder_preset_names
+from vclone.models.speaker_encoder.encoder import RESEMBLYZER
 from vclone.train.encoder_config import ENCODER_TASK, EncoderBatching
 from vclone.parallel.config import BALANCE_MODES, REMAT_MODES, SCHEDULE_KINDS, PipelineConfig
 from vclone.train.config import BatchingConfig, CheckpointConfig, LoggingConfig, ModelChoice, OptimizerConfig, PlottingConfig, PrecisionConfig, TrainConfig
@@ -47,6 +48,9 @@ def _build_config(base: TrainConfig | None, *, data: list[Path], preset: Optiona
 
             # The model's speaker vectors are the encoder's embeddings, so they take its size.
             model = ModelChoice(model.preset, {"speaker_embedding_dim": encoder_dim(options["speaker_encoder"])})
+            if options["speaker_encoder"] != RESEMBLYZER:
+                # Recorded in the voice, so `embed-speaker --voice` finds the encoder from anywhere.
+                options = {**options, "speaker_encoder": str(Path(options["speaker_encoder"]).resolve())}
         base = TrainConfig(data_dirs=tuple(data), out=out, max_steps=DEFAULT_MAX_STEPS, model=model,
                            speaker_encoder=options.get("speaker_encoder", ""), speaker_vectors=options.get("speaker_vectors", "utterance"))
     elif preset is not None and preset != base.model.preset:

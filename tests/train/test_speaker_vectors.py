@@ -133,3 +133,17 @@ def test_pipeline_on_encoder_vectors_matches_one_process(prepared: Path, encoder
     assert a.keys() == b.keys()
     for key in a:
         assert torch.allclose(a[key], b[key], atol=1e-5), key
+
+
+def test_embed_with_the_voice_encoder(voice_run: Path, encoder_run: Path, prepared: Path, tmp_path: Path) -> None:
+    ref = tmp_path / "ref.wav"
+    save_wav(ref, utterance(8, 0, seconds=2.0), sample_rate=22050)
+    out = tmp_path / "spk.safetensors"
+    made = runner.invoke(app, ["embed-speaker", str(ref), "--voice", str(voice_run), "--out", str(out)])
+    assert made.exit_code == 0, made.output
+    assert load_speaker_embedding(out).encoder == load_encoder(encoder_run).name
+    table_run = tmp_path / "table"
+    assert runner.invoke(app, ["train", "--data", str(prepared), "--out", str(table_run), "--max-steps", "1", *SHRINK]).exit_code == 0
+    refused = runner.invoke(app, ["embed-speaker", str(ref), "--voice", str(table_run), "--out", str(tmp_path / "no.safetensors")])
+    assert refused.exit_code == 2 and "cannot clone from audio" in refused.output
+    assert not (tmp_path / "no.safetensors").exists()
