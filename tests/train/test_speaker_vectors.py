@@ -147,3 +147,15 @@ def test_embed_with_the_voice_encoder(voice_run: Path, encoder_run: Path, prepar
     refused = runner.invoke(app, ["embed-speaker", str(ref), "--voice", str(table_run), "--out", str(tmp_path / "no.safetensors")])
     assert refused.exit_code == 2 and "cannot clone from audio" in refused.output
     assert not (tmp_path / "no.safetensors").exists()
+
+
+def test_language_dropout_option(prepared: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    plain = [a for a in SHRINK if a != "--deterministic"]
+    result = runner.invoke(app, ["train", "--data", str(prepared), "--out", str(run), "--max-steps", "1", "--language-dropout", "0.5", *plain])
+    assert result.exit_code == 0, result.output
+    assert load_voice(run).config.condition_language_dropout == 0.5
+    again = runner.invoke(app, ["train", "--out", str(run), "--resume", "--max-steps", "2", "--language-dropout", "0.2", *plain])
+    assert again.exit_code == 2 and "cannot change on --resume" in again.output
+    bad = runner.invoke(app, ["train", "--data", str(prepared), "--out", str(tmp_path / "bad"), "--language-dropout", "2", *SHRINK])
+    assert bad.exit_code == 2 and "condition_language_dropout" in bad.output

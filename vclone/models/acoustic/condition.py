@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import torch
 from torch import nn
 
 from vclone.data.batch import Batch
@@ -31,9 +32,14 @@ class ConditionBlock(Block):
         self.norm = nn.LayerNorm(config.d_model)
         self.language_embedding = nn.Embedding(dims.num_languages, config.language_embedding_dim)
         self.language_proj = nn.Linear(config.language_embedding_dim, config.d_model)
+        self.language_dropout = config.condition_language_dropout
 
     def forward(self, x: AcousticRecord, batch: Batch) -> AcousticRecord:
         assert x.phone_h is not None and x.speaker_h is not None, "condition needs phone_h and speaker_h"
-        language_BD = self.language_proj(self.language_embedding(batch.language_ids))
+        language_BE = self.language_embedding(batch.language_ids)
+        if self.training and self.language_dropout > 0:
+            keep_B1 = (torch.rand(language_BE.shape[0], 1, device=language_BE.device) >= self.language_dropout).to(language_BE.dtype)
+            language_BE = language_BE * keep_B1
+        language_BD = self.language_proj(language_BE)
         phone_h = self.norm(x.phone_h) + (x.speaker_h + language_BD)[:, None, :]
         return replace(x, phone_h=phone_h * batch.phone_mask()[..., None])

@@ -58,6 +58,10 @@ class AcousticConfig:
     alignments start from the beta-binomial prior and sharpen as the encoders learn)."""
     duration_predictor_dim: int = 128
     """Width of the duration predictor's convolutions."""
+    condition_language_dropout: float = 0.0
+    """Training only: the share of items whose language is hidden from the condition block (its
+    language vector zeroed), so the decoder cannot keep voice in the language id; with one language
+    per training speaker, that id otherwise pulls a cross-language clone towards that language's voices."""
     adversary_weight: float = 0.02
     """Weight of the domain-adversarial speaker classifier loss on phone encodings."""
     adversary_grad_clip: float = 0.5
@@ -84,6 +88,8 @@ class AcousticConfig:
             raise ConfigError(f"aligner_temperature must be positive, got {self.aligner_temperature}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= self.condition_language_dropout <= 1.0:
+            raise ConfigError(f"condition_language_dropout must be in [0, 1], got {self.condition_language_dropout}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
