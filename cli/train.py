@@ -23,7 +23,7 @@ from vclone.train.run_dir import load_run_config
 if TYPE_CHECKING:
     from vclone.train.loop import TrainResult
 
-__all__ = ["register", "train", "DEFAULT_MAX_STEPS", "TASKS"]
+__all__ = ["register", "train", "given", "DEFAULT_MAX_STEPS", "TASKS"]
 
 TASKS = ("acoustic", ENCODER_TASK)
 
@@ -31,7 +31,8 @@ DEFAULT_MAX_STEPS = 10_000
 EXIT_INTERRUPTED = 130
 
 
-def _given(**options: Any) -> dict[str, Any]:
+def given(**options: Any) -> dict[str, Any]:
+    """The options the user actually gave (None means not given)."""
     return {k: v for k, v in options.items() if v is not None}
 
 
@@ -65,13 +66,13 @@ def _build_config(base: TrainConfig | None, *, data: list[Path], preset: Optiona
         deterministic=deterministic or base.deterministic,
         max_steps=options.get("max_steps", base.max_steps),
         seed=options.get("seed", base.seed),
-        batching=replace(base.batching, **_given(max_frames=options.get("batch_frames"), max_items=options.get("batch_items"))),
-        optimizer=replace(base.optimizer, **_given(lr=options.get("lr"))),
-        checkpoint=replace(base.checkpoint, **_given(every=options.get("checkpoint_every"))),
-        logging=replace(base.logging, **_given(every=options.get("log_every"))),
-        plotting=replace(base.plotting, **_given(every=options.get("plot_every"))),
-        precision=replace(base.precision, **_given(device=options.get("device"))),
-        pipeline=replace(base.pipeline, **_given(
+        batching=replace(base.batching, **given(max_frames=options.get("batch_frames"), max_items=options.get("batch_items"))),
+        optimizer=replace(base.optimizer, **given(lr=options.get("lr"))),
+        checkpoint=replace(base.checkpoint, **given(every=options.get("checkpoint_every"))),
+        logging=replace(base.logging, **given(every=options.get("log_every"))),
+        plotting=replace(base.plotting, **given(every=options.get("plot_every"))),
+        precision=replace(base.precision, **given(device=options.get("device"))),
+        pipeline=replace(base.pipeline, **given(
             num_stages=options.get("stages"), num_micro_batches=options.get("micro_batches"), num_replicas=options.get("data_parallel"),
             remat=options.get("remat"), schedule=options.get("schedule"), balance=options.get("balance"), timeout_s=options.get("timeout"),
         )),
@@ -129,7 +130,7 @@ def train(
     if task == ENCODER_TASK:
         from vclone.cli.train_encoder import train_speaker_encoder
 
-        encoder_options = _given(
+        encoder_options = given(
             max_steps=max_steps, seed=seed, lr=lr, checkpoint_every=checkpoint_every, log_every=log_every, device=device,
             batch_speakers=batch_speakers, batch_utterances=batch_utterances, stages=stages, micro_batches=micro_batches,
             data_parallel=data_parallel, remat=remat, schedule=schedule, balance=balance, timeout=timeout,
@@ -142,7 +143,7 @@ def train(
     if batch_speakers is not None or batch_utterances is not None:
         raise ConfigError(f"--batch-speakers and --batch-utterances apply to --task {ENCODER_TASK} only")
     base = load_run_config(out) if resume else None
-    options = _given(
+    options = given(
         max_steps=max_steps, seed=seed, batch_frames=batch_frames, batch_items=batch_items, lr=lr,
         checkpoint_every=checkpoint_every, log_every=log_every, plot_every=plot_every, device=device,
         stages=stages, micro_batches=micro_batches, data_parallel=data_parallel, remat=remat, schedule=schedule,

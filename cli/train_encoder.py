@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
+from vclone.cli.train import given
 from vclone.errors import ConfigError
 from vclone.train.encoder_config import ENCODER_TASK, EncoderTrainConfig
 from vclone.train.progress import TrainProgress, format_report
@@ -18,10 +19,6 @@ __all__ = ["train_speaker_encoder", "build_encoder_config", "ACOUSTIC_ONLY_OPTIO
 DEFAULT_MAX_STEPS = 2000
 ACOUSTIC_ONLY_OPTIONS = ("batch_items", "stages", "micro_batches", "data_parallel", "remat", "schedule", "balance", "timeout", "batch_frames", "plot_every")
 """Options of `vclone train` that have no meaning for a speaker encoder."""
-
-
-def _given(**options: Any) -> dict[str, Any]:
-    return {k: v for k, v in options.items() if v is not None}
 
 
 def build_encoder_config(*, data: list[Path], preset: str | None, out: Path, resume: bool, deterministic: bool,
@@ -50,11 +47,11 @@ def build_encoder_config(*, data: list[Path], preset: str | None, out: Path, res
         deterministic=deterministic or base.deterministic,
         max_steps=options.get("max_steps", base.max_steps),
         seed=options.get("seed", base.seed),
-        batching=replace(base.batching, **_given(num_speakers=options.get("batch_speakers"), num_utterances=options.get("batch_utterances"))),
-        optimizer=replace(base.optimizer, **_given(lr=options.get("lr"))),
-        checkpoint=replace(base.checkpoint, **_given(every=options.get("checkpoint_every"))),
-        logging=replace(base.logging, **_given(every=options.get("log_every"))),
-        precision=replace(base.precision, **_given(device=options.get("device"))),
+        batching=replace(base.batching, **given(num_speakers=options.get("batch_speakers"), num_utterances=options.get("batch_utterances"))),
+        optimizer=replace(base.optimizer, **given(lr=options.get("lr"))),
+        checkpoint=replace(base.checkpoint, **given(every=options.get("checkpoint_every"))),
+        logging=replace(base.logging, **given(every=options.get("log_every"))),
+        precision=replace(base.precision, **given(device=options.get("device"))),
     )
 
 

@@ -17,6 +17,8 @@ __all__ = [
     "load_audio",
     "resample",
     "trim_silence",
+    "frame_dbfs",
+    "LEVEL_HOP_S",
     "normalize_loudness",
     "save_wav",
     "audio_duration",
@@ -28,7 +30,8 @@ _MAX_PEAK = 0.99
 _SILENT_RMS = 1e-8
 # Trimming analyses energy in short frames; 25 ms / 10 ms resolve a syllable onset without noise.
 _TRIM_FRAME_S = 0.025
-_TRIM_HOP_S = 0.010
+LEVEL_HOP_S = 0.010
+"""Hop of the frame levels (frame_dbfs) that trimming and speech measurement use."""
 
 
 def _one_line(err: BaseException) -> str:
@@ -86,12 +89,14 @@ def resample(wav: torch.Tensor, orig_sr: int, new_sr: int) -> torch.Tensor:
     return AF.resample(wav, orig_sr, new_sr)
 
 
-def _frame_db(wav: torch.Tensor, frame: int, hop: int) -> torch.Tensor:
-    """Per-frame RMS in dB relative to the loudest frame; frame i starts at sample i * hop."""
+def frame_dbfs(wav: torch.Tensor, *, sample_rate: int) -> torch.Tensor:
+    """RMS level in dB re full scale of 25 ms frames every LEVEL_HOP_S (10 ms) of a mono (T,) waveform;
+    frame i starts at sample i * hop."""
+    frame = max(1, round(_TRIM_FRAME_S * sample_rate))
+    hop = max(1, round(LEVEL_HOP_S * sample_rate))
     padded = torch.nn.functional.pad(wav, (0, max(0, frame - wav.numel())))
-    frames = padded.unfold(0, frame, hop)
-    rms = frames.pow(2).mean(dim=1).sqrt()
-    return 20.0 * torch.log10(rms.clamp_min(1e-10) / rms.max().clamp_min(1e-10))
+    rms = padded.unfold(0, frame, hop).pow(2).mean(dim=1).sqrt()
+    return 20.0 * torch.log10(rms.clamp_min(1e-10))
 
 
 def trim_silence(wav: torch.Tensor, *, sample_rate: int, top_db: float, margin_s: float = 0.05) -> torch.Tensor:
@@ -110,8 +115,9 @@ def trim_silence(wav: torch.Tensor, *, sample_rate: int, top_db: float, margin_s
     if float(wav.abs().max()) == 0.0:
         raise AudioError("trim_silence: the clip is all zeros, nothing would remain; check the source audio")
     frame = max(1, round(_TRIM_FRAME_S * sample_rate))
-    hop = max(1, round(_TRIM_HOP_S * sample_rate))
-    loud = torch.nonzero(_frame_db(wav, frame, hop) > -top_db).flatten()
+    hop = max(1, round(LEVEL_HOP_S * sample_rate))
+    level = frame_dbfs(wav, sample_rate=sample_rate)
+    loud = torch.nonzero(level > level.max() - top_db).flatten()
     margin = round(margin_s * sample_rate)
     start = max(0, int(loud[0]) * hop - margin)
     end = min(wav.numel(), int(loud[-1]) * hop + frame + margin)

@@ -22,16 +22,45 @@ __all__ = [
     "SCHEDULES",
     "DEVICES",
     "DTYPES",
+    "SPEAKER_VECTOR_MODES",
     "RESUME_MAY_CHANGE",
+    "run_config_to_dict",
+    "run_config_from_dict",
 ]
 
 SCHEDULES = ("inverse_sqrt", "cosine", "constant")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "fp32", "bf16", "fp16")
+SPEAKER_VECTOR_MODES = ("utterance", "speaker")
+"""utterance: each item's own encoder embedding (more variety, as in YourTTS); speaker: its speaker's mean."""
 RESUME_MAY_CHANGE = ("max_steps", "checkpoint", "logging", "plotting", "precision", "resume", "pipeline")
 """TrainConfig fields a resumed run may set differently: they change how long and how visibly the
 run goes on, not what it computes (precision aside, which is the device's business; a pipeline
 layout trains exactly like one process, so a resume may use another number of stages)."""
+
+
+def run_config_to_dict(config: Any) -> dict[str, Any]:
+    """JSON-safe form of a run's config dataclass (TrainConfig, EncoderTrainConfig): paths as
+    strings, data folders resolved, AdamW betas as a list."""
+    data = asdict(config)
+    data["data_dirs"] = [str(Path(d).resolve()) for d in config.data_dirs]
+    data["out"] = str(Path(config.out).resolve())
+    data["optimizer"]["betas"] = list(config.optimizer.betas)
+    return data
+
+
+def run_config_from_dict(cls: type, data: dict[str, Any], *, parts: dict[str, type], what: str) -> Any:
+    """Inverse of run_config_to_dict: `parts` names the fields that are sub-config dataclasses;
+    `what` names the settings in error messages."""
+    unknown = set(data) - {f.name for f in fields(cls)}
+    if unknown:
+        raise ConfigError(f"unknown {what} settings {sorted(unknown)}")
+    try:
+        kwargs = {k: (parts[k](**v) if k in parts else v) for k, v in data.items()}
+        kwargs["data_dirs"] = tuple(Path(d) for d in data["data_dirs"])
+        return cls(**kwargs)
+    except (KeyError, TypeError) as err:
+        raise ConfigError(f"{what} settings are incomplete or malformed ({err})") from None
 
 
 def _at_least(owner: str, name: str, value: float, low: float) -> None:
@@ -208,8 +237,8 @@ class TrainConfig:
         _at_least("train", "max_steps", self.max_steps, 1)
         if self.seed < 0:
             raise ConfigError(f"seed must be >= 0, got {self.seed}")
-        if self.speaker_vectors not in ("utterance", "speaker"):
-            raise ConfigError(f"speaker_vectors must be utterance or speaker, got {self.speaker_vectors!r}")
+        if self.speaker_vectors not in SPEAKER_VECTOR_MODES:
+            raise ConfigError(f"speaker_vectors must be one of {', '.join(SPEAKER_VECTOR_MODES)}, got {self.speaker_vectors!r}")
 
     def acoustic_config(self) -> AcousticConfig:
         """The model settings this run trains."""
@@ -217,11 +246,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (paths as strings, data folders resolved)."""
-        data = asdict(self)
-        data["data_dirs"] = [str(Path(d).resolve()) for d in self.data_dirs]
-        data["out"] = str(Path(self.out).resolve())
-        data["optimizer"]["betas"] = list(self.optimizer.betas)
-        return data
+        return run_config_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
@@ -236,13 +261,4 @@ class TrainConfig:
             "precision": PrecisionConfig,
             "pipeline": PipelineConfig,
         }
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown training settings {sorted(unknown)}")
-        try:
-            kwargs = {k: (parts[k](**v) if k in parts else v) for k, v in data.items()}
-            kwargs["data_dirs"] = tuple(Path(d) for d in data["data_dirs"])
-            return cls(**kwargs)
-        except (KeyError, TypeError) as err:
-            raise ConfigError(f"training settings are incomplete or malformed ({err})") from None
+        return run_config_from_dict(cls, data, parts=parts, what="training")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from vclone.errors import ConfigError
 from vclone.models.speaker_encoder.config import EncoderConfig, WindowConfig, encoder_preset
-from vclone.train.config import CheckpointConfig, LoggingConfig, OptimizerConfig, PrecisionConfig
+from vclone.train.config import CheckpointConfig, LoggingConfig, OptimizerConfig, PrecisionConfig, run_config_from_dict, run_config_to_dict
 
 __all__ = ["ENCODER_TASK", "EncoderBatching", "EncoderTrainConfig"]
 
@@ -82,25 +82,13 @@ class EncoderTrainConfig:
 
     def encoder_config(self) -> EncoderConfig:
         config = encoder_preset(self.preset, **self.overrides)
-        return EncoderConfig.from_dict({**config.to_dict(), "dropout": 0.0}) if self.deterministic else config
+        return replace(config, dropout=0.0) if self.deterministic else config
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["data_dirs"] = [str(Path(d).resolve()) for d in self.data_dirs]
-        data["out"] = str(Path(self.out).resolve())
-        data["optimizer"]["betas"] = list(self.optimizer.betas)
-        return data
+        return run_config_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "EncoderTrainConfig":
         parts = {"batching": EncoderBatching, "optimizer": OptimizerConfig, "checkpoint": CheckpointConfig,
                  "logging": LoggingConfig, "precision": PrecisionConfig, "windows": WindowConfig}
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ConfigError(f"unknown speaker encoder training settings {sorted(unknown)}")
-        try:
-            kwargs = {k: (parts[k](**v) if k in parts else v) for k, v in data.items()}
-            kwargs["data_dirs"] = tuple(Path(d) for d in data["data_dirs"])
-            return cls(**kwargs)
-        except (KeyError, TypeError) as err:
-            raise ConfigError(f"speaker encoder training settings are incomplete or malformed ({err})") from None
+        return run_config_from_dict(cls, data, parts=parts, what="speaker encoder training")

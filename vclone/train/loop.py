@@ -24,7 +24,7 @@ from vclone.train.plots import plot_item, snapshot_item
 from vclone.train.precision import Precision, resolve_precision
 from vclone.train.rng import capture_rng, restore_rng, seed_everything, use_deterministic
 from vclone.train.run_dir import RunDir, open_run
-from vclone.train.speaker_vectors import VECTORS_NAME, PhaseFn, condition_on_vectors, ensure_speaker_vectors, load_speaker_vectors
+from vclone.train.speaker_vectors import VECTORS_NAME, PhaseFn, condition_on_vectors, ensure_speaker_vectors, load_speaker_vectors, vectors_space
 from vclone.train.step import train_step
 
 __all__ = ["train", "TrainResult", "model_dims", "export_voice", "advance"]
@@ -238,7 +238,7 @@ def export_voice(model: torch.nn.Module, *, config: TrainConfig, run: RunDir, da
                  dims: ModelDims, state: TrainState) -> Path:
     """Write RUN/voice from a whole model (one process, or a pipeline's joined shards)."""
     if config.speaker_encoder:
-        _, space = load_speaker_vectors(run.root / VECTORS_NAME)
+        space = vectors_space(run.root / VECTORS_NAME)
     else:
         space = SpeakerSpace(kind="table", name=f"table:{run.run_id}", dim=model_config.speaker_embedding_dim)
     training = {

@@ -22,13 +22,12 @@ from vclone.data.features import load_features
 from vclone.errors import ConfigError
 from vclone.models.speaker_encoder import DVectorEncoder, SpeakerEncoder, load_encoder
 from vclone.models.voice import SpeakerSpace
+from vclone.train.config import SPEAKER_VECTOR_MODES
 
-__all__ = ["PhaseFn", "VECTORS_NAME", "SPEAKER_VECTOR_MODES", "encoder_dim", "compute_speaker_vectors", "ensure_speaker_vectors",
-           "load_speaker_vectors", "condition_on_vectors", "speaker_centroids"]
+__all__ = ["PhaseFn", "VECTORS_NAME", "encoder_dim", "compute_speaker_vectors", "ensure_speaker_vectors",
+           "load_speaker_vectors", "vectors_space", "condition_on_vectors", "speaker_centroids"]
 
 VECTORS_NAME = "speaker_vectors.safetensors"
-SPEAKER_VECTOR_MODES = ("utterance", "speaker")
-"""utterance: each item's own embedding (more variety, as in YourTTS); speaker: its speaker's mean."""
 
 
 def encoder_dim(spec: str) -> int:
@@ -59,7 +58,7 @@ def ensure_speaker_vectors(data: TrainingData, spec: str, run_root: Path, *, pha
     path = Path(run_root) / VECTORS_NAME
     fingerprint = data.fingerprint()
     if path.is_file():
-        meta, _ = _read(path)
+        meta, _ = _read(path, tensor=False)
         if meta.get("fingerprint") == fingerprint and meta.get("spec") == str(spec):
             return path
     encoder = load_encoder(spec)
@@ -71,18 +70,29 @@ def ensure_speaker_vectors(data: TrainingData, spec: str, run_root: Path, *, pha
     return path
 
 
-def _read(path: Path) -> tuple[dict[str, str], torch.Tensor]:
+def _read(path: Path, *, tensor: bool) -> tuple[dict[str, str], torch.Tensor | None]:
+    """The file's metadata, and its vectors when `tensor` (metadata alone is a header read)."""
     try:
         with safe_open(str(path), framework="pt") as handle:
-            return handle.metadata() or {}, handle.get_tensor("vectors")
+            return handle.metadata() or {}, handle.get_tensor("vectors") if tensor else None
     except (SafetensorError, OSError, ValueError, RuntimeError, KeyError) as err:
         raise ConfigError(f"{path} cannot be read ({err}); delete it and the run computes it again") from None
 
 
+def _space(meta: dict[str, str]) -> SpeakerSpace:
+    return SpeakerSpace(kind="encoder", name=meta["encoder"], dim=int(meta["dim"]), version=meta["encoder_version"])
+
+
+def vectors_space(path: Path) -> SpeakerSpace:
+    """The speaker space of the cached vectors (what a voice trained on them accepts)."""
+    return _space(_read(path, tensor=False)[0])
+
+
 def load_speaker_vectors(path: Path) -> tuple[torch.Tensor, SpeakerSpace]:
     """The cached vectors and the speaker space they live in."""
-    meta, vectors = _read(path)
-    return vectors, SpeakerSpace(kind="encoder", name=meta["encoder"], dim=int(meta["dim"]), version=meta["encoder_version"])
+    meta, vectors = _read(path, tensor=True)
+    assert vectors is not None
+    return vectors, _space(meta)
 
 
 def speaker_centroids(data: TrainingData, vectors: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from vclone.audio.io import load_audio, trim_silence
+from vclone.audio.io import LEVEL_HOP_S, frame_dbfs, load_audio, trim_silence
 from vclone.errors import AudioError
 from vclone.models.speaker_embedding import SpeakerEmbedding
 from vclone.models.speaker_encoder.config import WindowConfig
@@ -23,8 +23,6 @@ __all__ = ["ReferenceReport", "speech_seconds", "load_reference", "embed_referen
 
 SILENCE_DBFS = -55.0
 """A recording whose loudest 25 ms frame is quieter than this holds no speech."""
-_FRAME_S = 0.025
-_HOP_S = 0.010
 
 
 @dataclass(frozen=True)
@@ -42,24 +40,17 @@ class ReferenceReport:
         return float(sum(self.speech_s))
 
 
-def _frame_dbfs(wav: torch.Tensor, sample_rate: int) -> torch.Tensor:
-    frame, hop = round(_FRAME_S * sample_rate), round(_HOP_S * sample_rate)
-    padded = torch.nn.functional.pad(wav, (0, max(0, frame - wav.numel())))
-    rms = padded.unfold(0, frame, hop).pow(2).mean(dim=1).sqrt()
-    return 20.0 * torch.log10(rms.clamp_min(1e-10))
-
-
 def speech_seconds(wav: torch.Tensor, sample_rate: int, *, top_db: float) -> float:
     """Seconds of 10 ms frames louder than both SILENCE_DBFS and `top_db` below the loudest frame."""
-    level = _frame_dbfs(wav, sample_rate)
+    level = frame_dbfs(wav, sample_rate=sample_rate)
     voiced = (level > SILENCE_DBFS) & (level > level.max() - top_db)
-    return float(voiced.sum()) * _HOP_S
+    return float(voiced.sum()) * LEVEL_HOP_S
 
 
 def load_reference(path: Path, *, sample_rate: int, windows: WindowConfig) -> tuple[torch.Tensor, float]:
     """(T,) trimmed waveform of one reference at `sample_rate`, and its seconds of speech."""
     wav = load_audio(path, sample_rate=sample_rate)
-    loudest = float(_frame_dbfs(wav, sample_rate).max())
+    loudest = float(frame_dbfs(wav, sample_rate=sample_rate).max())
     if loudest <= SILENCE_DBFS:
         raise AudioError(f"reference {path} is silent (loudest frame {loudest:.0f} dBFS); record or pick audio with speech in it")
     wav = trim_silence(wav, sample_rate=sample_rate, top_db=windows.speech_top_db)
