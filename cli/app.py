@@ -17,7 +17,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from vclone.cli import embed_speaker, evaluate, languages, partition_inspect, prepare, synthesize, train
+    from vclone.cli import embed_speaker, evaluate, languages, partition_inspect, prepare, synthesize, train, vocoders
 
     prepare.register(app)
     synthesize.register(app)
@@ -26,6 +26,7 @@ def _register() -> None:
     evaluate.register(app)
     partition_inspect.register(app)
     languages.register(app)
+    vocoders.register(app)
 
 
 _register()

@@ -14,7 +14,7 @@ from vclone.cli.errors import EXIT_USER_ERROR, reports_user_errors
 from vclone.errors import ConfigError
 from vclone.synth.jobs import LineOutcome, OutputPaths, SynthesisOptions, read_text_lines, synthesize_lines, synthesize_to_files
 from vclone.synth.synthesizer import SynthesisResult, Synthesizer, UnknownPhonesWarning
-from vclone.synth.vocoders import VOCODERS
+from vclone.synth.vocoders import DEFAULT_VOCODER, VOCODERS
 
 __all__ = ["register", "synthesize"]
 
@@ -51,8 +51,8 @@ def synthesize(
     accent: Optional[str] = typer.Option(None, "--accent", help="Language id for the model instead of --language: the text's phones with this accent."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also write a PNG of the mel and the phone durations."),
     pace: float = typer.Option(1.0, "--pace", help="Duration factor: 2.0 speaks twice as slowly."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the vocoder's random phases, for repeatable output."),
-    vocoder: str = typer.Option("griffin-lim", "--vocoder", help=f"Vocoder: {' | '.join(VOCODERS)}."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of Griffin-Lim's random phases, for repeatable output (neural vocoders are deterministic)."),
+    vocoder: Optional[str] = typer.Option(None, "--vocoder", help=f"Vocoder: {' | '.join(VOCODERS)}, or a vocoder folder / training run (default: the one the voice names, else {DEFAULT_VOCODER}; see `vclone vocoders`)."),
     device: str = typer.Option("cpu", "--device", help="Torch device (cpu, cuda, cuda:1, ...)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
 ) -> None:

@@ -14,7 +14,10 @@ import soundfile as sf
 import torch
 from typer.testing import CliRunner
 
+from vclone.audio import AudioConfig
 from vclone.cli.app import app
+from vclone.models.vocoder.config import build_generator, vocoder_preset
+from vclone.models.vocoder.store import save_vocoder
 from vclone.models.speaker_embedding import save_speaker_embedding
 from vclone.synth.untrained import save_untrained_voice
 
@@ -92,7 +95,11 @@ BAD_CASES = [
     ({"text": ""}, "empty"),
     ({"text": "?!…"}, "nothing speakable"),
     ({"--pace": "0"}, "pace"),
-    ({"--vocoder": "wavenet"}, "griffin-lim"),
+    ({"--vocoder": "wavenet"}, "not one of hifigan-universal, griffin-lim"),
+    ({"--vocoder": "@voc_other_rate"}, "sample_rate 16000 vs 22050"),
+    ({"--vocoder": "@voc_garbage"}, "not a readable safetensors"),
+    ({"--vocoder": "@voc_foreign"}, "not a vclone vocoder"),
+    ({"--vocoder": "@voc_not_a_folder"}, "not a vclone vocoder"),
     ({"--device": "tpu9"}, "unknown device"),
     ({"-s": "@wrong_space"}, "table:cli-run"),
     ({"-s": "@wrong_size"}, "3 values"),
@@ -107,6 +114,38 @@ BAD_CASES = [
 ]
 
 
+def _tiny_vocoder(folder: Path, *, audio: AudioConfig | None = None) -> Path:
+    kind, settings = vocoder_preset("tiny")
+    return save_vocoder(folder, build_generator(kind, settings), kind=kind, config=settings, audio=audio or AudioConfig(), name="tiny")
+
+
+def _broken_vocoders(root: Path) -> dict[str, Path]:
+    other_rate = _tiny_vocoder(root / "voc16k", audio=AudioConfig(sample_rate=16000))
+    garbage = _tiny_vocoder(root / "vocgarbage")
+    (garbage / "vocoder.safetensors").write_bytes(b"\x00" * 64)
+    foreign = root / "vocforeign"
+    foreign.mkdir()
+    (foreign / "vocoder.json").write_text(json.dumps({"format": "something-else"}))
+    not_a_folder = root / "generator.pth"
+    not_a_folder.write_bytes(b"PK")
+    return {"voc_other_rate": other_rate, "voc_garbage": garbage, "voc_foreign": foreign, "voc_not_a_folder": not_a_folder}
+
+
+def test_vocoder_choice(voice: Path, tmp_path: Path) -> None:
+    waves = {}
+    for choice in ("griffin-lim", "hifigan-universal", str(_tiny_vocoder(tmp_path / "mine"))):
+        out = tmp_path / f"{len(waves)}.wav"
+        result = _invoke("The fox.", "-l", "en-us", "-s", "alice", "-v", str(voice), "-o", str(out), "--vocoder", choice, "--seed", "0")
+        assert result.exit_code == 0, result.output
+        waves[choice] = sf.read(out, dtype="float32")[0]
+    default = tmp_path / "default.wav"
+    assert _invoke("The fox.", "-l", "en-us", "-s", "alice", "-v", str(voice), "-o", str(default)).exit_code == 0
+    np.testing.assert_array_equal(sf.read(default, dtype="float32")[0], waves["hifigan-universal"])
+    assert len({w.size for w in waves.values()}) == 1  # same mel, same length, whatever the vocoder
+    first, *others = waves.values()
+    assert all(not np.array_equal(first, other) for other in others)
+
+
 def _bad_files(voice: Path, root: Path) -> dict[str, Path]:
     """Every broken input the cases refer to as "@name"."""
     files = _broken_voices(voice, root)
@@ -115,6 +154,7 @@ def _bad_files(voice: Path, root: Path) -> dict[str, Path]:
     files["not_safetensors"] = root / "ns.safetensors"
     files["not_safetensors"].write_bytes(b"not a tensor file")
     files["missing_dir"] = root / "missing"
+    files.update(_broken_vocoders(root))
     files["lines"] = root / "lines.txt"
     files["lines"].write_text("Hello.\n", encoding="utf-8")
     return files

@@ -79,7 +79,15 @@ def test_speaker_by_name_or_by_its_table_row_file_is_the_same(synth: Synthesizer
     assert other.mel.shape != by_name.mel.shape or not torch.allclose(other.mel, by_name.mel)
 
 
-def test_seed_repeats_the_waveform_and_leaves_global_rng_alone(synth: Synthesizer) -> None:
+def test_default_vocoder_is_the_universal_hifigan(synth: Synthesizer) -> None:
+    assert synth.vocoder_name == "hifigan-universal"
+    first = synth("The fox.", language="en-us", speaker="alice")
+    again = synth("The fox.", language="en-us", speaker="alice")
+    assert torch.equal(first.wav, again.wav)  # a neural vocoder needs no seed
+
+
+def test_seed_repeats_the_griffin_lim_waveform_and_leaves_global_rng_alone(voice_dir: Path) -> None:
+    synth = Synthesizer.from_path(voice_dir, vocoder="griffin-lim")
     torch.manual_seed(123)
     before = torch.random.get_rng_state()
     first = synth("The fox.", language="en-us", speaker="alice", seed=7)
@@ -178,3 +186,25 @@ def test_unknown_vocoder_lists_choices(voice_dir: Path) -> None:
 def test_cuda_device_without_a_gpu_is_a_clear_error(voice_dir: Path) -> None:
     with pytest.raises(ConfigError, match="no usable CUDA GPU"):
         Synthesizer.from_path(voice_dir, device="cuda")
+
+
+def test_a_voice_that_names_its_vocoder_gets_it_by_default(voice_dir: Path, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from vclone.audio import AudioConfig
+    from vclone.models.vocoder.config import build_generator, vocoder_preset
+    from vclone.models.vocoder.store import save_vocoder
+
+    voice = tmp_path / "voice"
+    shutil.copytree(voice_dir, voice)
+    kind, settings = vocoder_preset("tiny")
+    save_vocoder(voice / "vocoder", build_generator(kind, settings), kind=kind, config=settings, audio=AudioConfig(), name="tuned")
+    meta = json.loads((voice / "voice.json").read_text())
+    (voice / "voice.json").write_text(json.dumps({**meta, "vocoder": "vocoder"}))
+    named = Synthesizer.from_path(voice)
+    assert named.vocoder_name == str((voice / "vocoder").resolve())
+    assert Synthesizer.from_path(voice, vocoder="griffin-lim").vocoder_name == "griffin-lim"  # the command wins
+    (voice / "voice.json").write_text(json.dumps({**meta, "vocoder": "gone"}))
+    with pytest.raises(ConfigError, match="no such vocoder folder"):
+        Synthesizer.from_path(voice)

@@ -16,7 +16,7 @@ from vclone.data.batch import Batch, LossNormalizer
 from vclone.errors import ConfigError, TextError, VcloneError
 from vclone.models.speaker_embedding import SpeakerEmbedding, check_compatible, load_speaker_embedding
 from vclone.models.voice import Voice, load_voice
-from vclone.synth.vocoders import build_vocoder
+from vclone.synth.vocoders import DEFAULT_VOCODER, build_vocoder, voice_vocoder
 from vclone.text import Phonemizer, PhonemizedText, get_language
 from vclone.text.phones import PUNCTUATION, STRESS_MARKS, WORD_BOUNDARY
 
@@ -116,16 +116,19 @@ class Synthesizer:
     Phonemizers are built on first use of a language and kept by this instance.
     """
 
-    def __init__(self, voice: Voice, *, vocoder: str = "griffin-lim", device: str | torch.device = "cpu") -> None:
+    def __init__(self, voice: Voice, *, vocoder: str | Path | None = None, device: str | torch.device = "cpu") -> None:
+        """`vocoder`: a name (see `vclone vocoders`) or a vocoder folder; None takes the one the voice
+        names, else the universal HiFi-GAN."""
         self.voice = voice
         self.device = check_device(device)
         self.model = voice.model.to(self.device).eval()
-        self.vocoder = build_vocoder(vocoder, audio=voice.vocab.audio).to(self.device)
-        self.vocoder_name = vocoder
+        chosen = vocoder if vocoder is not None else voice_vocoder(voice.meta, voice.path) or DEFAULT_VOCODER
+        self.vocoder = build_vocoder(chosen, audio=voice.vocab.audio, label=f"the voice {voice.path}").to(self.device)
+        self.vocoder_name = str(chosen)
         self._phonemizers: dict[str, Phonemizer] = {}
 
     @classmethod
-    def from_path(cls, path: Path, *, vocoder: str = "griffin-lim", device: str | torch.device = "cpu") -> "Synthesizer":
+    def from_path(cls, path: Path, *, vocoder: str | Path | None = None, device: str | torch.device = "cpu") -> "Synthesizer":
         """Load a voice folder, its voice.json, or a training run folder."""
         return cls(load_voice(path, device=check_device(device)), vocoder=vocoder, device=device)
 
@@ -141,7 +144,7 @@ class Synthesizer:
     ) -> SynthesisResult:
         """Speak `text` (written in `language`) with `speaker`'s voice; `accent` is the language id the
         model gets instead of `language` (accented speech); `pace` above 1 speaks slower; `seed` makes
-        the vocoder's random phases repeatable without touching torch's global RNG."""
+        Griffin-Lim's random phases repeatable without touching torch's global RNG."""
         text_language, model_language = self.resolve_languages(language, accent)
         who = self.resolve_speaker(speaker)
         check_pace(pace)

@@ -1,0 +1,51 @@
+"""`vclone vocoders`: the vocoders synthesis can use, their mel convention, size and origin."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from vclone.cli.errors import fail, reports_user_errors
+from vclone.synth.vocoders import DEFAULT_VOCODER, list_vocoders
+
+__all__ = ["register", "vocoders"]
+
+
+@reports_user_errors
+def vocoders(
+    paths: Optional[list[Path]] = typer.Argument(None, help="Vocoder folders or vocoder training runs to describe as well."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List the vocoders `vclone synthesize --vocoder` accepts: name, sample rate, mel convention,
+    parameters and where the weights come from. A folder given as PATH that cannot be used is an error."""
+    infos = list_vocoders(list(paths or []))
+    if as_json:
+        typer.echo(json.dumps([asdict(info) for info in infos], indent=2))
+    else:
+        table = Table(title=f"vocoders (default: {DEFAULT_VOCODER}, or the one a voice names)")
+        for column in ("name", "kind", "rate", "mel convention", "parameters"):
+            table.add_column(column, no_wrap=column == "name")
+        for info in infos:
+            if info.error:
+                table.add_row(escape(info.name), "[red]unusable[/]", "", "", "")
+            else:
+                table.add_row(escape(info.name), info.kind, f"{info.sample_rate} Hz", info.mel, f"{info.parameters / 1e6:.2f} M" if info.parameters else "0")
+        console = Console(highlight=False)
+        console.print(table)
+        for info in infos:
+            console.print(f"{escape(info.name)}: {escape(info.error or info.source)}", soft_wrap=True)
+    broken = [info for info in infos[len(infos) - len(paths or []):] if info.error] if paths else []
+    if broken:
+        raise fail(broken[0].error)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to the app."""
+    app.command(name="vocoders")(vocoders)

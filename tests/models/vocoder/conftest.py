@@ -1,0 +1,14 @@
+"""Fixtures for the vocoder tests: one torch thread, a private cache folder for the converted universal weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -1,0 +1,1 @@
+"""Vocoders: log-mel -> waveform (HiFi-GAN generator, fast iSTFT generator, discriminators, losses)."""
