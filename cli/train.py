@@ -14,7 +14,9 @@ from vclone.errors import ConfigError
 from vclone.models.acoustic.config import preset_names
 from vclone.models.speaker_encoder.config import encoder_preset_names
 from vclone.models.speaker_encoder.encoder import RESEMBLYZER
+from vclone.models.vocoder.config import vocoder_preset_names
 from vclone.train.encoder_config import ENCODER_TASK, EncoderBatching
+from vclone.train.vocoder_config import VOCODER_TASK, VocoderSegments
 from vclone.parallel.config import BALANCE_MODES, REMAT_MODES, SCHEDULE_KINDS, PipelineConfig
 from vclone.train.config import BatchingConfig, CheckpointConfig, LoggingConfig, ModelChoice, OptimizerConfig, PlottingConfig, PrecisionConfig, TrainConfig
 from vclone.train.progress import TrainProgress, format_report
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["register", "train", "given", "DEFAULT_MAX_STEPS", "TASKS"]
 
-TASKS = ("acoustic", ENCODER_TASK)
+TASKS = ("acoustic", ENCODER_TASK, VOCODER_TASK)
 
 DEFAULT_MAX_STEPS = 10_000
 EXIT_INTERRUPTED = 130
@@ -90,14 +92,14 @@ def _print_result(console: Console, result: "TrainResult") -> None:
 def train(
     data: list[Path] = typer.Option([], "--data", "-d", help="Prepared corpus folder (repeat for several). Optional with --resume."),
     task: str = typer.Option("acoustic", "--task", help=f"What to train: {' | '.join(TASKS)}."),
-    preset: Optional[str] = typer.Option(None, "--preset", "-p", help=f"Model preset: {' | '.join(preset_names())}; for the speaker encoder {' | '.join(encoder_preset_names())} (default tiny)."),
+    preset: Optional[str] = typer.Option(None, "--preset", "-p", help=f"Model preset: {' | '.join(preset_names())}; for the speaker encoder {' | '.join(encoder_preset_names())} (default tiny); for a vocoder {' | '.join(vocoder_preset_names())} (default small)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder: config.json, checkpoints/, logs/, plots/, voice/."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help=f"Optimizer steps to reach (default {DEFAULT_MAX_STEPS}, or the resumed run's)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of initialization, dropout and batch order (default 0)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its latest checkpoint, exactly."),
     deterministic: bool = typer.Option(False, "--deterministic", help="No dropout, deterministic kernels: same seed, same weights."),
     batch_frames: Optional[int] = typer.Option(None, "--batch-frames", help=f"Padded mel frames per batch (default {BatchingConfig.max_frames})."),
-    batch_items: Optional[int] = typer.Option(None, "--batch-items", help=f"Items per batch at most (default {BatchingConfig.max_items})."),
+    batch_items: Optional[int] = typer.Option(None, "--batch-items", help=f"Items per batch at most (default {BatchingConfig.max_items}; vocoder: audio segments per batch, default {VocoderSegments.num_items})."),
     lr: Optional[float] = typer.Option(None, "--lr", help=f"Peak learning rate after warm-up (default {OptimizerConfig.lr})."),
     checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help=f"Steps between checkpoints (default {CheckpointConfig.every})."),
     log_every: Optional[int] = typer.Option(None, "--log-every", help=f"Steps between rows of logs/train.csv (default {LoggingConfig.every})."),
@@ -115,14 +117,39 @@ def train(
     speaker_encoder: Optional[str] = typer.Option(None, "--speaker-encoder", help="Condition on this speaker encoder's embeddings (resemblyzer, or a run of --task speaker-encoder) instead of a speaker table, so the voice clones from reference audio."),
     speaker_vectors: Optional[str] = typer.Option(None, "--speaker-vectors", help="With --speaker-encoder: utterance (each clip's own embedding) or speaker (its speaker's mean; default utterance)."),
     language_dropout: Optional[float] = typer.Option(None, "--language-dropout", help="Share of training items whose language is hidden from the decoder's condition, so a voice keeps more of itself in languages its speaker never spoke (measured: 0.5 lifts cross-language identification from 19% to 68% on the demo corpus; default 0)."),
+    init: Optional[str] = typer.Option(None, "--init", help="Vocoder: start from these generator weights (hifigan-universal with --preset universal, or a vocoder folder) to fine-tune."),
+    predicted_mels: Optional[Path] = typer.Option(None, "--predicted-mels", help="Vocoder: train on the teacher-forced mels this acoustic voice (or run) predicts for --data, so the vocoder learns the mels synthesis will feed it."),
+    segment_frames: Optional[int] = typer.Option(None, "--segment-frames", help=f"Vocoder: mel frames per audio segment (default {VocoderSegments.segment_frames}, i.e. 8192 samples)."),
+    adversarial_start: Optional[int] = typer.Option(None, "--adversarial-start", help="Vocoder: steps of mel-loss-only training before the discriminators join (default 0)."),
+    discriminator: Optional[str] = typer.Option(None, "--discriminator", help="Vocoder: hifigan (multi-period + multi-scale, the paper's) | univnet | light (a fraction of the width, for CPUs) | tiny (default hifigan)."),
+    stft_loss: Optional[float] = typer.Option(None, "--stft-loss", help="Vocoder: weight of a multi-resolution STFT loss against the real audio (default 0; e.g. 2 for a generator trained from scratch)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Train the acoustic model, on one process or pipeline-parallel (--stages N --micro-batches M):
     local workers are started here, or each rank runs this command under torchrun. Ctrl-C saves a
     checkpoint; --resume continues (with any number of stages). --task speaker-encoder trains a GE2E
-    speaker encoder instead (RUN/encoder, for `vclone embed-speaker --encoder RUN`)."""
+    speaker encoder instead (RUN/encoder, for `vclone embed-speaker --encoder RUN`); --task vocoder
+    trains or fine-tunes a HiFi-GAN-style vocoder (RUN/vocoder, for `vclone synthesize --vocoder RUN`)."""
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    vocoder_only = given(init=init, predicted_mels=predicted_mels, segment_frames=segment_frames, adversarial_start=adversarial_start,
+                         discriminator=discriminator, stft_loss=stft_loss)
+    if task != VOCODER_TASK and vocoder_only:
+        raise ConfigError(f"{', '.join('--' + k.replace('_', '-') for k in vocoder_only)} apply to --task {VOCODER_TASK} only")
+    if task == VOCODER_TASK:
+        from vclone.cli.train_vocoder import train_vocoder_command
+
+        vocoder_options = given(
+            max_steps=max_steps, seed=seed, lr=lr, checkpoint_every=checkpoint_every, log_every=log_every, plot_every=plot_every,
+            device=device, batch_items=batch_items, stages=stages, micro_batches=micro_batches, data_parallel=data_parallel,
+            remat=remat, schedule=schedule, balance=balance, timeout=timeout, batch_frames=batch_frames, batch_speakers=batch_speakers,
+            batch_utterances=batch_utterances, speaker_encoder=speaker_encoder, speaker_vectors=speaker_vectors,
+            language_dropout=language_dropout, **vocoder_only,
+        )
+        if train_vocoder_command(data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=vocoder_options, quiet=quiet):
+            typer.echo("interrupted; checkpoint saved, continue with --resume", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED)
+        return
     if task == ENCODER_TASK and (speaker_encoder is not None or speaker_vectors is not None or language_dropout is not None):
         raise ConfigError(f"--speaker-encoder, --speaker-vectors and --language-dropout apply to the acoustic model, not --task {ENCODER_TASK}")
     if resume and language_dropout is not None:

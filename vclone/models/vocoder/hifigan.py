@@ -20,7 +20,7 @@ from torch.nn.utils.parametrizations import weight_norm
 
 from vclone.errors import ConfigError
 
-__all__ = ["HifiganConfig", "HifiganGenerator", "ResBlock", "UpsampleBlock"]
+__all__ = ["HifiganConfig", "HifiganGenerator", "ResBlock", "UpsampleBlock", "fold_weight_norm", "json_ready"]
 
 _LRELU_SLOPE = 0.1
 # The published generator applies torch's default leaky-ReLU slope before its last convolution, not
@@ -101,6 +101,24 @@ def json_ready(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: json_ready(v) for k, v in value.items()}
     return value
+
+
+def fold_weight_norm(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Replace every `<p>.weight_g` / `<p>.weight_v` pair by `<p>.weight` = g * v / |v|, the norm taken
+    over every dimension but the first (torch's weight_norm with dim=0)."""
+    out: dict[str, torch.Tensor] = {}
+    for name, value in tensors.items():
+        if name.endswith(".weight_v"):
+            prefix = name[: -len(".weight_v")]
+            g = tensors.get(prefix + ".weight_g")
+            if g is None:
+                raise ValueError(f"{prefix}.weight_v has no matching weight_g; the file is not a weight-normed generator")
+            v = value.float()
+            norm = v.flatten(1).norm(dim=1).view(-1, *([1] * (v.dim() - 1)))
+            out[prefix + ".weight"] = (g.float().view_as(norm) * v / norm).contiguous()
+        elif not name.endswith(".weight_g"):
+            out[name] = value.float().contiguous()
+    return out
 
 
 class ResBlock(nn.Module):
@@ -206,6 +224,14 @@ class HifiganGenerator(nn.Module):
             if not parametrize.is_parametrized(conv, "weight"):
                 weight_norm(conv)
         return self
+
+    def plain_state_dict(self) -> dict[str, torch.Tensor]:
+        """The state dict with any weight norm folded in: what a plain (inference) generator loads."""
+        renamed = {}
+        for key, value in self.state_dict().items():
+            key = key.replace(".parametrizations.weight.original0", ".weight_g").replace(".parametrizations.weight.original1", ".weight_v")
+            renamed[key] = value.detach()
+        return fold_weight_norm(renamed)
 
     def fold_weight_norm(self) -> "HifiganGenerator":
         """Bake the weight norm into plain weights (same outputs, faster inference); returns self."""

@@ -18,7 +18,7 @@ import torch
 
 from vclone.audio import AudioConfig
 from vclone.errors import VcloneError
-from vclone.models.vocoder.hifigan import HifiganConfig, HifiganGenerator
+from vclone.models.vocoder.hifigan import HifiganConfig, HifiganGenerator, fold_weight_norm
 from vclone.models.vocoder.store import VocoderError, VocoderFile, load_vocoder, save_vocoder
 
 __all__ = [
@@ -68,24 +68,6 @@ def find_universal_source() -> Path:
     return path
 
 
-def fold_weight_norm(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Replace every `<p>.weight_g` / `<p>.weight_v` pair by `<p>.weight` = g * v / |v|, the norm taken
-    over every dimension but the first (torch's weight_norm with dim=0)."""
-    out: dict[str, torch.Tensor] = {}
-    for name, value in tensors.items():
-        if name.endswith(".weight_v"):
-            prefix = name[: -len(".weight_v")]
-            g = tensors.get(prefix + ".weight_g")
-            if g is None:
-                raise VocoderError(f"{prefix}.weight_v has no matching weight_g; the file is not a weight-normed generator")
-            v = value.float()
-            norm = v.flatten(1).norm(dim=1).view(-1, *([1] * (v.dim() - 1)))
-            out[prefix + ".weight"] = (g.float().view_as(norm) * v / norm).contiguous()
-        elif not name.endswith(".weight_g"):
-            out[name] = value.float().contiguous()
-    return out
-
-
 _RESBLOCK = re.compile(r"^resblocks\.(\d+)\.(.*)$")
 _UPS = re.compile(r"^ups\.(\d+)\.(.*)$")
 
@@ -118,7 +100,10 @@ def convert_universal(source: Path) -> HifiganGenerator:
         raise VocoderError(f"{source} cannot be read as the universal HiFi-GAN weights ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from None
     if not isinstance(data, dict) or not isinstance(data.get("generator"), dict):
         raise VocoderError(f"{source} holds no 'generator' state dict; it is not the universal HiFi-GAN file")
-    state = rename_universal_keys(fold_weight_norm(data["generator"]), UNIVERSAL_CONFIG)
+    try:
+        state = rename_universal_keys(fold_weight_norm(data["generator"]), UNIVERSAL_CONFIG)
+    except ValueError as err:
+        raise VocoderError(f"{source}: {err}") from None
     generator = HifiganGenerator(UNIVERSAL_CONFIG)
     try:
         generator.load_state_dict(state, strict=True)

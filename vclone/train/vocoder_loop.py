@@ -1,0 +1,236 @@
+"""Vocoder training: segments of prepared audio -> HiFi-GAN's GAN steps -> checkpoints, logs, plots, RUN/vocoder.
+
+Each step: the generator vocodes the segments' mels; the discriminators take one step on real vs
+generated audio (least-squares GAN); the generator takes one step on 45 x mel L1 + feature matching
++ adversarial loss (HiFi-GAN's objective). Optionally the first `adversarial_start` steps use the mel
+loss alone, and the generator may start from the universal weights (fine-tuning).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vclone.audio import AudioConfig, MelSpectrogram
+from vclone.data.dataset import TrainingData
+from vclone.errors import ConfigError
+from vclone.models.vocoder.config import build_generator
+from vclone.models.vocoder.discriminators import Discriminators, discriminator_preset
+from vclone.models.vocoder.losses import MelReconstructionLoss, MultiResolutionStftLoss, discriminator_loss, feature_matching_loss, generator_adversarial_loss
+from vclone.models.vocoder.store import check_mel_convention, load_vocoder, save_vocoder
+from vclone.models.vocoder.universal import UNIVERSAL, load_universal
+from vclone.train.checkpoint import Checkpoint, CheckpointError, TrainState, load_checkpoint, save_checkpoint
+from vclone.train.interrupt import graceful_interrupt
+from vclone.train.logs import CsvLog, StepReport
+from vclone.train.optimizer import NamedAdamW, build_optimizer, learning_rate
+from vclone.train.precision import resolve_precision
+from vclone.train.rng import capture_rng, restore_rng, seed_everything, use_deterministic
+from vclone.train.run_dir import RunDir, open_run
+from vclone.train.vocoder_config import VocoderTrainConfig
+from vclone.train.vocoder_data import SegmentSource, plan_segments, teacher_forced_mels
+from vclone.train.vocoder_plots import plot_mel_pair
+
+__all__ = ["VocoderGAN", "VocoderTrainResult", "train_vocoder", "initial_generator"]
+
+ProgressFn = Callable[[StepReport], None]
+PhaseFn = Callable[[str, int], Callable[[], None]]
+
+
+class VocoderGAN(nn.Module):
+    """What is trained: the generator and its discriminators (two optimizers)."""
+
+    def __init__(self, generator: nn.Module, discriminators: Discriminators) -> None:
+        super().__init__()
+        self.generator = generator
+        self.discriminators = discriminators
+
+
+@dataclass(frozen=True)
+class VocoderTrainResult:
+    run_dir: Path
+    run_id: str
+    step: int
+    last_report: StepReport | None
+    checkpoint: Path
+    vocoder: Path
+    interrupted: bool
+    seconds: float
+
+
+def initial_generator(config: VocoderTrainConfig, *, audio: AudioConfig) -> nn.Module:
+    """The generator to train: fresh, or with the weights named by `config.init` (same kind and size)."""
+    kind, settings = config.generator_settings()
+    generator = build_generator(kind, settings)
+    if config.init:
+        loaded = load_universal() if config.init == UNIVERSAL else load_vocoder(Path(config.init))
+        if loaded.kind != kind or json.dumps(loaded.meta.get("config"), sort_keys=True) != json.dumps(settings, sort_keys=True):
+            raise ConfigError(
+                f"--init {config.init} is a {loaded.kind} generator of another size than --preset {config.preset}; "
+                f"use the preset it was made with (universal for {UNIVERSAL})"
+            )
+        check_mel_convention(loaded.audio, audio, vocoder_label=config.init, mel_label="the training data")
+        generator.load_state_dict(loaded.generator.state_dict())
+    if hasattr(generator, "apply_weight_norm"):
+        generator.apply_weight_norm()  # HiFi-GAN trains its convolutions weight-normed
+    return generator
+
+
+def _optimizer_state(optimizers: dict[str, NamedAdamW]) -> dict[str, torch.Tensor]:
+    return {f"{part}.{name}": value for part, opt in optimizers.items() for name, value in opt.state_tensors().items()}
+
+
+def _load_optimizer_state(optimizers: dict[str, NamedAdamW], tensors: dict[str, torch.Tensor]) -> None:
+    for part, opt in optimizers.items():
+        prefix = part + "."
+        opt.load_state_tensors({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+    unknown = [k for k in tensors if not any(k.startswith(p + ".") for p in optimizers)]
+    if unknown:
+        raise CheckpointError(f"optimizer state {unknown[0]!r} belongs to no part of the vocoder; the checkpoint is another model's")
+
+
+class _Objective:
+    """The losses of one step, and the two updates."""
+
+    def __init__(self, config: VocoderTrainConfig, model: VocoderGAN, optimizers: dict[str, NamedAdamW], mel_loss: MelReconstructionLoss) -> None:
+        self.weights, self.clip = config.losses, config.optimizer.grad_clip
+        self.model, self.optimizers, self.mel_loss = model, optimizers, mel_loss
+        self.stft_loss = MultiResolutionStftLoss().to(next(model.parameters()).device) if config.losses.stft > 0 else None
+
+    def step(self, wav: torch.Tensor, cond: torch.Tensor, real_mel: torch.Tensor, *, adversarial: bool) -> tuple[float, dict[str, float], float, torch.Tensor]:
+        """One generator (and, when adversarial, discriminator) update: (loss, parts, grad norm, generated audio)."""
+        # Every part is reported from the first step (0 before the discriminators join), so the CSV log's columns never change.
+        w, model, parts = self.weights, self.model, {"mel": 0.0, "stft": 0.0, "adv": 0.0, "fm": 0.0, "disc": 0.0}
+        fake = model.generator(cond)
+        if adversarial:
+            d_loss, _ = discriminator_loss(model.discriminators(wav), model.discriminators(fake.detach()))
+            self._update("discriminators", d_loss)
+            parts["disc"] = d_loss.item()
+        mel = self.mel_loss(fake, real_mel)
+        total = w.mel * mel
+        parts["mel"] = mel.item()
+        if self.stft_loss is not None:
+            stft = self.stft_loss(fake, wav)
+            total = total + w.stft * stft
+            parts["stft"] = stft.item()
+        if adversarial:
+            with torch.no_grad():
+                real_out = model.discriminators(wav)
+            fake_out = model.discriminators(fake)
+            adv, fm = generator_adversarial_loss(fake_out), feature_matching_loss(real_out, fake_out)
+            total = total + w.adversarial * adv + w.feature_matching * fm
+            parts.update(adv=adv.item(), fm=fm.item())
+        grad_norm = self._update("generator", total)
+        return total.item(), parts, grad_norm, fake.detach()
+
+    def _update(self, part: str, loss: torch.Tensor) -> float:
+        optimizer = self.optimizers[part]
+        optimizer.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = float(nn.utils.clip_grad_norm_(getattr(self.model, part).parameters(), self.clip))
+        optimizer.optimizer.step()
+        return norm
+
+
+def train_vocoder(config: VocoderTrainConfig, *, progress: ProgressFn | None = None, phase: PhaseFn | None = None) -> VocoderTrainResult:
+    """Train (or resume) the vocoder run `config.out` up to `config.max_steps` steps."""
+    started = time.perf_counter()
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    progress = progress or (lambda report: None)
+    try:
+        data = TrainingData.from_dirs(config.data_dirs)
+        audio = data.vocab.audio
+        run = open_run(config, data_info=data.describe())
+        device = resolve_precision(config.precision).device
+        use_deterministic(config.deterministic)
+        seed_everything(config.seed)
+        model = VocoderGAN(initial_generator(config, audio=audio), Discriminators(discriminator_preset(config.discriminator))).to(device)
+        optimizers = {"generator": build_optimizer(model.generator, config.optimizer), "discriminators": build_optimizer(model.discriminators, config.optimizer)}
+        mels = None
+        if config.acoustic_voice:
+            tick = phase(f"predicting the mels of {len(data)} utterances", len(data)) if phase is not None else None
+            mels = teacher_forced_mels(Path(config.acoustic_voice), data, device=device, tick=tick)
+        source = SegmentSource(data, mels=mels)
+        objective = _Objective(config, model, optimizers, MelReconstructionLoss(audio).to(device))
+        log = CsvLog(run.log_path)
+        state, elapsed_before = TrainState(), 0.0
+        if run.resume_from is not None:
+            state, elapsed_before = _restore(run.resume_from, model, optimizers, log)
+        report, frames = None, config.segments.segment_frames
+        model.train()
+        with graceful_interrupt() as stop:
+            while state.step < config.max_steps and not stop.requested:
+                step = state.step + 1
+                segments = plan_segments(data.frame_lengths, step=step, seed=config.seed, num_items=config.segments.num_items, segment_frames=frames)
+                wav, cond, real_mel = (t.to(device) for t in source.batch(segments, segment_frames=frames))
+                lr = learning_rate(step, config.optimizer)
+                for opt in optimizers.values():
+                    opt.set_lr(lr)
+                tic = time.perf_counter()
+                loss, parts, grad_norm, fake = objective.step(wav, cond, real_mel, adversarial=step > config.losses.adversarial_start)
+                seconds = time.perf_counter() - tic
+                state = TrainState(step=step)
+                report = StepReport(
+                    step=step, epoch=0, max_steps=config.max_steps, lr=lr, loss=loss, losses=parts, grad_norm=grad_norm,
+                    ids=tuple(data.items[s.index].entry.id for s in segments), num_frames=frames * len(segments),
+                    frames_per_s=frames * len(segments) / max(seconds, 1e-9), elapsed_s=elapsed_before + time.perf_counter() - started,
+                )
+                progress(report)
+                if step % config.logging.every == 0 or step == config.max_steps:
+                    log.write(report)
+                if step % config.plotting.every == 0 or step == config.max_steps:
+                    _plot(run, audio, fake[0], real_mel[0], report)
+                if step % config.checkpoint.every == 0 and step < config.max_steps:
+                    _save(run, config, model, optimizers, state, elapsed_before + time.perf_counter() - started, audio)
+        checkpoint = _save(run, config, model, optimizers, state, elapsed_before + time.perf_counter() - started, audio)
+        return VocoderTrainResult(
+            run_dir=run.root, run_id=run.run_id, step=state.step, last_report=report, checkpoint=checkpoint, vocoder=run.root / "vocoder",
+            interrupted=stop.requested and state.step < config.max_steps, seconds=time.perf_counter() - started,
+        )
+    finally:
+        use_deterministic(was_deterministic)
+
+
+def _plot(run: RunDir, audio: AudioConfig, fake: torch.Tensor, real_mel: torch.Tensor, report: StepReport) -> None:
+    with torch.no_grad():
+        generated = MelSpectrogram(audio)(fake.float().cpu())
+    plot_mel_pair(run.plots / f"step_{report.step:07d}.png", real=real_mel.cpu(), generated=generated,
+                  title=f"step {report.step}: {report.ids[0]} (mel L1 {report.losses['mel']:.3f})")
+
+
+def _save(run: RunDir, config: VocoderTrainConfig, model: VocoderGAN, optimizers: dict[str, NamedAdamW], state: TrainState,
+          elapsed: float, audio: AudioConfig) -> Path:
+    """A checkpoint, then RUN/vocoder (the folded generator) from the same weights."""
+    rng_tensors, rng_meta = capture_rng()
+    checkpoint = Checkpoint(
+        state=state, model=dict(model.state_dict()), optimizer=_optimizer_state(optimizers), rng=rng_tensors,
+        meta={"run_id": run.run_id, "task": config.task, "rng": rng_meta, "elapsed_s": elapsed, "config": config.to_dict()},
+    )
+    path = save_checkpoint(run.checkpoints, checkpoint, keep=config.checkpoint.keep)
+    kind, settings = config.generator_settings()
+    # A fresh plain generator, not a deep copy: torch's parametrized modules do not survive copying.
+    generator = build_generator(kind, settings)
+    trained = model.generator
+    generator.load_state_dict(trained.plain_state_dict() if hasattr(trained, "plain_state_dict") else trained.state_dict())
+    training = {"run_id": run.run_id, "step": state.step, "init": config.init, "acoustic_voice": config.acoustic_voice,
+                "data": [str(Path(d).resolve()) for d in config.data_dirs], "seed": config.seed}
+    save_vocoder(run.root / "vocoder", generator, kind=kind, config=settings, audio=audio, name=f"vocoder:{run.run_id[:8]}",
+                 description=f"vclone --task vocoder, preset {config.preset}, step {state.step}", training=training)
+    return path
+
+
+def _restore(folder: Path, model: VocoderGAN, optimizers: dict[str, NamedAdamW], log: CsvLog) -> tuple[TrainState, float]:
+    checkpoint = load_checkpoint(folder)
+    try:
+        model.load_state_dict(checkpoint.model, strict=True)
+    except RuntimeError as err:
+        raise CheckpointError(f"{folder} does not fit this vocoder ({str(err).splitlines()[0]})") from None
+    _load_optimizer_state(optimizers, checkpoint.optimizer)
+    restore_rng(checkpoint.rng, checkpoint.meta["rng"])
+    log.truncate_after(checkpoint.state.step)
+    return checkpoint.state, float(checkpoint.meta.get("elapsed_s", 0.0))
