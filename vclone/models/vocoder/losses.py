@@ -1,7 +1,9 @@
-"""HiFi-GAN's losses: least-squares GAN terms, feature matching, and mel reconstruction in the project's mel convention.
+"""GAN vocoder losses: LSGAN terms, feature matching, mel and multi-resolution STFT reconstruction (HiFi-GAN).
 
-Shape legend: B batch, S samples, T frames, M mel bands. Training crops fixed-length segments, so
-no term needs a mask.
+Shape legend: B batch, S samples, T frames, M mel bands. Training crops fixed-length random
+segments, so every item of a batch is full length and no term needs a mask. The loss weights
+(HiFi-GAN: 45 for the mel term, 2 for feature matching, 1 for the adversarial terms) are the
+caller's, never applied here.
 """
 
 from __future__ import annotations
@@ -10,75 +12,131 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from vclone.audio import AudioConfig, MelSpectrogram
-from vclone.models.vocoder.discriminators import DiscriminatorOutput
+from vclone.models.vocoder.discriminators import DiscriminatorOutput, check_resolution, stft_magnitude
 
-__all__ = ["discriminator_loss", "generator_adversarial_loss", "feature_matching_loss", "MelReconstructionLoss", "MultiResolutionStftLoss", "STFT_RESOLUTIONS"]
+__all__ = [
+    "STFT_RESOLUTIONS",
+    "MelReconstructionLoss",
+    "MultiResolutionStftLoss",
+    "discriminator_loss",
+    "feature_matching_loss",
+    "generator_adversarial_loss",
+]
 
-STFT_RESOLUTIONS = ((512, 128, 512), (1024, 256, 1024), (2048, 512, 2048))
-"""(n_fft, hop, win) of the multi-resolution STFT loss (Parallel WaveGAN's auxiliary loss, at three scales)."""
+STFT_RESOLUTIONS = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))
+"""(n_fft, hop_length, win_length) of the multi-resolution STFT loss: Parallel WaveGAN's three."""
 
-
-def discriminator_loss(real: Sequence[DiscriminatorOutput], fake: Sequence[DiscriminatorOutput]) -> tuple[torch.Tensor, dict[str, float]]:
-    """Sum over sub-discriminators of mean((1 - D(real))^2) + mean(D(fake)^2); the parts by name."""
-    if len(real) != len(fake) or not real:
-        raise ValueError(f"discriminator_loss needs the same non-empty set of outputs for real and fake, got {len(real)} and {len(fake)}")
-    total, parts = real[0].logits.new_zeros(()), {}
-    for r, f in zip(real, fake):
-        term = (1.0 - r.logits).pow(2).mean() + f.logits.pow(2).mean()
-        parts[r.name] = float(term.detach())
-        total = total + term
-    return total, parts
+# Floor of the magnitudes before the log: far below any audible level, keeps log finite for silence.
+_LOG_FLOOR = 1e-7
 
 
-def generator_adversarial_loss(fake: Sequence[DiscriminatorOutput]) -> torch.Tensor:
-    """Sum over sub-discriminators of mean((1 - D(fake))^2): the generator wants every score at 1."""
-    if not fake:
-        raise ValueError("generator_adversarial_loss needs at least one discriminator output")
-    return torch.stack([(1.0 - f.logits).pow(2).mean() for f in fake]).sum()
+def _check_paired(real: Sequence[DiscriminatorOutput], fake: Sequence[DiscriminatorOutput], *, who: str) -> None:
+    real_names, fake_names = [o.name for o in real], [o.name for o in fake]
+    if real_names != fake_names or not real_names:
+        raise ValueError(
+            f"{who} needs the same non-empty set of discriminator outputs for real and fake audio, "
+            f"got {real_names} and {fake_names}; run one Discriminators module on both"
+        )
 
 
-def feature_matching_loss(real: Sequence[DiscriminatorOutput], fake: Sequence[DiscriminatorOutput]) -> torch.Tensor:
-    """Sum over every feature map of mean |real - fake|; the real features are targets (no gradient)."""
-    terms = [(r.detach() - f).abs().mean() for ro, fo in zip(real, fake) for r, f in zip(ro.features, fo.features)]
-    if not terms:
-        raise ValueError("feature_matching_loss found no feature maps to match")
+def discriminator_loss(
+    real_outputs: Sequence[DiscriminatorOutput], fake_outputs: Sequence[DiscriminatorOutput],
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """LSGAN discriminator loss: sum over sub-discriminators of mean((1 - D(real))^2) + mean(D(fake)^2).
+
+    Returns (total scalar, parts) where parts maps each sub-discriminator's name to its real + fake
+    term, detached; they stay 0-d tensors so that no device sync happens unless the caller logs them.
+    Pass `disc(fake.detach())` as fake_outputs so the D step sends nothing into the generator.
+    """
+    _check_paired(real_outputs, fake_outputs, who="discriminator_loss")
+    terms, parts = [], {}
+    for real, fake in zip(real_outputs, fake_outputs):
+        real_term = (1.0 - real.logits).square().mean()
+        fake_term = fake.logits.square().mean()
+        terms += [real_term, fake_term]
+        parts[real.name] = (real_term + fake_term).detach()
+    return torch.stack(terms).sum(), parts
+
+
+def generator_adversarial_loss(fake_outputs: Sequence[DiscriminatorOutput]) -> torch.Tensor:
+    """LSGAN generator loss: sum over sub-discriminators of mean((1 - D(fake))^2), a scalar."""
+    if not fake_outputs:
+        raise ValueError("generator_adversarial_loss needs at least one discriminator output, got none")
+    return torch.stack([(1.0 - fake.logits).square().mean() for fake in fake_outputs]).sum()
+
+
+def feature_matching_loss(
+    real_outputs: Sequence[DiscriminatorOutput], fake_outputs: Sequence[DiscriminatorOutput],
+) -> torch.Tensor:
+    """Sum over every sub-discriminator and feature map of mean |real - fake| (L1), a scalar.
+
+    The real features are targets: they are detached, so this loss never trains the discriminator
+    (the caller may compute them under torch.no_grad()).
+    """
+    _check_paired(real_outputs, fake_outputs, who="feature_matching_loss")
+    terms = []
+    for real, fake in zip(real_outputs, fake_outputs):
+        if len(real.features) != len(fake.features):
+            raise ValueError(
+                f"feature_matching_loss: {real.name} has {len(real.features)} real and {len(fake.features)} fake feature maps"
+            )
+        terms += [(r.detach() - f).abs().mean() for r, f in zip(real.features, fake.features)]
     return torch.stack(terms).sum()
 
 
 class MelReconstructionLoss(nn.Module):
-    """Mean L1 between the log-mel of generated audio (B, S) and the real log-mel (B, T, M), T = S // hop.
-    The caller applies the weight (45 in HiFi-GAN)."""
+    """Mean L1 between the log-mel of generated audio and the target log-mel: (wav (B, S), mel (B, T, M)) -> scalar.
 
-    def __init__(self, audio: AudioConfig) -> None:
+    The generated audio goes through the project's own MelSpectrogram, the front end that made the
+    target mels, so like is compared with like; T must equal S // hop_length, which holds when the
+    generator upsamples T frames by exactly hop_length.
+    """
+
+    def __init__(self, audio_config: AudioConfig) -> None:
         super().__init__()
-        self.front = MelSpectrogram(audio)
+        self.mel = MelSpectrogram(audio_config)
 
-    def forward(self, wav_BS: torch.Tensor, mel_BTM: torch.Tensor) -> torch.Tensor:
-        generated = self.front(wav_BS)
-        if generated.shape != mel_BTM.shape:
-            raise ValueError(f"generated audio gives a mel of shape {tuple(generated.shape)}, the target is {tuple(mel_BTM.shape)}")
-        return (generated - mel_BTM).abs().mean()
+    def forward(self, wav_fake_BS: torch.Tensor, mel_real_BTM: torch.Tensor) -> torch.Tensor:
+        mel_fake_BTM = self.mel(wav_fake_BS)
+        if mel_fake_BTM.shape != mel_real_BTM.shape:
+            raise ValueError(
+                f"generated audio {tuple(wav_fake_BS.shape)} gives a mel of shape {tuple(mel_fake_BTM.shape)}, "
+                f"the target is {tuple(mel_real_BTM.shape)}; the generator must return T * hop_length samples"
+            )
+        return F.l1_loss(mel_fake_BTM, mel_real_BTM.to(mel_fake_BTM.dtype))
 
 
 class MultiResolutionStftLoss(nn.Module):
-    """Mean over resolutions of spectral convergence + L1 of log magnitudes between generated and real
-    audio (B, S). Agreement at several resolutions at once constrains the phase, which one mel cannot."""
+    """Mean over resolutions of spectral convergence + L1 of log magnitudes: (fake (B, S), real (B, S)) -> scalar.
+
+    Parallel WaveGAN's auxiliary loss (also usable for distillation): agreeing at several
+    time-frequency trade-offs at once rules out artefacts that one resolution cannot see. The real
+    audio is the target and gets no gradient.
+    """
 
     def __init__(self, resolutions: Sequence[tuple[int, int, int]] = STFT_RESOLUTIONS) -> None:
         super().__init__()
-        self.resolutions = tuple(tuple(r) for r in resolutions)
-        for n_fft, _, win in self.resolutions:
-            self.register_buffer(f"window_{n_fft}_{win}", torch.hann_window(win), persistent=False)
+        self.resolutions = tuple(check_resolution(r, where=f"STFT loss resolution {i}") for i, r in enumerate(resolutions))
+        if not self.resolutions:
+            raise ValueError("MultiResolutionStftLoss needs at least one (n_fft, hop_length, win_length)")
+        for i, (_, _, win_length) in enumerate(self.resolutions):
+            # Not persistent: a window is a pure function of its length and should not bloat checkpoints.
+            self.register_buffer(f"window{i}", torch.hann_window(win_length), persistent=False)
 
-    def forward(self, fake_BS: torch.Tensor, real_BS: torch.Tensor) -> torch.Tensor:
-        if fake_BS.shape != real_BS.shape:
-            raise ValueError(f"MultiResolutionStftLoss needs equal shapes, got {tuple(fake_BS.shape)} and {tuple(real_BS.shape)}")
-        total = fake_BS.new_zeros(())
-        for n_fft, hop, win in self.resolutions:
-            window = getattr(self, f"window_{n_fft}_{win}")
-            fake, real = (torch.stft(x, n_fft, hop, win, window=window, return_complex=True).abs().clamp_min(1e-7) for x in (fake_BS, real_BS))
-            convergence = torch.linalg.norm(real - fake) / torch.linalg.norm(real).clamp_min(1e-7)
-            total = total + convergence + (fake.log() - real.log()).abs().mean()
-        return total / len(self.resolutions)
+    def forward(self, wav_fake_BS: torch.Tensor, wav_real_BS: torch.Tensor) -> torch.Tensor:
+        if wav_fake_BS.shape != wav_real_BS.shape:
+            raise ValueError(
+                f"MultiResolutionStftLoss needs equal shapes, got {tuple(wav_fake_BS.shape)} and {tuple(wav_real_BS.shape)}"
+            )
+        terms = []
+        for i, (n_fft, hop_length, _) in enumerate(self.resolutions):
+            window = getattr(self, f"window{i}")
+            fake = stft_magnitude(wav_fake_BS, n_fft=n_fft, hop_length=hop_length, window=window)
+            real = stft_magnitude(wav_real_BS.detach(), n_fft=n_fft, hop_length=hop_length, window=window)
+            convergence = torch.linalg.vector_norm(real - fake) / torch.linalg.vector_norm(real).clamp_min(_LOG_FLOOR)
+            log_distance = F.l1_loss(fake.clamp_min(_LOG_FLOOR).log(), real.clamp_min(_LOG_FLOOR).log())
+            terms.append(convergence + log_distance)
+        return torch.stack(terms).mean()
