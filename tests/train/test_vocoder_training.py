@@ -170,3 +170,15 @@ def test_fine_tuning_on_predicted_mels(prepared: Path, tmp_path: Path, make_conf
     runner.invoke(app, ["prepare", str(tiny_csv_corpus), "--format", "csv", "--out", str(other), "--quiet"])
     with pytest.raises(ConfigError, match="trained on other data"):
         teacher_forced_mels(acoustic.voice, TrainingData.from_dirs([other]), device=torch.device("cpu"))
+
+
+def test_init_from_the_universal_weights_starts_from_them(prepared: Path, tmp_path: Path) -> None:
+    from vclone.models.vocoder.universal import load_universal
+    from vclone.train.vocoder_loop import initial_generator
+
+    config = _config(prepared, tmp_path / "run", preset="universal", init="hifigan-universal")
+    generator = initial_generator(config, audio=AudioConfig())
+    mel = torch.randn(1, 4, 80) - 5
+    with torch.no_grad():
+        torch.testing.assert_close(generator(mel), load_universal().generator(mel), rtol=1e-4, atol=1e-5)
+    assert any("parametrizations" in k for k in generator.state_dict())  # trained weight-normed
