@@ -17,9 +17,8 @@ from vclone.train.vocoder_config import VOCODER_TASK, VocoderTrainConfig
 __all__ = ["train_vocoder_command", "build_vocoder_config", "NOT_FOR_VOCODERS", "DEFAULT_MAX_STEPS"]
 
 DEFAULT_MAX_STEPS = 20_000
-NOT_FOR_VOCODERS = ("stages", "micro_batches", "data_parallel", "remat", "schedule", "balance", "timeout", "batch_frames",
-                    "batch_speakers", "batch_utterances", "speaker_encoder", "speaker_vectors", "language_dropout")
-"""Options of `vclone train` that have no meaning for a vocoder (the pipeline does not run GAN training yet)."""
+NOT_FOR_VOCODERS = ("batch_frames", "batch_speakers", "batch_utterances", "speaker_encoder", "speaker_vectors", "language_dropout")
+"""Options of `vclone train` that have no meaning for a vocoder."""
 
 
 def build_vocoder_config(*, data: list[Path], preset: str | None, out: Path, resume: bool, deterministic: bool,
@@ -62,6 +61,10 @@ def build_vocoder_config(*, data: list[Path], preset: str | None, out: Path, res
         logging=replace(base.logging, **given(every=options.get("log_every"))),
         plotting=replace(base.plotting, **given(every=options.get("plot_every"))),
         precision=replace(base.precision, **given(device=options.get("device"))),
+        pipeline=replace(base.pipeline, **given(
+            num_stages=options.get("stages"), num_micro_batches=options.get("micro_batches"), num_replicas=options.get("data_parallel"),
+            remat=options.get("remat"), schedule=options.get("schedule"), balance=options.get("balance"), timeout_s=options.get("timeout"),
+        )),
     )
 
 
@@ -81,10 +84,17 @@ def train_vocoder_command(*, data: list[Path], preset: str | None, out: Path, re
     """Run the training; prints the outcome. Returns True when Ctrl-C stopped it early."""
     config = build_vocoder_config(data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=options)
     from vclone.train.vocoder_loop import train_vocoder
+    from vclone.train.vocoder_pipeline import train_vocoder_pipeline, uses_vocoder_pipeline
 
     console = Console(stderr=True, quiet=quiet)
-    with TrainProgress(console, disable=quiet) as bar:
-        result = train_vocoder(config, progress=bar, phase=bar.phase)
+    if uses_vocoder_pipeline(config):
+        pipelined = train_vocoder_pipeline(config, show_progress=not quiet)
+        if pipelined is None:  # a non-zero rank under torchrun: rank 0 reports
+            return False
+        result = pipelined
+    else:
+        with TrainProgress(console, disable=quiet) as bar:
+            result = train_vocoder(config, progress=bar, phase=bar.phase)
     say = lambda text: console.print(text, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
     if result.last_report is not None:
         say(f"step {result.step}: {format_report(result.last_report)}")

@@ -1,6 +1,7 @@
 """Quality check of a trained voice on the polyglot demo corpus: intelligibility and cross-language identity.
 
-    python recipes/polyglot/quality_check.py --voice RUN --corpus demo/polyglot-small [--out quality.json]
+    python recipes/polyglot/quality_check.py --voice RUN --corpus demo/polyglot-small \
+        [--vocoder hifigan-universal --vocoder griffin-lim ...] [--out quality.json]
 
 Needs the eval extra (`pip install -e ".[eval]"`: pocketsphinx with its en-us model, resemblyzer with its
 pretrained GE2E speaker encoder; both ship their weights in the wheel, nothing is downloaded).
@@ -13,6 +14,9 @@ pretrained GE2E speaker encoder; both ship their weights in the wheel, nothing i
    GE2E d-vector, cosine similarity. For each clone: similarity to its own speaker's centroid (from
    its training recordings) vs. the best other speaker's, and its rank among all training speakers;
    the ground-truth English recordings get the same measurements as a reference.
+
+Each `--vocoder` (a name from `vclone vocoders`, or a vocoder folder) gets both measurements, side by
+side; without one, the voice's own default vocoder is used (hifigan-universal unless the voice names one).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import numpy as np
 import torch
 
 from vclone.eval.wer import Recognizer, recognizer_available, word_error_rate
+from vclone.errors import VcloneError
 from vclone.synth.synthesizer import Synthesizer
 
 
@@ -58,6 +63,16 @@ def _load(path: Path) -> tuple[torch.Tensor, int]:
     return torch.from_numpy(data.mean(axis=1)), sr
 
 
+def _pooled(results: dict) -> dict:
+    """Word error rate pooled over speakers (edits over words), and the median of the per-speaker rates."""
+    words = sum(r["words"] for r in results.values())
+    return {
+        "pooled": sum(r["wer_synth"] * r["words"] for r in results.values()) / max(words, 1),
+        "median": statistics.median(r["wer_synth"] for r in results.values()) if results else None,
+        "recordings_median": statistics.median(r["wer_recordings"] for r in results.values()) if results else None,
+    }
+
+
 def intelligibility(synth: Synthesizer, corpus: Path, speakers: dict, texts: list[str], rec: Recognizer, limit: int) -> dict:
     train = _read_csv(corpus / "metadata.csv")
     english = [s for s, info in speakers.items() if info["engine"] in ("festival", "flite") and info["language"].startswith("en") and s in synth.voice.vocab.speakers]
@@ -77,7 +92,8 @@ def intelligibility(synth: Synthesizer, corpus: Path, speakers: dict, texts: lis
     return results
 
 
-def identity(synth: Synthesizer, corpus: Path, speakers: dict, enc: SpeakerEncoder, per_speaker: int) -> dict:
+def identity(synth: Synthesizer, corpus: Path, speakers: dict, enc: SpeakerEncoder, per_speaker: int,
+             kinds: tuple[str, ...] = ("clone", "ground_truth")) -> dict:
     train = _read_csv(corpus / "metadata.csv")
     by_spk: dict[str, list[dict[str, str]]] = defaultdict(list)
     for row in train:
@@ -91,7 +107,7 @@ def identity(synth: Synthesizer, corpus: Path, speakers: dict, enc: SpeakerEncod
     matrix = np.stack([centroids[n] for n in names])
     cross = [r for r in _read_csv(corpus / "cross_test.csv") if r["language"].startswith("en") and r["speaker"] in synth.voice.vocab.speakers]
     results: dict[str, dict] = {}
-    for kind in ("clone", "ground_truth"):
+    for kind in kinds:
         own, best_other, top1 = [], [], []
         for row in cross:
             spk = row["speaker"]
@@ -120,25 +136,48 @@ def main() -> None:
     parser.add_argument("--voice", type=Path, required=True, help="voice folder or training run")
     parser.add_argument("--corpus", type=Path, required=True, help="built polyglot corpus (with metadata.csv, cross_test.csv)")
     parser.add_argument("--sentences", type=int, default=10, help="English sentences per speaker for WER")
+    parser.add_argument("--vocoder", action="append", default=None,
+                        help="vocoder to measure (repeatable): griffin-lim, hifigan-universal or a vocoder folder")
     parser.add_argument("--out", type=Path, default=None, help="write the figures here as JSON")
     args = parser.parse_args()
     torch.manual_seed(0)
+    for needed in (args.corpus / "metadata.csv", args.corpus / "cross_test.csv", args.corpus / "speakers.json"):
+        if not needed.is_file():
+            sys.exit(f"error: {needed} is missing; --corpus takes a folder built by recipes/polyglot/build.py")
     if not recognizer_available():
         sys.exit("error: pocketsphinx is missing; install the eval extra: pip install -e '.[eval]'")
     try:
         rec, enc = Recognizer(), SpeakerEncoder()
     except ImportError as err:
         sys.exit(f"error: {err.name} is missing; install the eval extra: pip install -e '.[eval]'")
-    synth = Synthesizer.from_path(args.voice)
+    try:
+        voice = Synthesizer.from_path(args.voice).voice
+        synths = {name: Synthesizer(voice, vocoder=name) for name in args.vocoder} if args.vocoder else None
+    except (VcloneError, OSError) as err:
+        sys.exit(f"error: {err}")
+    if synths is None:
+        default = Synthesizer(voice)
+        synths = {default.vocoder_name: default}
     speakers = json.loads((args.corpus / "speakers.json").read_text(encoding="utf-8"))
     texts = [r["text"] for r in _read_csv(args.corpus / "cross_test.csv") if r["language"].startswith("en")]
-    print("intelligibility (pocketsphinx en-us, word error rate):")
-    wer = intelligibility(synth, args.corpus, speakers, texts, rec, args.sentences)
-    print("cross-language identity (resemblyzer GE2E cosine; English by speakers trained only in another language):")
-    ident = identity(synth, args.corpus, speakers, enc, per_speaker=10)
-    report = {"voice": str(args.voice), "wer": wer, "identity": ident}
+    report: dict = {"voice": str(args.voice), "vocoders": {}}
+    ground_truth = None
+    for name, synth in synths.items():
+        print(f"vocoder {name}")
+        print("intelligibility (pocketsphinx en-us, word error rate):")
+        wer = intelligibility(synth, args.corpus, speakers, texts, rec, args.sentences)
+        summary = _pooled(wer)
+        print(f"  pooled WER {summary['pooled']:.2f}, median {summary['median']:.2f} (own recordings: median {summary['recordings_median']:.2f})")
+        print("cross-language identity (resemblyzer GE2E cosine; English by speakers trained only in another language):")
+        kinds = ("clone",) if ground_truth is not None else ("clone", "ground_truth")
+        ident = identity(synth, args.corpus, speakers, enc, per_speaker=10, kinds=kinds)
+        ground_truth = ident.pop("ground_truth", ground_truth)
+        report["vocoders"][name] = {"wer": wer, "wer_summary": summary, "identity": ident}
+    report["ground_truth_identity"] = ground_truth
     if args.out:
-        args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        tmp = args.out.with_name(args.out.name + ".tmp")
+        tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(args.out)
 
 
 if __name__ == "__main__":

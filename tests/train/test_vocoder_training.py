@@ -128,7 +128,9 @@ def test_cli_trains_a_run_that_synthesis_can_load(prepared: Path, tmp_path: Path
 
 
 @pytest.mark.parametrize(("extra", "needle"), [
-    (["--stages", "2"], "--stages do not apply to --task vocoder"),
+    (["--stages", "50"], "--stages 50 needs at least 50 blocks"),
+    (["--batch-frames", "900"], "--batch-frames do not apply to --task vocoder"),
+    (["--stages", "2", "--balance", "1,1,1"], "names 3 stages but --stages is 2"),
     (["--init", "nowhere"], "neither hifigan-universal nor an existing vocoder folder"),
     (["--preset", "wavenet"], "unknown vocoder preset 'wavenet'"),
     (["--discriminator", "huge"], "unknown discriminator preset 'huge'"),

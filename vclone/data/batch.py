@@ -64,6 +64,11 @@ class Batch:
     """(B, E) float32 external speaker vectors, or None to use the speaker table."""
     pace: float = 1.0
     """Inference only: predicted durations are multiplied by this (above 1 speaks slower)."""
+    audio: torch.Tensor | None = None
+    """(B, S) float32 waveform segments (vocoder training only; `mel` is then the vocoder's input)."""
+    audio_mel: torch.Tensor | None = None
+    """(B, T, M) float32 log-mel of `audio` (vocoder training only): the reconstruction target, which
+    differs from `mel` when the vocoder learns from an acoustic model's predicted mels."""
 
     @property
     def has_targets(self) -> bool:
@@ -98,6 +103,8 @@ class Batch:
             mel_lengths = self.mel_lengths[start:stop]
             mel = self.mel[start:stop, : int(mel_lengths.max())]
         embeddings = None if self.speaker_embeddings is None else self.speaker_embeddings[start:stop]
+        audio = None if self.audio is None else self.audio[start:stop]
+        audio_mel = None if self.audio_mel is None else self.audio_mel[start:stop]
         return Batch(
             ids=self.ids[start:stop],
             phone_ids=self.phone_ids[start:stop, :n],
@@ -109,6 +116,8 @@ class Batch:
             norm=self.norm,
             speaker_embeddings=embeddings,
             pace=self.pace,
+            audio=audio,
+            audio_mel=audio_mel,
         )
 
 

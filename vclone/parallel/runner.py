@@ -33,7 +33,7 @@ from vclone.train.optimizer import NamedAdamW
 from vclone.train.precision import Precision
 from vclone.train.step import TrainingDiverged
 
-__all__ = ["StageModule", "StageRunner", "PipelineStepOutcome", "keeps_activations"]
+__all__ = ["StageModule", "StageRunner", "PipelineStepOutcome", "keeps_activations", "sum_gradients"]
 
 
 class StageModule(nn.Module):
@@ -85,6 +85,20 @@ class _StepState:
     micro: list[Batch]
     saved: dict[int, _Saved] = field(default_factory=dict)
     loss_sums: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def sum_gradients(params: list[torch.Tensor], *, group: object | None) -> None:
+    """Replace each parameter's gradient by its sum over the ranks of `group` (a missing gradient
+    counts as zeros), in one flat all-reduce."""
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    flat = torch.cat([p.grad.reshape(-1) for p in params])
+    dist.all_reduce(flat, group=group)
+    offset = 0
+    for p in params:
+        p.grad.copy_(flat[offset: offset + p.numel()].view_as(p))
+        offset += p.numel()
 
 
 def keeps_activations(remat: str, micro_batch: int, num_micro_batches: int) -> bool:
@@ -140,6 +154,27 @@ class StageRunner:
             raise TrainingDiverged(f"the gradient norm became {grad_norm} at step {step}; lower --lr or resume from an earlier checkpoint")
         self.optimizer.optimizer.step()
         return PipelineStepOutcome(loss=loss, losses=losses, grad_norm=grad_norm, num_micro_batches=len(state.micro), events=tuple(events))
+
+    def forward_only(self, batch: Batch) -> list[AcousticRecord]:
+        """Run every micro-batch of this replica forward through the pipeline without autograd (no
+        backward, no update); the last stage returns its output records, in micro-batch order (every
+        other stage an empty list). For what needs the whole mini-batch's outputs before the training
+        step, such as a GAN's discriminator update."""
+        plan = plan_micro_batches(batch.size, num_micro_batches=self.config.num_micro_batches, num_replicas=self.ctx.num_replicas)
+        micro = split_batch(batch, plan, self.ctx.replica)
+        ctx, outputs = self.ctx, []
+        if micro and not ctx.is_first:
+            self.channel.expect(len(micro), src=ctx.prev_rank, tag=ACTIVATIONS)
+        for m, piece in enumerate(micro):
+            inputs = {} if ctx.is_first else self.channel.recv(src=ctx.prev_rank, tag=ACTIVATIONS, what=f"activations of micro-batch {m}")
+            with torch.no_grad(), self.precision.autocast():
+                output = self.module(AcousticRecord.from_tensors(inputs), piece)
+            if ctx.is_last:
+                outputs.append(output)
+            else:
+                self.channel.send(output.tensors(), to=ctx.next_rank, tag=ACTIVATIONS)
+        self.channel.flush()
+        return outputs
 
     # -- one action ------------------------------------------------------------------------------
 
@@ -241,18 +276,8 @@ class StageRunner:
     def _sum_over_replicas(self) -> None:
         """Each replica saw a part of the mini-batch (normalized by its totals), so the stage's
         gradient is the sum over replicas, in one flat all-reduce."""
-        if self.ctx.num_replicas == 1:
-            return
-        params = self._params()
-        for p in params:
-            if p.grad is None:
-                p.grad = torch.zeros_like(p)
-        flat = torch.cat([p.grad.reshape(-1) for p in params])
-        dist.all_reduce(flat, group=self.ctx.stage_group)
-        offset = 0
-        for p in params:
-            p.grad.copy_(flat[offset: offset + p.numel()].view_as(p))
-            offset += p.numel()
+        if self.ctx.num_replicas > 1:
+            sum_gradients(self._params(), group=self.ctx.stage_group)
 
     def _clip(self, max_norm: float, total_norm: torch.Tensor) -> float:
         """Clip by the norm over all stages' gradients (as one device would), not per stage: every

@@ -126,7 +126,7 @@ def _progress_bar(enabled: bool):
     return TrainProgress(Console(stderr=True, quiet=not enabled), disable=not enabled)
 
 
-def _agree(ctx: ParallelContext, make: Callable[[], Any]) -> Any:
+def agree(ctx: ParallelContext, make: Callable[[], Any]) -> Any:
     """`make()` on rank 0, its result (or its error) on every rank."""
     box: list[Any] = [None]
     if ctx.rank == 0:
@@ -144,7 +144,7 @@ def _agree(ctx: ParallelContext, make: Callable[[], Any]) -> Any:
 
 def _start(config: TrainConfig, ctx: ParallelContext) -> _Session:
     data = TrainingData.from_dirs(config.data_dirs)
-    opened = _agree(ctx, lambda: open_run(config, data_info=data.describe()))
+    opened = agree(ctx, lambda: open_run(config, data_info=data.describe()))
     run = RunDir(root=Path(opened.root), run_id=opened.run_id, resume_from=opened.resume_from)
     resolved = resolve_precision(config.precision)
     if resolved.dtype == "fp16":
@@ -156,10 +156,10 @@ def _start(config: TrainConfig, ctx: ParallelContext) -> _Session:
     model = build_acoustic_model(model_config, dims)
     if config.speaker_encoder:
         # Rank 0 embeds the corpus once; every rank reads the same vectors.
-        vectors_path = Path(_agree(ctx, lambda: str(ensure_speaker_vectors(data, config.speaker_encoder, run.root))))
+        vectors_path = Path(agree(ctx, lambda: str(ensure_speaker_vectors(data, config.speaker_encoder, run.root))))
         condition_on_vectors(data, model, load_speaker_vectors(vectors_path)[0], mode=config.speaker_vectors)
     first = first_training_batch(data, batching=config.batching, seed=config.seed)
-    partition = Partition.from_dict(_agree(ctx, lambda: _plan(model, config, first, run)))
+    partition = Partition.from_dict(agree(ctx, lambda: _plan(model, config, first, run)))
     module = StageModule.of_stage(model, partition, ctx.stage).to(ctx.device)
     del model
     if ctx.world_size > 1:
@@ -224,7 +224,7 @@ def _run_steps(session: _Session, state: TrainState, stop: Any, progress: Progre
             if state.step % config.logging.every == 0 or state.step == config.max_steps:
                 assert session.log is not None
                 session.log.write(report)
-        if _any_rank(ctx, stop.requested):
+        if any_rank(ctx, stop.requested):
             interrupted = state.step < config.max_steps
             break
         if state.step % config.checkpoint.every == 0 and state.step < config.max_steps:
@@ -232,7 +232,7 @@ def _run_steps(session: _Session, state: TrainState, stop: Any, progress: Progre
     return state, report, interrupted
 
 
-def _any_rank(ctx: ParallelContext, flag: bool) -> bool:
+def any_rank(ctx: ParallelContext, flag: bool) -> bool:
     """True on every rank when any rank asks to stop, so all stop after the same step."""
     if ctx.world_size == 1:
         return flag

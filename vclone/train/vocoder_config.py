@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from vclone.errors import ConfigError
+from vclone.parallel.config import PipelineConfig
 from vclone.train.config import CheckpointConfig, LoggingConfig, OptimizerConfig, PlottingConfig, PrecisionConfig, run_config_from_dict, run_config_to_dict
 
 __all__ = ["VOCODER_TASK", "VocoderSegments", "VocoderLossWeights", "VocoderTrainConfig"]
@@ -56,6 +57,14 @@ class VocoderLossWeights:
         if self.mel == 0 and self.adversarial == 0:
             raise ConfigError("a vocoder needs the mel loss or the adversarial loss (both weights are 0)")
 
+    def parts(self) -> dict[str, float]:
+        """The weights by loss part, as VocoderObjective names them (mel, stft, adv, fm)."""
+        return {"mel": self.mel, "stft": self.stft, "adv": self.adversarial, "fm": self.feature_matching}
+
+    def unweighted(self, weighted: dict[str, float]) -> dict[str, float]:
+        """Weighted loss parts -> the parts themselves, as the log reports them (0 for a part that is off)."""
+        return {part: (weighted.get(part, 0.0) / w if w > 0 else 0.0) for part, w in self.parts().items()}
+
 
 def _default_optimizer() -> OptimizerConfig:
     # HiFi-GAN's AdamW settings; no warm-up for the fine-tuning case, where the weights are already good.
@@ -92,6 +101,9 @@ class VocoderTrainConfig:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     plotting: PlottingConfig = field(default_factory=PlottingConfig)
     precision: PrecisionConfig = field(default_factory=PrecisionConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    """Pipeline layout of the generator (--stages, --micro-batches, ...); the discriminators live on
+    the last stage, which produces the waveform."""
     seed: int = 0
     deterministic: bool = False
     resume: bool = False
@@ -124,5 +136,5 @@ class VocoderTrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "VocoderTrainConfig":
         parts = {"segments": VocoderSegments, "losses": VocoderLossWeights, "optimizer": OptimizerConfig, "checkpoint": CheckpointConfig,
-                 "logging": LoggingConfig, "plotting": PlottingConfig, "precision": PrecisionConfig}
+                 "logging": LoggingConfig, "plotting": PlottingConfig, "precision": PrecisionConfig, "pipeline": PipelineConfig}
         return run_config_from_dict(cls, data, parts=parts, what="vocoder training")

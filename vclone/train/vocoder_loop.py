@@ -22,7 +22,8 @@ from vclone.data.dataset import TrainingData
 from vclone.errors import ConfigError
 from vclone.models.vocoder.config import build_generator
 from vclone.models.vocoder.discriminators import Discriminators, discriminator_preset
-from vclone.models.vocoder.losses import MelReconstructionLoss, MultiResolutionStftLoss, discriminator_loss, feature_matching_loss, generator_adversarial_loss
+from vclone.models.vocoder.losses import discriminator_loss
+from vclone.models.vocoder.pipeline import VocoderObjective, segment_batch
 from vclone.models.vocoder.store import check_mel_convention, load_vocoder, save_vocoder
 from vclone.models.vocoder.universal import UNIVERSAL, load_universal
 from vclone.train.checkpoint import Checkpoint, CheckpointError, TrainState, load_checkpoint, save_checkpoint
@@ -36,7 +37,7 @@ from vclone.train.vocoder_config import VocoderTrainConfig
 from vclone.train.vocoder_data import SegmentSource, plan_segments, teacher_forced_mels
 from vclone.train.vocoder_plots import plot_mel_pair
 
-__all__ = ["VocoderGAN", "VocoderTrainResult", "train_vocoder", "initial_generator"]
+__all__ = ["VocoderGAN", "VocoderTrainResult", "train_vocoder", "initial_generator", "save_vocoder_run", "plot_step", "ProgressFn", "PhaseFn"]
 
 ProgressFn = Callable[[StepReport], None]
 PhaseFn = Callable[[str, int], Callable[[], None]]
@@ -95,37 +96,30 @@ def _load_optimizer_state(optimizers: dict[str, NamedAdamW], tensors: dict[str, 
 
 
 class _Objective:
-    """The losses of one step, and the two updates."""
+    """The losses of one step, and the two updates (the generator's losses are VocoderObjective's,
+    the same the pipeline's last stage computes)."""
 
-    def __init__(self, config: VocoderTrainConfig, model: VocoderGAN, optimizers: dict[str, NamedAdamW], mel_loss: MelReconstructionLoss) -> None:
+    def __init__(self, config: VocoderTrainConfig, model: VocoderGAN, optimizers: dict[str, NamedAdamW], audio: AudioConfig) -> None:
         self.weights, self.clip = config.losses, config.optimizer.grad_clip
-        self.model, self.optimizers, self.mel_loss = model, optimizers, mel_loss
-        self.stft_loss = MultiResolutionStftLoss().to(next(model.parameters()).device) if config.losses.stft > 0 else None
+        self.model, self.optimizers = model, optimizers
+        device = next(model.parameters()).device
+        self.objective = VocoderObjective(audio, weights=config.losses.parts(), discriminators=model.discriminators).to(device)
 
     def step(self, wav: torch.Tensor, cond: torch.Tensor, real_mel: torch.Tensor, *, adversarial: bool) -> tuple[float, dict[str, float], float, torch.Tensor]:
         """One generator (and, when adversarial, discriminator) update: (loss, parts, grad norm, generated audio)."""
-        # Every part is reported from the first step (0 before the discriminators join), so the CSV log's columns never change.
-        w, model, parts = self.weights, self.model, {"mel": 0.0, "stft": 0.0, "adv": 0.0, "fm": 0.0, "disc": 0.0}
+        model = self.model
         fake = model.generator(cond)
+        disc = 0.0
         if adversarial:
             d_loss, _ = discriminator_loss(model.discriminators(wav), model.discriminators(fake.detach()))
             self._update("discriminators", d_loss)
-            parts["disc"] = d_loss.item()
-        mel = self.mel_loss(fake, real_mel)
-        total = w.mel * mel
-        parts["mel"] = mel.item()
-        if self.stft_loss is not None:
-            stft = self.stft_loss(fake, wav)
-            total = total + w.stft * stft
-            parts["stft"] = stft.item()
-        if adversarial:
-            with torch.no_grad():
-                real_out = model.discriminators(wav)
-            fake_out = model.discriminators(fake)
-            adv, fm = generator_adversarial_loss(fake_out), feature_matching_loss(real_out, fake_out)
-            total = total + w.adversarial * adv + w.feature_matching * fm
-            parts.update(adv=adv.item(), fm=fm.item())
+            disc = d_loss.item()
+        self.objective.adversarial = adversarial
+        losses = self.objective(fake, segment_batch(cond, audio_BS=wav, audio_mel_BFM=real_mel))
+        total = torch.stack(list(losses.values())).sum()
         grad_norm = self._update("generator", total)
+        # Every part is reported from the first step (0 before the discriminators join), so the CSV log's columns never change.
+        parts = {**self.weights.unweighted({k: v.item() for k, v in losses.items()}), "disc": disc}
         return total.item(), parts, grad_norm, fake.detach()
 
     def _update(self, part: str, loss: torch.Tensor) -> float:
@@ -156,7 +150,7 @@ def train_vocoder(config: VocoderTrainConfig, *, progress: ProgressFn | None = N
             tick = phase(f"predicting the mels of {len(data)} utterances", len(data)) if phase is not None else None
             mels = teacher_forced_mels(Path(config.acoustic_voice), data, device=device, tick=tick)
         source = SegmentSource(data, mels=mels)
-        objective = _Objective(config, model, optimizers, MelReconstructionLoss(audio).to(device))
+        objective = _Objective(config, model, optimizers, audio)
         log = CsvLog(run.log_path)
         state, elapsed_before = TrainState(), 0.0
         if run.resume_from is not None:
@@ -184,7 +178,7 @@ def train_vocoder(config: VocoderTrainConfig, *, progress: ProgressFn | None = N
                 if step % config.logging.every == 0 or step == config.max_steps:
                     log.write(report)
                 if step % config.plotting.every == 0 or step == config.max_steps:
-                    _plot(run, audio, fake[0], real_mel[0], report)
+                    plot_step(run, audio, fake[0], real_mel[0], report)
                 if step % config.checkpoint.every == 0 and step < config.max_steps:
                     _save(run, config, model, optimizers, state, elapsed_before + time.perf_counter() - started, audio)
         checkpoint = _save(run, config, model, optimizers, state, elapsed_before + time.perf_counter() - started, audio)
@@ -196,7 +190,7 @@ def train_vocoder(config: VocoderTrainConfig, *, progress: ProgressFn | None = N
         use_deterministic(was_deterministic)
 
 
-def _plot(run: RunDir, audio: AudioConfig, fake: torch.Tensor, real_mel: torch.Tensor, report: StepReport) -> None:
+def plot_step(run: RunDir, audio: AudioConfig, fake: torch.Tensor, real_mel: torch.Tensor, report: StepReport) -> None:
     with torch.no_grad():
         generated = MelSpectrogram(audio)(fake.float().cpu())
     plot_mel_pair(run.plots / f"step_{report.step:07d}.png", real=real_mel.cpu(), generated=generated,
@@ -205,17 +199,29 @@ def _plot(run: RunDir, audio: AudioConfig, fake: torch.Tensor, real_mel: torch.T
 
 def _save(run: RunDir, config: VocoderTrainConfig, model: VocoderGAN, optimizers: dict[str, NamedAdamW], state: TrainState,
           elapsed: float, audio: AudioConfig) -> Path:
-    """A checkpoint, then RUN/vocoder (the folded generator) from the same weights."""
+    return save_vocoder_run(run, config, model=dict(model.state_dict()), optimizer=_optimizer_state(optimizers), state=state,
+                            elapsed=elapsed, audio=audio)
+
+
+def save_vocoder_run(run: RunDir, config: VocoderTrainConfig, *, model: dict[str, torch.Tensor], optimizer: dict[str, torch.Tensor],
+                     state: TrainState, elapsed: float, audio: AudioConfig) -> Path:
+    """A checkpoint of the whole GAN (`generator.*` and `discriminators.*` weights and optimizer
+    state, whoever trained it: one process or a pipeline), then RUN/vocoder (the folded generator)
+    from the same weights."""
     rng_tensors, rng_meta = capture_rng()
     checkpoint = Checkpoint(
-        state=state, model=dict(model.state_dict()), optimizer=_optimizer_state(optimizers), rng=rng_tensors,
+        state=state, model=model, optimizer=optimizer, rng=rng_tensors,
         meta={"run_id": run.run_id, "task": config.task, "rng": rng_meta, "elapsed_s": elapsed, "config": config.to_dict()},
     )
     path = save_checkpoint(run.checkpoints, checkpoint, keep=config.checkpoint.keep)
     kind, settings = config.generator_settings()
+    trained = build_generator(kind, settings)
+    if hasattr(trained, "apply_weight_norm"):
+        trained.apply_weight_norm()
+    prefix = "generator."
+    trained.load_state_dict({k[len(prefix):]: v for k, v in model.items() if k.startswith(prefix)}, strict=True)
     # A fresh plain generator, not a deep copy: torch's parametrized modules do not survive copying.
     generator = build_generator(kind, settings)
-    trained = model.generator
     generator.load_state_dict(trained.plain_state_dict() if hasattr(trained, "plain_state_dict") else trained.state_dict())
     training = {"run_id": run.run_id, "step": state.step, "init": config.init, "acoustic_voice": config.acoustic_voice,
                 "data": [str(Path(d).resolve()) for d in config.data_dirs], "seed": config.seed}

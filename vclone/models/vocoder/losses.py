@@ -110,7 +110,7 @@ class MelReconstructionLoss(nn.Module):
 
 
 class MultiResolutionStftLoss(nn.Module):
-    """Mean over resolutions of spectral convergence + L1 of log magnitudes: (fake (B, S), real (B, S)) -> scalar.
+    """Mean over resolutions of spectral convergence (per segment, averaged) + L1 of log magnitudes: (fake (B, S), real (B, S)) -> scalar.
 
     Parallel WaveGAN's auxiliary loss (also usable for distillation): agreeing at several
     time-frequency trade-offs at once rules out artefacts that one resolution cannot see. The real
@@ -136,7 +136,10 @@ class MultiResolutionStftLoss(nn.Module):
             window = getattr(self, f"window{i}")
             fake = stft_magnitude(wav_fake_BS, n_fft=n_fft, hop_length=hop_length, window=window)
             real = stft_magnitude(wav_real_BS.detach(), n_fft=n_fft, hop_length=hop_length, window=window)
-            convergence = torch.linalg.vector_norm(real - fake) / torch.linalg.vector_norm(real).clamp_min(_LOG_FLOOR)
+            # Per segment, then averaged (like every other term here): a batch split into micro-batches,
+            # each weighted by its share of the segments, adds up to the same loss.
+            dims = tuple(range(1, real.dim()))
+            convergence = (torch.linalg.vector_norm(real - fake, dim=dims) / torch.linalg.vector_norm(real, dim=dims).clamp_min(_LOG_FLOOR)).mean()
             log_distance = F.l1_loss(fake.clamp_min(_LOG_FLOOR).log(), real.clamp_min(_LOG_FLOOR).log())
             terms.append(convergence + log_distance)
         return torch.stack(terms).mean()
