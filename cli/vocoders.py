@@ -1,4 +1,5 @@
-"""`vclone vocoders`: the vocoders synthesis can use, their mel convention, size and origin."""
+"""`vclone vocoders`: the vocoders synthesis can use, their mel convention, size and origin;
+`vclone attach-vocoder`: make one of them a voice's default."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from vclone.cli.errors import fail, reports_user_errors
-from vclone.synth.vocoders import DEFAULT_VOCODER, list_vocoders
+from vclone.synth.vocoders import ATTACHED_DIR, DEFAULT_VOCODER, attach_vocoder, list_vocoders
 
-__all__ = ["register", "vocoders"]
+__all__ = ["register", "vocoders", "attach"]
 
 
 @reports_user_errors
@@ -46,6 +47,20 @@ def vocoders(
         raise fail(broken[0].error)
 
 
+@reports_user_errors
+def attach(
+    voice: Path = typer.Argument(..., help="Voice folder or acoustic training run."),
+    vocoder: str = typer.Argument(..., help="griffin-lim, hifigan-universal, or a vocoder folder / vocoder training run."),
+) -> None:
+    """Make VOCODER the voice's default vocoder (what `vclone synthesize` and `Synthesizer` use when no
+    --vocoder is given). A vocoder folder is checked against the voice's mel convention and copied
+    into VOICE/vocoder, so the voice stays self-contained; re-exports of the voice keep it."""
+    voice_dir, named = attach_vocoder(voice, vocoder)
+    where = f" (copied to {voice_dir / named})" if named == ATTACHED_DIR else ""
+    Console(stderr=True, highlight=False).print(f"{escape(str(voice_dir))}: default vocoder is now {escape(named)}{escape(where)}", soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
-    """Add the command to the app."""
+    """Add the commands to the app."""
     app.command(name="vocoders")(vocoders)
+    app.command(name="attach-vocoder")(attach)

@@ -237,3 +237,49 @@ def test_end_to_end_train_then_synthesize_across_languages(tiny_csv_corpus: Path
     assert sf.info(out).frames == frames.shape[0] * 256
     refused = _run("Hallo.", "--language", "de", "--speaker", "bruno", "--voice", str(run), "--out", str(tmp_path / "de.wav"))
     assert refused.returncode == 2 and "en-us, es" in _one_error_line(refused.stderr)
+
+
+def test_attach_vocoder_makes_it_the_voices_default(voice: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(voice, run)
+    mine = _tiny_vocoder(tmp_path / "mine")
+    attached = runner.invoke(app, ["attach-vocoder", str(run), str(mine)])
+    assert attached.exit_code == 0, attached.output
+    meta = json.loads((run / "voice" / "voice.json").read_text())
+    assert meta["vocoder"] == "vocoder" and (run / "voice" / "vocoder" / "vocoder.safetensors").is_file()
+    shutil.rmtree(mine)  # the voice holds its own copy
+
+    def default_wav(name: str) -> np.ndarray:
+        out = tmp_path / f"{name}.wav"
+        result = _invoke("The fox.", "-l", "en-us", "-s", "alice", "-v", str(run), "-o", str(out), "--seed", "0")
+        assert result.exit_code == 0, result.output
+        return sf.read(out, dtype="float32")[0]
+
+    with_attached = default_wav("attached")
+    explicit = tmp_path / "explicit.wav"
+    assert _invoke("The fox.", "-l", "en-us", "-s", "alice", "-v", str(run), "-o", str(explicit), "--seed", "0",
+                   "--vocoder", str(run / "voice" / "vocoder")).exit_code == 0
+    np.testing.assert_array_equal(with_attached, sf.read(explicit, dtype="float32")[0])
+    # Training re-exports the voice at every checkpoint: the attachment survives.
+    save_untrained_voice(run / "voice", texts=TEXTS, speakers=["alice", "bruno"], overrides=SHRUNK, run_id="cli-run")
+    assert json.loads((run / "voice" / "voice.json").read_text())["vocoder"] == "vocoder"
+    assert runner.invoke(app, ["attach-vocoder", str(run), "griffin-lim"]).exit_code == 0
+    assert json.loads((run / "voice" / "voice.json").read_text())["vocoder"] == "griffin-lim"
+    assert not np.array_equal(default_wav("gl"), with_attached)
+
+
+@pytest.mark.parametrize(("make", "needle"), [
+    (lambda root: _tiny_vocoder(root / "v16k", audio=AudioConfig(sample_rate=16000)), "sample_rate"),
+    (lambda root: root / "nowhere", "unknown vocoder"),
+    (lambda root: root, "no vocoder.json"),
+])
+def test_attach_vocoder_refuses_what_does_not_fit_and_changes_nothing(voice: Path, tmp_path: Path, make, needle: str) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(voice, run)
+    (tmp_path / "empty").mkdir()
+    before = (run / "voice" / "voice.json").read_bytes()
+    target = make(tmp_path / "empty")
+    result = runner.invoke(app, ["attach-vocoder", str(run), str(target)])
+    assert result.exit_code == 2
+    assert needle in _one_error_line(result.stderr)
+    assert (run / "voice" / "voice.json").read_bytes() == before and not (run / "voice" / "vocoder").exists()

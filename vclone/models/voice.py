@@ -86,6 +86,7 @@ def save_voice(
     write_json_atomic(
         out_dir / CONFIG_NAME,
         {
+            **_attached_vocoder(out_dir),
             "format": VOICE_FORMAT,
             "format_version": VOICE_FORMAT_VERSION,
             "vclone_version": vclone.__version__,
@@ -96,6 +97,16 @@ def save_voice(
         },
     )
     return out_dir
+
+
+def _attached_vocoder(out_dir: Path) -> dict[str, Any]:
+    """The "vocoder" field of the voice.json being replaced, so re-exporting a voice (every training
+    checkpoint does) keeps the vocoder attached to it."""
+    try:
+        named = json.loads((out_dir / CONFIG_NAME).read_text(encoding="utf-8")).get("vocoder")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {"vocoder": named} if isinstance(named, str) and named else {}
 
 
 def find_voice_dir(path: Path) -> Path:

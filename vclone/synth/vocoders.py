@@ -142,3 +142,49 @@ def voice_vocoder(meta: dict, voice_dir: Path) -> str | None:
     if named in VOCODERS:
         return named
     return str((voice_dir / named).resolve())
+
+
+ATTACHED_DIR = "vocoder"
+"""Folder inside a voice that holds the vocoder attached to it (`vclone attach-vocoder`)."""
+
+
+def attach_vocoder(voice: Path, vocoder: str | Path) -> tuple[Path, str]:
+    """Make `vocoder` the default of the voice in `voice` (a voice folder or an acoustic run): a
+    built-in name is recorded as such; a vocoder folder (or vocoder run) is checked against the
+    voice's mel convention and copied into VOICE/vocoder, so the voice stays self-contained.
+    Returns (voice folder, what voice.json now names). Nothing changes when the check fails."""
+    import json
+    import shutil
+    import tempfile
+
+    from vclone.atomic import write_json_atomic
+    from vclone.models.voice import CONFIG_NAME as VOICE_CONFIG, find_voice_dir
+    from vclone.models.vocoder.store import CONFIG_NAME, WEIGHTS_NAME, find_vocoder_dir
+    from vclone.data.manifest import CorpusVocab
+
+    voice_dir = find_voice_dir(Path(voice))
+    meta_path = voice_dir / VOICE_CONFIG
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        audio = CorpusVocab.from_dict(meta["vocab"]).audio
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise VocoderError(f"{meta_path} is not a readable vclone voice ({err})") from None
+    build_vocoder(vocoder, audio=audio, label=f"the voice {voice_dir}")  # refuses another mel convention
+    if str(vocoder) in VOCODERS:
+        named = str(vocoder)
+    else:
+        source = find_vocoder_dir(Path(vocoder))
+        target = voice_dir / ATTACHED_DIR
+        if source.resolve() != target.resolve():
+            staging = Path(tempfile.mkdtemp(prefix=".vocoder-", dir=voice_dir))
+            for name in (WEIGHTS_NAME, CONFIG_NAME):
+                shutil.copy2(source / name, staging / name)
+            old = voice_dir / f".{ATTACHED_DIR}-old"
+            shutil.rmtree(old, ignore_errors=True)
+            if target.exists():
+                target.rename(old)
+            staging.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        named = ATTACHED_DIR
+    write_json_atomic(meta_path, {**meta, "vocoder": named})
+    return voice_dir, named
