@@ -43,3 +43,32 @@ def test_recognizer_returns_text_for_any_rate() -> None:
     tone = 0.3 * torch.sin(2 * math.pi * 200 * t)
     assert isinstance(recognizer(tone, 22050), str)
     assert isinstance(recognizer(torch.zeros(8000), 16000), str)
+
+
+@pytest.mark.skipif(not recognizer_available(), reason="pocketsphinx (eval extra) is not installed")
+def test_every_utterance_gets_a_fresh_decoder() -> None:
+    """A pocketsphinx decoder adapts its cepstral mean from one utterance to the next (a transcript of
+    the demo corpus changed with what was decoded before it), so no decoder is reused."""
+    made = []
+
+    class Recording:
+        def __init__(self, **config) -> None:
+            self.config, self.utterances = config, 0
+            made.append(self)
+
+        def start_utt(self) -> None:
+            self.utterances += 1
+
+        def process_raw(self, pcm: bytes, full_utt: bool) -> None:
+            assert full_utt and len(pcm) > 0
+
+        def end_utt(self) -> None:
+            pass
+
+        def hyp(self):
+            return None
+
+    recognizer = Recognizer()
+    recognizer._decoder_class = Recording
+    assert recognizer(torch.zeros(8000), 16000) == "" and recognizer(torch.zeros(4000), 8000) == ""
+    assert len(made) == 2 and all(d.utterances == 1 and d.config["samprate"] == 16000 for d in made)

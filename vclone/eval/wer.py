@@ -52,7 +52,9 @@ class Recognizer:
     """English speech recognition with pocketsphinx's bundled en-us model: recognizer(wav, rate) -> text.
 
     Needs the `eval` extra (pip install -e ".[eval]"); the model ships inside the wheel, nothing is
-    downloaded. One decoder is kept per instance and reused utterance after utterance.
+    downloaded. Every utterance gets a fresh decoder (~0.25 s): a decoder carries adaptation state
+    (its cepstral-mean estimate) from one utterance to the next, which made a transcript depend on
+    what had been decoded before it.
     """
 
     name = "pocketsphinx en-us"
@@ -64,15 +66,19 @@ class Recognizer:
             raise ConfigError(
                 "speech recognition needs pocketsphinx, which is not installed; pip install -e '.[eval]'"
             ) from err
+        self._decoder_class = Decoder
+
+    def _decoder(self):  # noqa: ANN202 - pocketsphinx's type
         # pocketsphinx >= 5 (the eval extra's floor) takes config keys as keywords; FATAL silences its log.
-        self.decoder = Decoder(samprate=RECOGNIZER_RATE, loglevel="FATAL")
+        return self._decoder_class(samprate=RECOGNIZER_RATE, loglevel="FATAL")
 
     def __call__(self, wav: torch.Tensor, sample_rate: int) -> str:
         """Transcribe a mono (T,) float waveform in [-1, 1] at `sample_rate`; "" when nothing is heard."""
         audio = resample(wav.detach().cpu().float(), sample_rate, RECOGNIZER_RATE).clamp(-1.0, 1.0)
         pcm = np.round(audio.numpy() * 32767.0).astype(np.int16).tobytes()
-        self.decoder.start_utt()
-        self.decoder.process_raw(pcm, full_utt=True)
-        self.decoder.end_utt()
-        hyp = self.decoder.hyp()
+        decoder = self._decoder()
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        hyp = decoder.hyp()
         return hyp.hypstr if hyp is not None else ""
