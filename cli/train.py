@@ -118,6 +118,7 @@ def train(
     speaker_vectors: Optional[str] = typer.Option(None, "--speaker-vectors", help="With --speaker-encoder: utterance (each clip's own embedding) or speaker (its speaker's mean; default utterance)."),
     language_dropout: Optional[float] = typer.Option(None, "--language-dropout", help="Share of training items whose language is hidden from the decoder's condition, so a voice keeps more of itself in languages its speaker never spoke (measured: 0.5 lifts cross-language identification from 19% to 68% on the demo corpus; default 0)."),
     init: Optional[str] = typer.Option(None, "--init", help="Vocoder: start from these generator weights (hifigan-universal with --preset universal, or a vocoder folder) to fine-tune."),
+    teacher: Optional[str] = typer.Option(None, "--teacher", help="Vocoder: distil from this vocoder (hifigan-universal or a vocoder folder): learn its audio for the same mels instead of the recordings."),
     predicted_mels: Optional[Path] = typer.Option(None, "--predicted-mels", help="Vocoder: train on the teacher-forced mels this acoustic voice (or run) predicts for --data, so the vocoder learns the mels synthesis will feed it."),
     segment_frames: Optional[int] = typer.Option(None, "--segment-frames", help=f"Vocoder: mel frames per audio segment (default {VocoderSegments.segment_frames}, i.e. 8192 samples)."),
     adversarial_start: Optional[int] = typer.Option(None, "--adversarial-start", help="Vocoder: steps of mel-loss-only training before the discriminators join (default 0)."),
@@ -132,7 +133,7 @@ def train(
     trains or fine-tunes a HiFi-GAN-style vocoder (RUN/vocoder, for `vclone synthesize --vocoder RUN`)."""
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
-    vocoder_only = given(init=init, predicted_mels=predicted_mels, segment_frames=segment_frames, adversarial_start=adversarial_start,
+    vocoder_only = given(init=init, teacher=teacher, predicted_mels=predicted_mels, segment_frames=segment_frames, adversarial_start=adversarial_start,
                          discriminator=discriminator, stft_loss=stft_loss)
     if task != VOCODER_TASK and vocoder_only:
         raise ConfigError(f"{', '.join('--' + k.replace('_', '-') for k in vocoder_only)} apply to --task {VOCODER_TASK} only")

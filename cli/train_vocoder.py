@@ -33,7 +33,7 @@ def build_vocoder_config(*, data: list[Path], preset: str | None, out: Path, res
     if stored is not None:
         if stored["config"].get("task") != VOCODER_TASK:
             raise ConfigError(f"{out} holds a {stored['config'].get('task', 'acoustic')} training run; resume it with its own --task")
-        fixed = [f"--{k.replace('_', '-')}" for k in ("init", "predicted_mels", "discriminator") if k in options]
+        fixed = [f"--{k.replace('_', '-')}" for k in ("init", "predicted_mels", "discriminator", "teacher") if k in options]
         if fixed:
             raise ConfigError(f"{', '.join(fixed)} decide what the run trains and cannot change on --resume; drop them")
         base = VocoderTrainConfig.from_dict(stored["config"])
@@ -42,8 +42,8 @@ def build_vocoder_config(*, data: list[Path], preset: str | None, out: Path, res
     else:
         voice = options.get("predicted_mels")
         base = VocoderTrainConfig(data_dirs=tuple(data), out=out, max_steps=DEFAULT_MAX_STEPS, preset=preset or "small",
-                                  init=_absolute_or_name(options.get("init", "")), acoustic_voice=str(Path(voice).resolve()) if voice else "",
-                                  discriminator=options.get("discriminator", "hifigan"))
+                                  init=_absolute_or_name(options.get("init", ""), option="--init"), acoustic_voice=str(Path(voice).resolve()) if voice else "",
+                                  discriminator=options.get("discriminator", "hifigan"), teacher=_absolute_or_name(options.get("teacher", ""), option="--teacher"))
     if stored is not None and preset is not None and preset != base.preset:
         raise ConfigError(f"--preset cannot change on --resume (the run trains {base.preset}); drop it")
     return replace(
@@ -68,14 +68,14 @@ def build_vocoder_config(*, data: list[Path], preset: str | None, out: Path, res
     )
 
 
-def _absolute_or_name(init: str) -> str:
+def _absolute_or_name(init: str, *, option: str) -> str:
     """Folders are recorded absolute, so the run resumes from anywhere; names stay names."""
     from vclone.models.vocoder.universal import UNIVERSAL
 
     if not init or init == UNIVERSAL:
         return init
     if not Path(init).exists():
-        raise ConfigError(f"--init {init!r} is neither {UNIVERSAL} nor an existing vocoder folder")
+        raise ConfigError(f"{option} {init!r} is neither {UNIVERSAL} nor an existing vocoder folder")
     return str(Path(init).resolve())
 
 

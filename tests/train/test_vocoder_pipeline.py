@@ -153,3 +153,15 @@ def test_cli_trains_a_vocoder_over_two_stages(prepared: Path, tmp_path: Path) ->
     assert (run / "vocoder" / "vocoder.safetensors").is_file() and _losses(run)[-1]["adv"] > 0
     partition = json.loads((run / "logs" / "partition.json").read_text())
     assert len(partition["bounds"]) == 3  # two stages: [0, k, number of blocks]
+
+
+def test_distillation_pipelines_like_one_process(prepared: Path, one_process: Path, tmp_path: Path) -> None:
+    """--teacher: the last stage vocodes the batch's mels with the teacher and learns that audio."""
+    teacher = str(one_process / "vocoder")
+    torch.set_num_threads(1)
+    alone = tmp_path / "alone"
+    train_vocoder(_config(prepared, alone, max_steps=3, teacher=teacher))
+    piped = tmp_path / "piped"
+    train_vocoder_pipeline(_config(prepared, piped, max_steps=3, teacher=teacher, pipeline=PipelineConfig(num_micro_batches=2)), show_progress=False)
+    assert not _differences(piped, alone), _differences(piped, alone)[:5]
+    assert _losses(piped)[0]["mel"] != pytest.approx(_losses(one_process)[0]["mel"], rel=1e-3)  # another target than the recordings

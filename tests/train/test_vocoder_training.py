@@ -184,3 +184,18 @@ def test_init_from_the_universal_weights_starts_from_them(prepared: Path, tmp_pa
     with torch.no_grad():
         torch.testing.assert_close(generator(mel), load_universal().generator(mel), rtol=1e-4, atol=1e-5)
     assert any("parametrizations" in k for k in generator.state_dict())  # trained weight-normed
+
+
+def test_distillation_learns_the_teachers_audio(prepared: Path, tmp_path: Path) -> None:
+    """--teacher replaces the recordings by the teacher's audio for the same mels: a student that
+    starts as a copy of its teacher has nothing to learn (mel loss 0), unlike against the recordings."""
+    first = train_vocoder(_config(prepared, tmp_path / "first", max_steps=1))
+    teacher = str(first.vocoder)
+    copy = train_vocoder(_config(prepared, tmp_path / "copy", max_steps=1, init=teacher, teacher=teacher,
+                                 losses=VocoderLossWeights(adversarial_start=1)))
+    plain = train_vocoder(_config(prepared, tmp_path / "plain", max_steps=1, init=teacher, losses=VocoderLossWeights(adversarial_start=1)))
+    assert copy.last_report is not None and plain.last_report is not None
+    assert copy.last_report.losses["mel"] < 1e-4 < 0.1 < plain.last_report.losses["mel"]
+    assert json.loads((tmp_path / "copy" / "vocoder" / "vocoder.json").read_text())["training"]["teacher"] == teacher
+    bad = runner.invoke(app, ["train", "--task", "vocoder", "--data", str(prepared), "--out", str(tmp_path / "bad"), "--teacher", "nowhere"])
+    assert bad.exit_code == 2 and "--teacher 'nowhere' is neither" in bad.stderr

@@ -93,6 +93,10 @@ class VocoderTrainConfig:
     acoustic_voice: str = ""
     """Fine-tune on this voice's teacher-forced predicted mels instead of the real ones (a voice or
     acoustic training run on the same data), so the vocoder learns the mels it will be fed."""
+    teacher: str = ""
+    """Distil from this vocoder (hifigan-universal, or a vocoder folder): the generator learns the
+    teacher's audio for the same mels instead of the recordings (its mel and STFT losses, and the
+    discriminators' "real", are the teacher's output). Empty: learn from the recordings."""
     segments: VocoderSegments = field(default_factory=VocoderSegments)
     losses: VocoderLossWeights = field(default_factory=VocoderLossWeights)
     optimizer: OptimizerConfig = field(default_factory=_default_optimizer)

@@ -37,7 +37,7 @@ from vclone.train.vocoder_config import VocoderTrainConfig
 from vclone.train.vocoder_data import SegmentSource, plan_segments, teacher_forced_mels
 from vclone.train.vocoder_plots import plot_mel_pair
 
-__all__ = ["VocoderGAN", "VocoderTrainResult", "train_vocoder", "initial_generator", "save_vocoder_run", "plot_step", "ProgressFn", "PhaseFn"]
+__all__ = ["VocoderGAN", "VocoderTrainResult", "train_vocoder", "initial_generator", "Teacher", "save_vocoder_run", "plot_step", "ProgressFn", "PhaseFn"]
 
 ProgressFn = Callable[[StepReport], None]
 PhaseFn = Callable[[str, int], Callable[[], None]]
@@ -62,6 +62,22 @@ class VocoderTrainResult:
     vocoder: Path
     interrupted: bool
     seconds: float
+
+
+class Teacher:
+    """Distillation targets: the teacher vocoder's audio for the conditioning mels, and its mel."""
+
+    def __init__(self, name: str, *, audio: AudioConfig, device: torch.device) -> None:
+        from vclone.synth.vocoders import build_vocoder
+
+        self.vocoder = build_vocoder(name, audio=audio, label="the training data").to(device)
+        self.mel = MelSpectrogram(audio).to(device)
+
+    @torch.no_grad()
+    def __call__(self, cond_BFM: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, F, M) mels -> ((B, F * hop) teacher audio in [-1, 1], (B, F, M) its log-mel)."""
+        wav = self.vocoder(cond_BFM).float().clamp(-1.0, 1.0)
+        return wav, self.mel(wav)
 
 
 def initial_generator(config: VocoderTrainConfig, *, audio: AudioConfig) -> nn.Module:
@@ -150,6 +166,7 @@ def train_vocoder(config: VocoderTrainConfig, *, progress: ProgressFn | None = N
             tick = phase(f"predicting the mels of {len(data)} utterances", len(data)) if phase is not None else None
             mels = teacher_forced_mels(Path(config.acoustic_voice), data, device=device, tick=tick)
         source = SegmentSource(data, mels=mels)
+        teacher = Teacher(config.teacher, audio=audio, device=device) if config.teacher else None
         objective = _Objective(config, model, optimizers, audio)
         log = CsvLog(run.log_path)
         state, elapsed_before = TrainState(), 0.0
@@ -162,6 +179,8 @@ def train_vocoder(config: VocoderTrainConfig, *, progress: ProgressFn | None = N
                 step = state.step + 1
                 segments = plan_segments(data.frame_lengths, step=step, seed=config.seed, num_items=config.segments.num_items, segment_frames=frames)
                 wav, cond, real_mel = (t.to(device) for t in source.batch(segments, segment_frames=frames))
+                if teacher is not None:
+                    wav, real_mel = teacher(cond)
                 lr = learning_rate(step, config.optimizer)
                 for opt in optimizers.values():
                     opt.set_lr(lr)
@@ -223,7 +242,7 @@ def save_vocoder_run(run: RunDir, config: VocoderTrainConfig, *, model: dict[str
     # A fresh plain generator, not a deep copy: torch's parametrized modules do not survive copying.
     generator = build_generator(kind, settings)
     generator.load_state_dict(trained.plain_state_dict() if hasattr(trained, "plain_state_dict") else trained.state_dict())
-    training = {"run_id": run.run_id, "step": state.step, "init": config.init, "acoustic_voice": config.acoustic_voice,
+    training = {"run_id": run.run_id, "step": state.step, "init": config.init, "acoustic_voice": config.acoustic_voice, "teacher": config.teacher,
                 "data": [str(Path(d).resolve()) for d in config.data_dirs], "seed": config.seed}
     save_vocoder(run.root / "vocoder", generator, kind=kind, config=settings, audio=audio, name=f"vocoder:{run.run_id[:8]}",
                  description=f"vclone --task vocoder, preset {config.preset}, step {state.step}", training=training)

@@ -48,7 +48,7 @@ from vclone.train.rng import seed_everything, use_deterministic
 from vclone.train.run_dir import RunDir, open_run
 from vclone.train.vocoder_config import VocoderTrainConfig
 from vclone.train.vocoder_data import SegmentSource, plan_segments, teacher_forced_mels
-from vclone.train.vocoder_loop import VocoderTrainResult, initial_generator, plot_step, save_vocoder_run
+from vclone.train.vocoder_loop import Teacher, VocoderTrainResult, initial_generator, plot_step, save_vocoder_run
 
 __all__ = ["uses_vocoder_pipeline", "check_vocoder_layout", "train_vocoder_pipeline", "vocoder_pipeline_worker"]
 
@@ -98,6 +98,8 @@ class _Session:
     """On the last stage only."""
     disc_optimizer: NamedAdamW | None
     source: SegmentSource
+    teacher: Teacher | None
+    """Distillation targets, on the last stage (the only one that reads the audio)."""
     log: CsvLog | None
     started: float
     elapsed_before: float = 0.0
@@ -143,10 +145,12 @@ def _start(config: VocoderTrainConfig, ctx: ParallelContext) -> _Session:
     objective = VocoderObjective(audio, weights=config.losses.parts(), discriminators=discriminators)
     model = VocoderPipelineModel(generator, audio=audio, objective=objective)
     mels = None
-    if config.acoustic_voice and ctx.is_first:
-        # Only the first stage feeds the generator; the others need the real audio and mel alone.
+    if config.acoustic_voice and (ctx.is_first or (config.teacher and ctx.is_last)):
+        # The first stage feeds the generator, a teacher on the last stage vocodes the same mels; the
+        # other stages need the real audio and mel alone.
         mels = teacher_forced_mels(Path(config.acoustic_voice), data, device=ctx.device)
     source = SegmentSource(data, mels=mels)
+    teacher = Teacher(config.teacher, audio=audio, device=ctx.device) if config.teacher and ctx.is_last else None
     first = _batch(source, config, step=1, device=torch.device("cpu"))
     partition_dict = agree(ctx, lambda: _plan(model, config, first, run))
     module = StageModule.of_stage(model, Partition.from_dict(partition_dict), ctx.stage).to(ctx.device)
@@ -160,14 +164,16 @@ def _start(config: VocoderTrainConfig, ctx: ParallelContext) -> _Session:
         objective.discriminators = None
     runner = StageRunner(module, ctx, config.pipeline, optimizer=optimizer, precision=Precision(device=ctx.device, dtype="fp32"))
     return _Session(config=config, ctx=ctx, run=run, data=data, audio=audio, model=model, objective=objective, runner=runner,
-                    optimizer=optimizer, discriminators=disc, disc_optimizer=disc_optimizer, source=source,
+                    optimizer=optimizer, discriminators=disc, disc_optimizer=disc_optimizer, source=source, teacher=teacher,
                     log=CsvLog(run.log_path) if ctx.rank == 0 else None, started=time.perf_counter(), partition=partition_dict)
 
 
-def _batch(source: SegmentSource, config: VocoderTrainConfig, *, step: int, device: torch.device) -> Batch:
+def _batch(source: SegmentSource, config: VocoderTrainConfig, *, step: int, device: torch.device, teacher: Teacher | None = None) -> Batch:
     frames = config.segments.segment_frames
     segments = plan_segments(source.data.frame_lengths, step=step, seed=config.seed, num_items=config.segments.num_items, segment_frames=frames)
     wav, cond, real_mel = (t.to(device) for t in source.batch(segments, segment_frames=frames))
+    if teacher is not None:
+        wav, real_mel = teacher(cond)
     batch = segment_batch(cond, audio_BS=wav, audio_mel_BFM=real_mel)
     names = tuple(source.data.items[s.index].entry.id for s in segments)
     return replace(batch, ids=names)
@@ -186,7 +192,7 @@ def _run_steps(session: _Session, state: TrainState, stop: Any, progress: Any) -
     report, interrupted = None, False
     while state.step < config.max_steps:
         step = state.step + 1
-        batch = _batch(session.source, config, step=step, device=ctx.device)
+        batch = _batch(session.source, config, step=step, device=ctx.device, teacher=session.teacher)
         lr = learning_rate(step, config.optimizer)
         adversarial = step > config.losses.adversarial_start
         plot_due = step % config.plotting.every == 0 or step == config.max_steps
