@@ -44,3 +44,34 @@ def p2p_worker(ahead: bool) -> list[dict[str, torch.Tensor]] | None:
         return got
     finally:
         close_context()
+
+
+def stepped_worker(ahead: bool) -> dict | None:
+    """As the stage runner uses a channel: `begin_step` on both ends before each step's records.
+    Steps of one fixed-size record, then a larger one, then a smaller one, then fixed again; the
+    sender reports how many messages each step took."""
+    ctx = init_context(PipelineConfig(num_stages=2, timeout_s=30), device="cpu")
+    g = torch.Generator().manual_seed(1)
+    steps = [[{"h": torch.randn(4, 6, generator=g)}, {"h": torch.randn(4, 6, generator=g)}] for _ in range(3)]
+    steps += [[{"h": torch.randn(9, 6, generator=g), "m": torch.ones(9, dtype=torch.bool)}], [{"h": torch.randn(2, 6, generator=g)}],
+              [{"h": torch.randn(4, 6, generator=g)}, {}]]
+    try:
+        channel = Channel(device=ctx.device, timeout_s=30, post_ahead=ahead)
+        if ctx.rank == 0:
+            counts = []
+            for records in steps:
+                channel.begin_step()
+                before = channel.messages_sent
+                for record in records:
+                    channel.send(record, to=1, tag=ACTIVATIONS)
+                counts.append(channel.messages_sent - before)
+                channel.flush()
+            return {"messages": counts}
+        got = []
+        for i, records in enumerate(steps):
+            channel.begin_step()
+            channel.expect(len(records), src=0, tag=ACTIVATIONS)
+            got.append([channel.recv(src=0, tag=ACTIVATIONS, what=f"step {i}") for _ in records])
+        return {"got": got, "sent": steps}
+    finally:
+        close_context()

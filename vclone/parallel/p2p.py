@@ -1,12 +1,14 @@
 """Point-to-point transfer of named tensors between stages, each message carrying its own shapes.
 
-A record travels as two messages: a fixed-size header (its byte length, then JSON naming every
-tensor's dtype, shape and byte offset) and one payload with all tensors' bytes packed together.
-Because every record describes itself, a micro-batch longer or shorter than the last one is received
-into a buffer of its own size (torch's pipelining fixes shapes at the first step). The receiver
-posts the headers of a step's records ahead of time (`expect`), so only the payload's transfer is
-left on the critical path: one message per record, as in torch's pipelining, however many tensors
-it holds.
+A record is a fixed-size header (its byte length, then JSON naming every tensor's dtype, shape and
+byte offset) and one payload with all tensors' bytes packed together. Because every record describes
+itself, a micro-batch longer or shorter than the last one is received into a buffer of its own size
+(torch's pipelining fixes shapes at the first step). Each link (peer, tag, direction) has a message
+size both ends derive from the records it has carried (`begin_step`): a record that fits travels as
+one message of that size, header and payload together, as in torch's pipelining; a larger one (the
+first step, or a longer batch than ever before) as a header-only message and then its payload. The
+receiver posts a step's message receives ahead of time (`expect`), so their transfer overlaps
+computation.
 """
 
 from __future__ import annotations
@@ -35,25 +37,34 @@ _PAYLOAD_TAG = 100
 _DTYPES = {str(d): d for d in (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64, torch.int32, torch.uint8, torch.bool)}
 
 
-def _pack(items: list[tuple[str, torch.Tensor]], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(header, payload) for the named tensors; offsets are aligned so every slice views cleanly."""
+def _pack(items: list[tuple[str, torch.Tensor]], device: torch.device, capacity: int = HEADER_BYTES) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(message, separate payload) for the named tensors; offsets are aligned so every slice views
+    cleanly. When header and payload fit in `capacity` bytes they travel as one message of exactly
+    that size (zero-padded) and the separate payload is None; otherwise the message is the header
+    alone (padded to `capacity`) and the payload follows apart."""
     specs, chunks, offset = [], [], 0
     for name, t in items:
         raw = t.detach().contiguous().reshape(-1).view(torch.uint8)
         specs.append([name, str(t.dtype), list(t.shape), offset])
         pad = (-raw.numel()) % _ALIGN
-        chunks.append(raw)
+        chunks.append(raw.to(device))
         if pad:
-            chunks.append(torch.zeros(pad, dtype=torch.uint8, device=raw.device))
+            chunks.append(torch.zeros(pad, dtype=torch.uint8, device=device))
         offset += raw.numel() + pad
-    text = json.dumps({"tensors": specs, "payload": offset}).encode("utf-8")
+    inline = HEADER_BYTES + offset <= capacity
+    text = json.dumps({"tensors": specs, "payload": offset, "inline": inline}).encode("utf-8")
     if len(text) > HEADER_BYTES - 8:
         raise PipelineError(f"a record of {len(items)} tensors needs a {len(text)}-byte header, over {HEADER_BYTES - 8}; send fewer fields")
     header = torch.zeros(HEADER_BYTES, dtype=torch.uint8)
     header[:8] = torch.tensor([len(text)], dtype=torch.int64).view(torch.uint8)
     header[8: 8 + len(text)] = torch.frombuffer(bytearray(text), dtype=torch.uint8)
-    payload = torch.cat(chunks).to(device) if chunks else torch.zeros(0, dtype=torch.uint8, device=device)
-    return header.to(device), payload
+    body = chunks if inline else []
+    used = HEADER_BYTES + (offset if inline else 0)
+    tail = [torch.zeros(capacity - used, dtype=torch.uint8, device=device)] if capacity > used else []
+    message = torch.cat([header.to(device), *body, *tail])
+    if inline:
+        return message, None
+    return message, torch.cat(chunks) if chunks else torch.zeros(0, dtype=torch.uint8, device=device)
 
 
 def _matches_tags() -> bool:
@@ -71,7 +82,30 @@ class Channel:
     """Whether `expect` posts header receives ahead (gloo); off, every header is received on demand."""
     _pending: list[tuple[object, torch.Tensor]] = field(default_factory=list)
     _headers: dict[tuple[int, int], list[tuple[object, torch.Tensor]]] = field(default_factory=dict)
-    """Header receives posted ahead of need, per (src, tag), oldest first."""
+    """Message receives posted ahead of need, per (src, tag), oldest first."""
+    _capacity: dict[tuple[str, int, int], int] = field(default_factory=dict)
+    """Bytes of one message this step, per (direction, peer, tag); HEADER_BYTES until `begin_step`
+    has seen larger records."""
+    _largest: dict[tuple[str, int, int], int] = field(default_factory=dict)
+    """Largest record (header + payload) moved so far, per (direction, peer, tag)."""
+    messages_sent: int = 0
+    """Messages this channel has posted (a record is one or two)."""
+
+    def begin_step(self) -> None:
+        """Both ends of every link call this at the same point (the start of each pipeline step):
+        a link's message size for the step becomes the largest record it has carried, so from the
+        second step on a record no larger than the earlier ones travels as one message (header and
+        payload together), and a larger one as header, then payload. Both ends derive the size from
+        the same history, so they always agree on it."""
+        for key, size in self._largest.items():
+            self._capacity[key] = max(self._capacity.get(key, HEADER_BYTES), size)
+
+    def _size(self, direction: str, peer: int, tag: int) -> int:
+        return self._capacity.get((direction, peer, tag), HEADER_BYTES)
+
+    def _seen(self, direction: str, peer: int, tag: int, payload_bytes: int) -> None:
+        key = (direction, peer, tag)
+        self._largest[key] = max(self._largest.get(key, 0), HEADER_BYTES + payload_bytes)
 
     def expect(self, count: int, *, src: int, tag: int) -> None:
         """Post the header receives of the next `count` maps from `src` now, so that each header's
@@ -85,27 +119,35 @@ class Channel:
     def send(self, tensors: dict[str, torch.Tensor], *, to: int, tag: int) -> None:
         """Post the map to rank `to` without waiting for it to be received."""
         self._pending = [(w, t) for w, t in self._pending if not w.is_completed()]  # type: ignore[attr-defined]
-        header, payload = _pack(list(tensors.items()), self.device)
-        self._pending.append((dist.isend(header, dst=to, tag=tag), header))
-        if payload.numel() > 0:
+        message, payload = _pack(list(tensors.items()), self.device, self._size("send", to, tag))
+        self._pending.append((dist.isend(message, dst=to, tag=tag), message))
+        self.messages_sent += 1
+        if payload is not None and payload.numel() > 0:
             self._pending.append((dist.isend(payload, dst=to, tag=tag + _PAYLOAD_TAG), payload))
+            self.messages_sent += 1
+        self._seen("send", to, tag, message.numel() - HEADER_BYTES if payload is None else payload.numel())
 
     def recv(self, *, src: int, tag: int, what: str) -> dict[str, torch.Tensor]:
         """Wait for the next map from rank `src`; `what` names it in errors."""
         queue = self._headers.get((src, tag))
-        work, header = queue.pop(0) if queue else self._post_header(src, tag)
+        work, message = queue.pop(0) if queue else self._post_header(src, tag)
         self._wait(work, src, what)
-        header = header.cpu()
+        header = message[:HEADER_BYTES].cpu()
         try:
             length = int(header[:8].view(torch.int64).item())
             meta = json.loads(bytes(header[8: 8 + length].tolist()).decode("utf-8"))
             specs = [(name, _DTYPES[dtype], tuple(shape), int(offset)) for name, dtype, shape, offset in meta["tensors"]]
-            size = int(meta["payload"])
+            size, inline = int(meta["payload"]), bool(meta["inline"])
         except (ValueError, KeyError, TypeError, RuntimeError) as err:
             raise PipelineError(f"rank {src} sent a malformed header for {what} ({err})") from None
-        payload = torch.empty(size, dtype=torch.uint8, device=self.device)
-        if size > 0:
-            self._wait(dist.irecv(payload, src=src, tag=tag + _PAYLOAD_TAG), src, what)
+        if inline:
+            payload = message[HEADER_BYTES: HEADER_BYTES + size]
+            self._seen("recv", src, tag, message.numel() - HEADER_BYTES)
+        else:
+            payload = torch.empty(size, dtype=torch.uint8, device=self.device)
+            if size > 0:
+                self._wait(dist.irecv(payload, src=src, tag=tag + _PAYLOAD_TAG), src, what)
+            self._seen("recv", src, tag, size)
         out: dict[str, torch.Tensor] = {}
         for name, dtype, shape, offset in specs:
             nbytes = torch.Size(shape).numel() * dtype.itemsize
@@ -113,8 +155,8 @@ class Channel:
         return out
 
     def _post_header(self, src: int, tag: int) -> tuple[object, torch.Tensor]:
-        header = torch.empty(HEADER_BYTES, dtype=torch.uint8, device=self.device)
-        return dist.irecv(header, src=src, tag=tag), header
+        message = torch.empty(self._size("recv", src, tag), dtype=torch.uint8, device=self.device)
+        return dist.irecv(message, src=src, tag=tag), message
 
     def flush(self) -> None:
         """Wait until every posted send has been delivered."""

@@ -131,6 +131,7 @@ class StageRunner:
         self.optimizer.optimizer.zero_grad(set_to_none=True)
         self.optimizer.set_lr(lr)
         events = []
+        self.channel.begin_step()
         if state.micro:
             if not self.ctx.is_first:
                 self.channel.expect(len(state.micro), src=self.ctx.prev_rank, tag=ACTIVATIONS)
@@ -163,6 +164,7 @@ class StageRunner:
         plan = plan_micro_batches(batch.size, num_micro_batches=self.config.num_micro_batches, num_replicas=self.ctx.num_replicas)
         micro = split_batch(batch, plan, self.ctx.replica)
         ctx, outputs = self.ctx, []
+        self.channel.begin_step()
         if micro and not ctx.is_first:
             self.channel.expect(len(micro), src=ctx.prev_rank, tag=ACTIVATIONS)
         for m, piece in enumerate(micro):
