@@ -57,10 +57,11 @@ def main() -> None:
     parser.add_argument("--per-speaker", type=int, default=6, help="sentences per speaker and condition")
     parser.add_argument("--accent", choices=("target", "native"), default="target",
                         help="language id of cross-language clips: the text's (native pronunciation) or the speaker's own (its accent)")
+    parser.add_argument("--vocoder", default=None, help="vocoder for the clones (default: the voice's own, hifigan-universal unless it names one)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     torch.manual_seed(0)
-    synth = Synthesizer.from_path(args.voice)
+    synth = Synthesizer.from_path(args.voice, vocoder=args.vocoder)
     spec = args.encoder or synth.voice.meta.get("training", {}).get("speaker_encoder")
     if not spec:
         raise SystemExit("error: the voice was not trained with --speaker-encoder; pass --encoder or train one that was")
