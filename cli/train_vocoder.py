@@ -84,10 +84,10 @@ def train_vocoder_command(*, data: list[Path], preset: str | None, out: Path, re
     """Run the training; prints the outcome. Returns True when Ctrl-C stopped it early."""
     config = build_vocoder_config(data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=options)
     from vclone.train.vocoder_loop import train_vocoder
-    from vclone.train.vocoder_pipeline import train_vocoder_pipeline, uses_vocoder_pipeline
+    from vclone.train.vocoder_pipeline import train_vocoder_pipeline
 
     console = Console(stderr=True, quiet=quiet)
-    if uses_vocoder_pipeline(config):
+    if config.pipeline.uses_runner:
         pipelined = train_vocoder_pipeline(config, show_progress=not quiet)
         if pipelined is None:  # a non-zero rank under torchrun: rank 0 reports
             return False

@@ -62,6 +62,11 @@ class PipelineConfig:
         return self.num_stages * self.num_replicas
 
     @property
+    def uses_runner(self) -> bool:
+        """True when training needs the stage runner (several ranks, or micro-batches on one)."""
+        return self.world_size > 1 or self.num_micro_batches > 1
+
+    @property
     def explicit_balance(self) -> tuple[int, ...] | None:
         """Block counts per stage when --balance lists them, else None."""
         if self.balance in BALANCE_MODES:

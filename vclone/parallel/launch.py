@@ -15,7 +15,7 @@ from typing import Any
 from vclone.errors import VcloneError
 from vclone.parallel.context import PeerReported, PipelineError
 
-__all__ = ["launch_local", "under_launcher", "free_port"]
+__all__ = ["launch_local", "under_launcher", "free_port", "run_on_ranks"]
 
 
 def under_launcher() -> bool:
@@ -88,3 +88,12 @@ def launch_local(entrypoint: Callable[..., Any], *args: Any, world_size: int, th
             return elastic_launch(config, _run)(entrypoint, args, threads_per_rank, errors)
         except ChildFailedError as err:
             raise PipelineError(_first_error(Path(errors), err.failures)) from None
+
+
+def run_on_ranks(entrypoint: Callable[..., Any], *args: Any, world_size: int) -> Any:
+    """`entrypoint(*args)` as this process's rank when torchrun started it, in this process when
+    the layout has one rank, otherwise in `world_size` local workers; returns this process's (or
+    rank 0's) result."""
+    if under_launcher() or world_size == 1:
+        return entrypoint(*args)
+    return launch_local(entrypoint, *args, world_size=world_size)[0]

@@ -17,7 +17,7 @@ from typing import Any
 
 from vclone.errors import ConfigError
 
-__all__ = ["Partition", "PARTITION_FORMAT", "optimal_bounds", "partition_blocks", "check_num_stages"]
+__all__ = ["Partition", "PARTITION_FORMAT", "optimal_bounds", "partition_blocks", "check_num_stages", "check_block_layout"]
 
 PARTITION_FORMAT = 1
 """Version of the dictionary written by Partition.to_dict (saved in run folders)."""
@@ -97,6 +97,14 @@ def check_num_stages(block_names: Sequence[str], num_stages: int, *, model_label
             f"--stages {num_stages} needs at least {num_stages} blocks (one per stage) but "
             f"{_describe_blocks(block_names, model_label)}; use --stages <= {len(block_names)}"
         )
+
+
+def check_block_layout(block_names: Sequence[str], *, num_stages: int, explicit: Sequence[int] | None, model_label: str) -> None:
+    """Raise ConfigError unless the blocks can be cut into `num_stages` stages (and, when given, by
+    the explicit block counts): the check a run makes before any worker starts."""
+    check_num_stages(block_names, num_stages, model_label=model_label)
+    if explicit is not None:
+        partition_blocks(block_names, num_stages=num_stages, explicit=explicit, balance_name="explicit", model_label=model_label)
 
 
 def _check_explicit(block_names: Sequence[str], counts: Sequence[int], num_stages: int, model_label: str) -> None:

@@ -125,8 +125,7 @@ class StageRunner:
 
     def step(self, batch: Batch, *, lr: float, grad_clip: float, step: int) -> PipelineStepOutcome:
         """Train on one mini-batch (every rank passes the same batch); `step` (1-based) names it."""
-        plan = plan_micro_batches(batch.size, num_micro_batches=self.config.num_micro_batches, num_replicas=self.ctx.num_replicas)
-        state = _StepState(micro=split_batch(batch, plan, self.ctx.replica))
+        state = _StepState(micro=self._micro_batches(batch))
         self.module.train()
         self.optimizer.optimizer.zero_grad(set_to_none=True)
         self.optimizer.set_lr(lr)
@@ -161,8 +160,7 @@ class StageRunner:
         backward, no update); the last stage returns its output records, in micro-batch order (every
         other stage an empty list). For what needs the whole mini-batch's outputs before the training
         step, such as a GAN's discriminator update."""
-        plan = plan_micro_batches(batch.size, num_micro_batches=self.config.num_micro_batches, num_replicas=self.ctx.num_replicas)
-        micro = split_batch(batch, plan, self.ctx.replica)
+        micro = self._micro_batches(batch)
         ctx, outputs = self.ctx, []
         self.channel.begin_step()
         if micro and not ctx.is_first:
@@ -177,6 +175,11 @@ class StageRunner:
                 self.channel.send(output.tensors(), to=ctx.next_rank, tag=ACTIVATIONS)
         self.channel.flush()
         return outputs
+
+    def _micro_batches(self, batch: Batch) -> list[Batch]:
+        """This replica's micro-batches of `batch` (the pure plan, then the cut)."""
+        plan = plan_micro_batches(batch.size, num_micro_batches=self.config.num_micro_batches, num_replicas=self.ctx.num_replicas)
+        return split_batch(batch, plan, self.ctx.replica)
 
     # -- one action ------------------------------------------------------------------------------
 

@@ -23,8 +23,9 @@ from vclone.errors import ConfigError, VcloneError
 from vclone.models.acoustic import mel_pad_value
 from vclone.models.acoustic.model import acoustic_block_names, build_acoustic_model
 from vclone.parallel.context import ParallelContext, PeerReported, close_context, init_context
-from vclone.parallel.launch import launch_local, under_launcher
-from vclone.parallel.partition import Partition, check_num_stages, partition_blocks
+from vclone.parallel.config import PipelineConfig
+from vclone.parallel.launch import run_on_ranks
+from vclone.parallel.partition import Partition, check_block_layout
 from vclone.parallel.profile import first_training_batch, plan_partition
 from vclone.parallel.runner import StageModule, StageRunner
 from vclone.parallel.shards import restore_stage, save_sharded
@@ -40,7 +41,7 @@ from vclone.train.speaker_vectors import condition_on_vectors, ensure_speaker_ve
 from vclone.train.rng import restore_rng, seed_everything, use_deterministic
 from vclone.train.run_dir import RunDir, open_run
 
-__all__ = ["uses_pipeline", "check_layout", "train_pipeline", "pipeline_worker", "TIMELINE_NAME", "PARTITION_NAME"]
+__all__ = ["uses_pipeline", "check_layout", "train_pipeline", "pipeline_worker", "plan_and_record", "agree", "any_rank", "TIMELINE_NAME", "PARTITION_NAME"]
 
 TIMELINE_NAME = "timeline.json"
 """RUN/logs/timeline.json: forward/backward events of recent steps (partition-inspect reads it)."""
@@ -53,7 +54,7 @@ ProgressFn = Callable[[StepReport], None]
 
 def uses_pipeline(config: TrainConfig) -> bool:
     """True when the run needs the stage runner (several ranks, or micro-batches on one)."""
-    return config.pipeline.world_size > 1 or config.pipeline.num_micro_batches > 1
+    return config.pipeline.uses_runner
 
 
 def train_pipeline(config: TrainConfig, *, show_progress: bool) -> TrainResult | None:
@@ -61,20 +62,13 @@ def train_pipeline(config: TrainConfig, *, show_progress: bool) -> TrainResult |
     layout has one rank, otherwise in stages x replicas local workers. Returns rank 0's result
     (None on the other ranks of a torchrun launch)."""
     check_layout(config)
-    if under_launcher() or config.pipeline.world_size == 1:
-        return pipeline_worker(config.to_dict(), show_progress)
-    results = launch_local(pipeline_worker, config.to_dict(), show_progress, world_size=config.pipeline.world_size)
-    return results[0]
+    return run_on_ranks(pipeline_worker, config.to_dict(), show_progress, world_size=config.pipeline.world_size)
 
 
 def check_layout(config: TrainConfig) -> None:
     """Fail before any worker starts when the model cannot be cut as asked."""
-    names = acoustic_block_names(config.acoustic_config())
-    label = f"preset {config.model.preset}"
-    check_num_stages(names, config.pipeline.num_stages, model_label=label)
-    explicit = config.pipeline.explicit_balance
-    if explicit is not None:
-        partition_blocks(names, num_stages=config.pipeline.num_stages, explicit=explicit, balance_name="explicit", model_label=label)
+    check_block_layout(acoustic_block_names(config.acoustic_config()), num_stages=config.pipeline.num_stages,
+                       explicit=config.pipeline.explicit_balance, model_label=f"preset {config.model.preset}")
 
 
 @dataclass
@@ -159,7 +153,8 @@ def _start(config: TrainConfig, ctx: ParallelContext) -> _Session:
         vectors_path = Path(agree(ctx, lambda: str(ensure_speaker_vectors(data, config.speaker_encoder, run.root))))
         condition_on_vectors(data, model, load_speaker_vectors(vectors_path)[0], mode=config.speaker_vectors)
     first = first_training_batch(data, batching=config.batching, seed=config.seed)
-    partition = Partition.from_dict(agree(ctx, lambda: _plan(model, config, first, run)))
+    label = f"preset {config.model.preset}"
+    partition = Partition.from_dict(agree(ctx, lambda: plan_and_record(model, config.pipeline, batch=first, run=run, model_label=label)))
     module = StageModule.of_stage(model, partition, ctx.stage).to(ctx.device)
     del model
     if ctx.world_size > 1:
@@ -172,11 +167,12 @@ def _start(config: TrainConfig, ctx: ParallelContext) -> _Session:
                     precision=precision, log=log, started=time.perf_counter())
 
 
-def _plan(model: torch.nn.Module, config: TrainConfig, batch: Any, run: RunDir) -> dict[str, Any]:
-    """Rank 0 plans the partition (profiling, if asked, happens once, here) and records it."""
+def plan_and_record(model: torch.nn.Module, pipeline: PipelineConfig, *, batch: Any, run: RunDir, model_label: str) -> dict[str, Any]:
+    """Rank 0 plans the partition (profiling, if asked, happens once, here) and records it in
+    RUN/logs/partition.json; returns its to_dict()."""
     from vclone.atomic import write_json_atomic
 
-    partition, _ = plan_partition(model, config.pipeline, batch=batch, model_label=f"preset {config.model.preset}")
+    partition, _ = plan_partition(model, pipeline, batch=batch, model_label=model_label)
     write_json_atomic(run.log_path.parent / PARTITION_NAME, partition.to_dict())
     return partition.to_dict()
 

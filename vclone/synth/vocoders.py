@@ -7,6 +7,9 @@ else is a path: a vocoder folder (vocoder.json + vocoder.safetensors) or a vocod
 
 from __future__ import annotations
 
+import json
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +17,10 @@ import torch
 
 from vclone.audio import AudioConfig, GriffinLim
 from vclone.errors import ConfigError, VcloneError
-from vclone.models.vocoder.store import VocoderError, VocoderFile, check_mel_convention, load_vocoder
+from vclone.atomic import write_json_atomic
+from vclone.data.manifest import CorpusVocab
+from vclone.models.vocoder.store import CONFIG_NAME, WEIGHTS_NAME, VocoderError, VocoderFile, check_mel_convention, find_vocoder_dir, load_vocoder
+from vclone.models.voice import CONFIG_NAME as VOICE_CONFIG, find_voice_dir
 from vclone.models.vocoder.universal import UNIVERSAL, find_universal_source, load_universal
 
 __all__ = [
@@ -153,15 +159,6 @@ def attach_vocoder(voice: Path, vocoder: str | Path) -> tuple[Path, str]:
     built-in name is recorded as such; a vocoder folder (or vocoder run) is checked against the
     voice's mel convention and copied into VOICE/vocoder, so the voice stays self-contained.
     Returns (voice folder, what voice.json now names). Nothing changes when the check fails."""
-    import json
-    import shutil
-    import tempfile
-
-    from vclone.atomic import write_json_atomic
-    from vclone.models.voice import CONFIG_NAME as VOICE_CONFIG, find_voice_dir
-    from vclone.models.vocoder.store import CONFIG_NAME, WEIGHTS_NAME, find_vocoder_dir
-    from vclone.data.manifest import CorpusVocab
-
     voice_dir = find_voice_dir(Path(voice))
     meta_path = voice_dir / VOICE_CONFIG
     try:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from vclone.audio import AudioConfig, MelSpectrogram
+from vclone.data.batch import Batch
 from vclone.data.dataset import TrainingData
 from vclone.errors import ConfigError
 from vclone.models.vocoder.config import build_generator
@@ -37,7 +38,7 @@ from vclone.train.vocoder_config import VocoderTrainConfig
 from vclone.train.vocoder_data import SegmentSource, plan_segments, teacher_forced_mels
 from vclone.train.vocoder_plots import plot_mel_pair
 
-__all__ = ["VocoderGAN", "VocoderTrainResult", "train_vocoder", "initial_generator", "Teacher", "save_vocoder_run", "plot_step", "ProgressFn", "PhaseFn"]
+__all__ = ["VocoderGAN", "VocoderTrainResult", "train_vocoder", "initial_generator", "Teacher", "segment_training_batch", "save_vocoder_run", "plot_step", "ProgressFn", "PhaseFn"]
 
 ProgressFn = Callable[[StepReport], None]
 PhaseFn = Callable[[str, int], Callable[[], None]]
@@ -78,6 +79,19 @@ class Teacher:
         """(B, F, M) mels -> ((B, F * hop) teacher audio in [-1, 1], (B, F, M) its log-mel)."""
         wav = self.vocoder(cond_BFM).float().clamp(-1.0, 1.0)
         return wav, self.mel(wav)
+
+
+def segment_training_batch(source: SegmentSource, config: VocoderTrainConfig, *, step: int, device: torch.device,
+                           teacher: Teacher | None = None) -> Batch:
+    """Step `step`'s batch (a pure function of seed and step): the segments' conditioning mel as
+    `mel`, their audio and its mel as `audio` / `audio_mel` (the teacher's, when distilling)."""
+    frames = config.segments.segment_frames
+    segments = plan_segments(source.data.frame_lengths, step=step, seed=config.seed, num_items=config.segments.num_items, segment_frames=frames)
+    wav, cond, real_mel = (t.to(device) for t in source.batch(segments, segment_frames=frames))
+    if teacher is not None:
+        wav, real_mel = teacher(cond)
+    batch = segment_batch(cond, audio_BS=wav, audio_mel_BFM=real_mel)
+    return replace(batch, ids=tuple(source.data.items[s.index].entry.id for s in segments))
 
 
 def initial_generator(config: VocoderTrainConfig, *, audio: AudioConfig) -> nn.Module:
@@ -121,17 +135,17 @@ class _Objective:
         device = next(model.parameters()).device
         self.objective = VocoderObjective(audio, weights=config.losses.parts(), discriminators=model.discriminators).to(device)
 
-    def step(self, wav: torch.Tensor, cond: torch.Tensor, real_mel: torch.Tensor, *, adversarial: bool) -> tuple[float, dict[str, float], float, torch.Tensor]:
+    def step(self, batch: Batch, *, adversarial: bool) -> tuple[float, dict[str, float], float, torch.Tensor]:
         """One generator (and, when adversarial, discriminator) update: (loss, parts, grad norm, generated audio)."""
         model = self.model
-        fake = model.generator(cond)
+        fake = model.generator(batch.mel)
         disc = 0.0
         if adversarial:
-            d_loss, _ = discriminator_loss(model.discriminators(wav), model.discriminators(fake.detach()))
+            d_loss, _ = discriminator_loss(model.discriminators(batch.audio), model.discriminators(fake.detach()))
             self._update("discriminators", d_loss)
             disc = d_loss.item()
         self.objective.adversarial = adversarial
-        losses = self.objective(fake, segment_batch(cond, audio_BS=wav, audio_mel_BFM=real_mel))
+        losses = self.objective(fake, batch)
         total = torch.stack(list(losses.values())).sum()
         grad_norm = self._update("generator", total)
         # Every part is reported from the first step (0 before the discriminators join), so the CSV log's columns never change.
@@ -177,27 +191,23 @@ def train_vocoder(config: VocoderTrainConfig, *, progress: ProgressFn | None = N
         with graceful_interrupt() as stop:
             while state.step < config.max_steps and not stop.requested:
                 step = state.step + 1
-                segments = plan_segments(data.frame_lengths, step=step, seed=config.seed, num_items=config.segments.num_items, segment_frames=frames)
-                wav, cond, real_mel = (t.to(device) for t in source.batch(segments, segment_frames=frames))
-                if teacher is not None:
-                    wav, real_mel = teacher(cond)
+                batch = segment_training_batch(source, config, step=step, device=device, teacher=teacher)
                 lr = learning_rate(step, config.optimizer)
                 for opt in optimizers.values():
                     opt.set_lr(lr)
                 tic = time.perf_counter()
-                loss, parts, grad_norm, fake = objective.step(wav, cond, real_mel, adversarial=step > config.losses.adversarial_start)
+                loss, parts, grad_norm, fake = objective.step(batch, adversarial=step > config.losses.adversarial_start)
                 seconds = time.perf_counter() - tic
                 state = TrainState(step=step)
                 report = StepReport(
                     step=step, epoch=0, max_steps=config.max_steps, lr=lr, loss=loss, losses=parts, grad_norm=grad_norm,
-                    ids=tuple(data.items[s.index].entry.id for s in segments), num_frames=frames * len(segments),
-                    frames_per_s=frames * len(segments) / max(seconds, 1e-9), elapsed_s=elapsed_before + time.perf_counter() - started,
+                    ids=batch.ids, num_frames=frames * batch.size, frames_per_s=frames * batch.size / max(seconds, 1e-9), elapsed_s=elapsed_before + time.perf_counter() - started,
                 )
                 progress(report)
                 if step % config.logging.every == 0 or step == config.max_steps:
                     log.write(report)
                 if step % config.plotting.every == 0 or step == config.max_steps:
-                    plot_step(run, audio, fake[0], real_mel[0], report)
+                    plot_step(run, audio, fake[0], batch.audio_mel[0], report)
                 if step % config.checkpoint.every == 0 and step < config.max_steps:
                     _save(run, config, model, optimizers, state, elapsed_before + time.perf_counter() - started, audio)
         checkpoint = _save(run, config, model, optimizers, state, elapsed_before + time.perf_counter() - started, audio)

@@ -17,7 +17,7 @@ RUN/vocoder is exported exactly as by one-process training.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +31,13 @@ from vclone.data.dataset import TrainingData
 from vclone.models.vocoder.config import build_generator
 from vclone.models.vocoder.discriminators import Discriminators, discriminator_preset
 from vclone.models.vocoder.losses import discriminator_loss
-from vclone.models.vocoder.pipeline import VocoderObjective, VocoderPipelineModel, segment_batch
+from vclone.models.vocoder.pipeline import VocoderObjective, VocoderPipelineModel
 from vclone.parallel.context import ParallelContext, close_context, init_context
-from vclone.parallel.launch import launch_local, under_launcher
+from vclone.parallel.launch import run_on_ranks
 from vclone.parallel.microbatch import plan_micro_batches
-from vclone.parallel.partition import Partition, check_num_stages, partition_blocks
-from vclone.parallel.profile import plan_partition
+from vclone.parallel.partition import Partition, check_block_layout
 from vclone.parallel.runner import StageModule, StageRunner, sum_gradients
-from vclone.parallel.training import PARTITION_NAME, agree, any_rank
+from vclone.parallel.training import agree, any_rank, plan_and_record
 from vclone.train.checkpoint import CheckpointError, TrainState, load_checkpoint
 from vclone.train.interrupt import graceful_interrupt
 from vclone.train.logs import CsvLog, StepReport
@@ -47,17 +46,12 @@ from vclone.train.precision import Precision
 from vclone.train.rng import seed_everything, use_deterministic
 from vclone.train.run_dir import RunDir, open_run
 from vclone.train.vocoder_config import VocoderTrainConfig
-from vclone.train.vocoder_data import SegmentSource, plan_segments, teacher_forced_mels
-from vclone.train.vocoder_loop import Teacher, VocoderTrainResult, initial_generator, plot_step, save_vocoder_run
+from vclone.train.vocoder_data import SegmentSource, teacher_forced_mels
+from vclone.train.vocoder_loop import Teacher, VocoderTrainResult, initial_generator, plot_step, save_vocoder_run, segment_training_batch
 
-__all__ = ["uses_vocoder_pipeline", "check_vocoder_layout", "train_vocoder_pipeline", "vocoder_pipeline_worker"]
+__all__ = ["train_vocoder_pipeline", "vocoder_pipeline_worker"]
 
 _GENERATOR, _DISCRIMINATORS = "generator.", "discriminators."
-
-
-def uses_vocoder_pipeline(config: VocoderTrainConfig) -> bool:
-    """True when the run needs the stage runner (several ranks, or micro-batches on one)."""
-    return config.pipeline.world_size > 1 or config.pipeline.num_micro_batches > 1
 
 
 def _block_names(config: VocoderTrainConfig) -> list[str]:
@@ -65,22 +59,17 @@ def _block_names(config: VocoderTrainConfig) -> list[str]:
     return [name for name, _ in build_generator(kind, settings).blocks()]
 
 
-def check_vocoder_layout(config: VocoderTrainConfig) -> None:
-    """Fail before any worker starts when the generator cannot be cut as asked."""
-    names, label = _block_names(config), f"vocoder preset {config.preset}"
-    check_num_stages(names, config.pipeline.num_stages, model_label=label)
-    explicit = config.pipeline.explicit_balance
-    if explicit is not None:
-        partition_blocks(names, num_stages=config.pipeline.num_stages, explicit=explicit, balance_name="explicit", model_label=label)
-
-
 def train_vocoder_pipeline(config: VocoderTrainConfig, *, show_progress: bool) -> VocoderTrainResult | None:
     """As this process's rank under torchrun, in this process when the layout has one rank,
-    otherwise in stages x replicas local workers. Returns rank 0's result (None on other ranks)."""
-    check_vocoder_layout(config)
-    if under_launcher() or config.pipeline.world_size == 1:
-        return vocoder_pipeline_worker(config.to_dict(), show_progress)
-    return launch_local(vocoder_pipeline_worker, config.to_dict(), show_progress, world_size=config.pipeline.world_size)[0]
+    otherwise in stages x replicas local workers. Returns rank 0's result (None on other ranks).
+    Fails before any worker starts when the generator cannot be cut as asked."""
+    check_block_layout(_block_names(config), num_stages=config.pipeline.num_stages, explicit=config.pipeline.explicit_balance,
+                       model_label=_label(config))
+    return run_on_ranks(vocoder_pipeline_worker, config.to_dict(), show_progress, world_size=config.pipeline.world_size)
+
+
+def _label(config: VocoderTrainConfig) -> str:
+    return f"vocoder preset {config.preset}"
 
 
 @dataclass
@@ -88,7 +77,6 @@ class _Session:
     config: VocoderTrainConfig
     ctx: ParallelContext
     run: RunDir
-    data: TrainingData
     audio: AudioConfig
     model: VocoderPipelineModel
     objective: VocoderObjective
@@ -103,7 +91,6 @@ class _Session:
     log: CsvLog | None
     started: float
     elapsed_before: float = 0.0
-    partition: dict[str, Any] = field(default_factory=dict)
 
 
 def vocoder_pipeline_worker(config_dict: dict[str, Any], show_progress: bool) -> VocoderTrainResult | None:
@@ -151,8 +138,8 @@ def _start(config: VocoderTrainConfig, ctx: ParallelContext) -> _Session:
         mels = teacher_forced_mels(Path(config.acoustic_voice), data, device=ctx.device)
     source = SegmentSource(data, mels=mels)
     teacher = Teacher(config.teacher, audio=audio, device=ctx.device) if config.teacher and ctx.is_last else None
-    first = _batch(source, config, step=1, device=torch.device("cpu"))
-    partition_dict = agree(ctx, lambda: _plan(model, config, first, run))
+    first = segment_training_batch(source, config, step=1, device=torch.device("cpu"))
+    partition_dict = agree(ctx, lambda: plan_and_record(model, config.pipeline, batch=first, run=run, model_label=_label(config)))
     module = StageModule.of_stage(model, Partition.from_dict(partition_dict), ctx.stage).to(ctx.device)
     optimizer = build_optimizer(module, config.optimizer)
     disc, disc_optimizer = None, None
@@ -163,28 +150,9 @@ def _start(config: VocoderTrainConfig, ctx: ParallelContext) -> _Session:
     else:
         objective.discriminators = None
     runner = StageRunner(module, ctx, config.pipeline, optimizer=optimizer, precision=Precision(device=ctx.device, dtype="fp32"))
-    return _Session(config=config, ctx=ctx, run=run, data=data, audio=audio, model=model, objective=objective, runner=runner,
+    return _Session(config=config, ctx=ctx, run=run, audio=audio, model=model, objective=objective, runner=runner,
                     optimizer=optimizer, discriminators=disc, disc_optimizer=disc_optimizer, source=source, teacher=teacher,
-                    log=CsvLog(run.log_path) if ctx.rank == 0 else None, started=time.perf_counter(), partition=partition_dict)
-
-
-def _batch(source: SegmentSource, config: VocoderTrainConfig, *, step: int, device: torch.device, teacher: Teacher | None = None) -> Batch:
-    frames = config.segments.segment_frames
-    segments = plan_segments(source.data.frame_lengths, step=step, seed=config.seed, num_items=config.segments.num_items, segment_frames=frames)
-    wav, cond, real_mel = (t.to(device) for t in source.batch(segments, segment_frames=frames))
-    if teacher is not None:
-        wav, real_mel = teacher(cond)
-    batch = segment_batch(cond, audio_BS=wav, audio_mel_BFM=real_mel)
-    names = tuple(source.data.items[s.index].entry.id for s in segments)
-    return replace(batch, ids=names)
-
-
-def _plan(model: VocoderPipelineModel, config: VocoderTrainConfig, batch: Batch, run: RunDir) -> dict[str, Any]:
-    from vclone.atomic import write_json_atomic
-
-    partition, _ = plan_partition(model, config.pipeline, batch=batch, model_label=f"vocoder preset {config.preset}")
-    write_json_atomic(run.log_path.parent / PARTITION_NAME, partition.to_dict())
-    return partition.to_dict()
+                    log=CsvLog(run.log_path) if ctx.rank == 0 else None, started=time.perf_counter())
 
 
 def _run_steps(session: _Session, state: TrainState, stop: Any, progress: Any) -> tuple[TrainState, StepReport | None, bool]:
@@ -192,7 +160,7 @@ def _run_steps(session: _Session, state: TrainState, stop: Any, progress: Any) -
     report, interrupted = None, False
     while state.step < config.max_steps:
         step = state.step + 1
-        batch = _batch(session.source, config, step=step, device=ctx.device, teacher=session.teacher)
+        batch = segment_training_batch(session.source, config, step=step, device=ctx.device, teacher=session.teacher)
         lr = learning_rate(step, config.optimizer)
         adversarial = step > config.losses.adversarial_start
         plot_due = step % config.plotting.every == 0 or step == config.max_steps
