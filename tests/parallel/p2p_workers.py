@@ -75,3 +75,27 @@ def stepped_worker(ahead: bool) -> dict | None:
         return {"got": got, "sent": steps}
     finally:
         close_context()
+
+
+def storage_worker(ahead: bool) -> dict | None:
+    """One large record per step (apart on step 1, then in one message), then a short one; the
+    receiver reports each received tensor's storage size (a view keeps its whole buffer)."""
+    ctx = init_context(PipelineConfig(num_stages=2, timeout_s=30), device="cpu")
+    g = torch.Generator().manual_seed(2)
+    steps = [{"h": torch.randn(1000, 6, generator=g)}, {"h": torch.randn(1000, 6, generator=g)}, {"h": torch.randn(10, 6, generator=g)}]
+    try:
+        channel = Channel(device=ctx.device, timeout_s=30, post_ahead=ahead)
+        got, storage = [], []
+        for i, record in enumerate(steps):
+            channel.begin_step()
+            if ctx.rank == 0:
+                channel.send(record, to=1, tag=ACTIVATIONS)
+                channel.flush()
+                continue
+            channel.expect(1, src=0, tag=ACTIVATIONS)
+            received = channel.recv(src=0, tag=ACTIVATIONS, what=f"step {i}")
+            got.append(torch.equal(received["h"], record["h"]))
+            storage.append(received["h"].untyped_storage().nbytes())
+        return {"equal": got, "storage": storage} if ctx.rank == 1 else None
+    finally:
+        close_context()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from p2p_workers import p2p_worker, records, stepped_worker
+from p2p_workers import p2p_worker, records, stepped_worker, storage_worker
 
 from vclone.parallel.context import PipelineError
 from vclone.parallel.launch import launch_local
@@ -50,6 +50,16 @@ def test_records_that_fit_the_link_travel_as_one_message(ahead: bool) -> None:
         for received, record in zip(got, sent):
             assert list(received) == list(record)
             assert all(torch.equal(received[name], tensor) for name, tensor in record.items())
+
+
+@pytest.mark.distributed
+@pytest.mark.parametrize("ahead", [False, True], ids=["posted-on-demand", "posted-ahead"])
+def test_received_tensors_view_their_buffer_unless_it_is_mostly_padding(ahead: bool) -> None:
+    result = launch_local(storage_worker, ahead, world_size=2)[1]
+    assert result["equal"] == [True, True, True]
+    # Step 1: the payload apart, viewed (24000 bytes); step 2: one message, viewed (header + payload);
+    # step 3: 240 bytes in a 28096-byte message: copied, so the long buffer is not kept alive.
+    assert result["storage"] == [24000, HEADER_BYTES + 24000, 240]
 
 
 def test_a_record_too_big_for_the_header_is_refused() -> None:

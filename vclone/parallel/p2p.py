@@ -148,10 +148,15 @@ class Channel:
             if size > 0:
                 self._wait(dist.irecv(payload, src=src, tag=tag + _PAYLOAD_TAG), src, what)
             self._seen("recv", src, tag, size)
+        # The tensors are views of the received buffer (no copy), unless the record fills less than
+        # half of its message: then copies, so a short record does not keep a long buffer alive
+        # for as long as its stage input is kept.
+        copy = inline and 2 * size < message.numel()
         out: dict[str, torch.Tensor] = {}
         for name, dtype, shape, offset in specs:
             nbytes = torch.Size(shape).numel() * dtype.itemsize
-            out[name] = payload[offset: offset + nbytes].view(dtype).reshape(shape).clone()
+            tensor = payload[offset: offset + nbytes].view(dtype).reshape(shape)
+            out[name] = tensor.clone() if copy else tensor
         return out
 
     def _post_header(self, src: int, tag: int) -> tuple[object, torch.Tensor]:
