@@ -28,7 +28,8 @@ def test_training_forward_fills_shapes_masks_and_losses(make_model, make_batch):
     assert record.durations[~batch.phone_mask()].sum() == 0
     assert torch.equal(record.frame_lengths, batch.mel_lengths)
     assert record.mel_pred[2, 8:].abs().sum() == 0 and record.frame_h[2, 8:].abs().sum() == 0
-    assert record.phone_h is None and record.speaker_h is None  # phone-level states stop at `duration`
+    assert record.phone_h is None  # phone-level states stop at `duration`
+    assert record.speaker_h is not None and record.speaker_h.shape == (3, 32)  # the speaker-conditioned decoder reads it
     record.total_loss().backward()
     unused = [n for n, p in model.named_parameters() if p.grad is None]
     assert unused == []

@@ -62,6 +62,10 @@ class AcousticConfig:
     """Training only: the share of items whose language is hidden from the condition block (its
     language vector zeroed), so the decoder cannot keep voice in the language id; with one language
     per training speaker, that id otherwise pulls a cross-language clone towards that language's voices."""
+    decoder_speaker_norm: bool = False
+    """Decoder layers take their LayerNorms' scale and shift from the speaker (conditional LayerNorm,
+    as in AdaSpeech), so every decoder layer hears the voice, not only the condition block's sum.
+    False in voices trained before it existed (their config has no such key)."""
     adversary_weight: float = 0.02
     """Weight of the domain-adversarial speaker classifier loss on phone encodings."""
     adversary_grad_clip: float = 0.5
@@ -104,13 +108,13 @@ class AcousticConfig:
 
 PRESETS: dict[str, AcousticConfig] = {
     # Trains on CPU in minutes on the tiny demo corpus; what tests shrink further.
-    "tiny": AcousticConfig(d_model=96, num_heads=2, num_encoder_layers=2, num_decoder_layers=2, ffn_dim=192, aligner_dim=64, duration_predictor_dim=96),
+    "tiny": AcousticConfig(d_model=96, num_heads=2, num_encoder_layers=2, num_decoder_layers=2, ffn_dim=192, aligner_dim=64, duration_predictor_dim=96, decoder_speaker_norm=True),
     # CPU-friendly quality preset for the small demo corpus.
-    "small": AcousticConfig(d_model=192, num_heads=2, num_encoder_layers=4, num_decoder_layers=4, ffn_dim=512, speaker_embedding_dim=128, duration_predictor_dim=192),
+    "small": AcousticConfig(d_model=192, num_heads=2, num_encoder_layers=4, num_decoder_layers=4, ffn_dim=512, speaker_embedding_dim=128, duration_predictor_dim=192, decoder_speaker_norm=True),
     # GPU preset.
-    "base": AcousticConfig(d_model=384, num_heads=4, num_encoder_layers=6, num_decoder_layers=6, ffn_dim=1536, speaker_embedding_dim=256, language_embedding_dim=32, aligner_dim=128, duration_predictor_dim=256),
+    "base": AcousticConfig(d_model=384, num_heads=4, num_encoder_layers=6, num_decoder_layers=6, ffn_dim=1536, speaker_embedding_dim=256, language_embedding_dim=32, aligner_dim=128, duration_predictor_dim=256, decoder_speaker_norm=True),
     # Exists to exercise the pipeline: 12 + 12 transformer blocks plus the fixed blocks.
-    "deep": AcousticConfig(d_model=256, num_heads=4, num_encoder_layers=12, num_decoder_layers=12, ffn_dim=1024, speaker_embedding_dim=256, language_embedding_dim=32, aligner_dim=128, duration_predictor_dim=256),
+    "deep": AcousticConfig(d_model=256, num_heads=4, num_encoder_layers=12, num_decoder_layers=12, ffn_dim=1024, speaker_embedding_dim=256, language_embedding_dim=32, aligner_dim=128, duration_predictor_dim=256, decoder_speaker_norm=True),
 }
 
 

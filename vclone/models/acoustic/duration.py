@@ -55,7 +55,7 @@ def regulate_length(h_BND: torch.Tensor, durations_BN: torch.Tensor, num_frames:
 class DurationBlock(Block):
     """Predicts log(1 + frames) per phone from the detached conditioned phone encodings (so the
     duration loss never reshapes the encoder), then expands phone_h to frame_h (+ frame positions)
-    and drops phone_h and speaker_h from the record.
+    and drops phone_h from the record (and speaker_h, unless the decoder is speaker-conditioned).
 
     Training: expands with the aligner's durations (frame count = mel length) and adds the masked
     MSE loss `duration`, normalized by the mini-batch's phone total. Inference: expands with the
@@ -65,6 +65,7 @@ class DurationBlock(Block):
     def __init__(self, *, config: AcousticConfig) -> None:
         super().__init__()
         self.weight = config.duration_loss_weight
+        self.keep_speaker = config.decoder_speaker_norm
         self.predictor = ConvStack(config.d_model, config.duration_predictor_dim, 3, 2, config.dropout)
         self.proj = nn.Linear(config.duration_predictor_dim, 1)
 
@@ -91,7 +92,7 @@ class DurationBlock(Block):
         return replace(
             x,
             phone_h=None,
-            speaker_h=None,
+            speaker_h=x.speaker_h if self.keep_speaker else None,
             durations=durations_BN,
             log_duration_pred=log_pred_BN,
             frame_lengths=frame_lengths,

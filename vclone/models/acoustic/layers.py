@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["sinusoidal_positions", "lengths_to_mask", "MaskedConv1d", "ConvFeedForward", "TransformerLayer", "ConvStack"]
+__all__ = ["sinusoidal_positions", "lengths_to_mask", "MaskedConv1d", "ConvFeedForward", "ConditionalLayerNorm", "TransformerLayer", "ConvStack"]
 
 
 def lengths_to_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
@@ -64,22 +64,41 @@ class ConvFeedForward(nn.Module):
         return self.conv_out(h, mask_BL)
 
 
+class ConditionalLayerNorm(nn.Module):
+    """LayerNorm(x) * (1 + scale(c)) + shift(c): the condition c (B, C) modulates every position of
+    x (B, L, D). The projection starts at zero, so a fresh layer is an ordinary LayerNorm and the
+    condition's influence is learned."""
+
+    def __init__(self, dim: int, condition_dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.to_scale_shift = nn.Linear(condition_dim, 2 * dim)
+        nn.init.zeros_(self.to_scale_shift.weight)
+        nn.init.zeros_(self.to_scale_shift.bias)
+
+    def forward(self, x_BLD: torch.Tensor, condition_BC: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        scale_B1D, shift_B1D = self.to_scale_shift(condition_BC)[:, None, :].chunk(2, dim=-1)
+        return self.norm(x_BLD) * (1 + scale_B1D) + shift_B1D
+
+
 class TransformerLayer(nn.Module):
     """Pre-LayerNorm transformer layer: masked multi-head self-attention, then a conv feed-forward.
 
     Pre-norm keeps deep stacks (the `deep` preset) trainable without warm-up tricks; consumers of
     the residual stream apply their own LayerNorm. Attention itself has no dropout: dropout only
     goes through nn.Dropout so that restoring torch's RNG state replays it exactly (pipeline
-    re-materialization), whatever attention kernel runs.
+    re-materialization), whatever attention kernel runs. With `condition_dim`, both LayerNorms are
+    ConditionalLayerNorms and forward needs the condition (B, condition_dim).
     """
 
-    def __init__(self, dim: int, num_heads: int, ffn_dim: int, ffn_kernel: int, dropout: float) -> None:
+    def __init__(self, dim: int, num_heads: int, ffn_dim: int, ffn_kernel: int, dropout: float, *, condition_dim: int | None = None) -> None:
         super().__init__()
         self.num_heads = num_heads
-        self.norm_attn = nn.LayerNorm(dim)
+        self.conditioned = condition_dim is not None
+        self.norm_attn = nn.LayerNorm(dim) if condition_dim is None else ConditionalLayerNorm(dim, condition_dim)
         self.qkv = nn.Linear(dim, 3 * dim)
         self.attn_out = nn.Linear(dim, dim)
-        self.norm_ffn = nn.LayerNorm(dim)
+        self.norm_ffn = nn.LayerNorm(dim) if condition_dim is None else ConditionalLayerNorm(dim, condition_dim)
         self.ffn = ConvFeedForward(dim, ffn_dim, ffn_kernel, dropout)
         self.dropout = nn.Dropout(dropout)
 
@@ -90,10 +109,16 @@ class TransformerLayer(nn.Module):
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask_BL[:, None, None, :])
         return self.attn_out(out.transpose(1, 2).reshape(b, length, dim))
 
-    def forward(self, x_BLD: torch.Tensor, mask_BL: torch.Tensor) -> torch.Tensor:
-        x_BLD = x_BLD + self.dropout(self.attention(self.norm_attn(x_BLD), mask_BL))
-        x_BLD = x_BLD + self.dropout(self.ffn(self.norm_ffn(x_BLD), mask_BL))
+    def forward(self, x_BLD: torch.Tensor, mask_BL: torch.Tensor, condition_BC: torch.Tensor | None = None) -> torch.Tensor:
+        if self.conditioned != (condition_BC is not None):
+            raise ValueError("a conditioned TransformerLayer needs its condition, an unconditioned one takes none")
+        x_BLD = x_BLD + self.dropout(self.attention(self._norm(self.norm_attn, x_BLD, condition_BC), mask_BL))
+        x_BLD = x_BLD + self.dropout(self.ffn(self._norm(self.norm_ffn, x_BLD, condition_BC), mask_BL))
         return x_BLD * mask_BL[..., None]
+
+    @staticmethod
+    def _norm(norm: nn.Module, x_BLD: torch.Tensor, condition_BC: torch.Tensor | None) -> torch.Tensor:
+        return norm(x_BLD) if condition_BC is None else norm(x_BLD, condition_BC)
 
 
 class ConvStack(nn.Module):

@@ -17,8 +17,8 @@ from vclone.models.record import AcousticRecord
 __all__ = ["EncoderBlock", "DecoderBlock"]
 
 
-def _layer(config: AcousticConfig) -> TransformerLayer:
-    return TransformerLayer(config.d_model, config.num_heads, config.ffn_dim, config.ffn_kernel, config.dropout)
+def _layer(config: AcousticConfig, *, condition_dim: int | None = None) -> TransformerLayer:
+    return TransformerLayer(config.d_model, config.num_heads, config.ffn_dim, config.ffn_kernel, config.dropout, condition_dim=condition_dim)
 
 
 class EncoderBlock(Block):
@@ -35,13 +35,17 @@ class EncoderBlock(Block):
 
 class DecoderBlock(Block):
     """One transformer layer over frame_h (B, T, D), masked by the record's frame_lengths (the mel
-    lengths in training, the predicted lengths at inference)."""
+    lengths in training, the predicted lengths at inference). With config.decoder_speaker_norm its
+    LayerNorms are conditioned on the record's speaker_h (B, D)."""
 
     def __init__(self, *, config: AcousticConfig) -> None:
         super().__init__()
-        self.layer = _layer(config)
+        self.layer = _layer(config, condition_dim=config.d_model if config.decoder_speaker_norm else None)
 
     def forward(self, x: AcousticRecord, batch: Batch) -> AcousticRecord:
         assert x.frame_h is not None and x.frame_lengths is not None, "a decoder block needs frame_h and frame_lengths"
         mask_BT = lengths_to_mask(x.frame_lengths, x.frame_h.shape[1])
+        if self.layer.conditioned:
+            assert x.speaker_h is not None, "a speaker-conditioned decoder block needs speaker_h"
+            return replace(x, frame_h=self.layer(x.frame_h, mask_BT, x.speaker_h))
         return replace(x, frame_h=self.layer(x.frame_h, mask_BT))
