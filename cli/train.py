@@ -180,10 +180,10 @@ def train(
     )
     config = _build_config(base, data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=options)
     # Imported here so that `vclone --help` and the other commands never load the model code.
-    from vclone.parallel.training import train_pipeline, uses_pipeline
+    from vclone.parallel.training import train_pipeline
     from vclone.train.loop import train as run_training
 
-    if uses_pipeline(config):
+    if config.pipeline.uses_runner:
         pipeline_result = train_pipeline(config, show_progress=not quiet)
         if pipeline_result is None:  # a non-zero rank under torchrun: rank 0 reports
             return

@@ -41,7 +41,7 @@ from vclone.train.speaker_vectors import condition_on_vectors, ensure_speaker_ve
 from vclone.train.rng import restore_rng, seed_everything, use_deterministic
 from vclone.train.run_dir import RunDir, open_run
 
-__all__ = ["uses_pipeline", "check_layout", "train_pipeline", "pipeline_worker", "plan_and_record", "agree", "any_rank", "TIMELINE_NAME", "PARTITION_NAME"]
+__all__ = ["check_layout", "train_pipeline", "pipeline_worker", "plan_and_record", "agree", "any_rank", "TIMELINE_NAME", "PARTITION_NAME"]
 
 TIMELINE_NAME = "timeline.json"
 """RUN/logs/timeline.json: forward/backward events of recent steps (partition-inspect reads it)."""
@@ -50,11 +50,6 @@ PARTITION_NAME = "partition.json"
 _TIMELINE_STEPS = 4
 
 ProgressFn = Callable[[StepReport], None]
-
-
-def uses_pipeline(config: TrainConfig) -> bool:
-    """True when the run needs the stage runner (several ranks, or micro-batches on one)."""
-    return config.pipeline.uses_runner
 
 
 def train_pipeline(config: TrainConfig, *, show_progress: bool) -> TrainResult | None:
