@@ -30,6 +30,8 @@ __all__ = ["register", "train", "given", "DEFAULT_MAX_STEPS", "TASKS"]
 TASKS = ("acoustic", ENCODER_TASK, VOCODER_TASK)
 
 DEFAULT_MAX_STEPS = 10_000
+CLONING_LANGUAGE_DROPOUT = 0.5
+"""--language-dropout of a voice trained with --speaker-encoder unless given."""
 EXIT_INTERRUPTED = 130
 
 
@@ -46,8 +48,10 @@ def _build_config(base: TrainConfig | None, *, data: list[Path], preset: Optiona
         raise ConfigError("--data is required: pass a folder written by `vclone prepare` (repeat --data for several)")
     if base is None:
         model = ModelChoice(preset or "tiny")
-        if options.get("language_dropout") is not None:
-            model = ModelChoice(model.preset, {**model.overrides, "condition_language_dropout": options["language_dropout"]})
+        # A voice that clones (trained on encoder embeddings) hides the language half the time by default.
+        dropout = options.get("language_dropout", CLONING_LANGUAGE_DROPOUT if options.get("speaker_encoder") else None)
+        if dropout is not None:
+            model = ModelChoice(model.preset, {**model.overrides, "condition_language_dropout": dropout})
         if options.get("speaker_encoder"):
             from vclone.train.speaker_vectors import encoder_dim
 
@@ -116,7 +120,7 @@ def train(
     batch_utterances: Optional[int] = typer.Option(None, "--batch-utterances", help=f"Speaker encoder: utterances per speaker per batch (default {EncoderBatching.num_utterances})."),
     speaker_encoder: Optional[str] = typer.Option(None, "--speaker-encoder", help="Condition on this speaker encoder's embeddings (resemblyzer, or a run of --task speaker-encoder) instead of a speaker table, so the voice clones from reference audio."),
     speaker_vectors: Optional[str] = typer.Option(None, "--speaker-vectors", help="With --speaker-encoder: utterance (each clip's own embedding) or speaker (its speaker's mean; default utterance)."),
-    language_dropout: Optional[float] = typer.Option(None, "--language-dropout", help="Share of training items whose language is hidden from the decoder's condition, so a voice keeps more of itself in languages its speaker never spoke (measured on the demo corpus: 0.5 lifts cross-language identification from 19% to 68%, and to 86% with the speaker-conditioned decoder; default 0)."),
+    language_dropout: Optional[float] = typer.Option(None, "--language-dropout", help="Share of training items whose language is hidden from the decoder's condition, so a voice keeps more of itself in languages its speaker never spoke (measured on the demo corpus: 0.5 lifts cross-language identification from 19% to 68%, and to 86% with the speaker-conditioned decoder; default 0.5 with --speaker-encoder, else 0)."),
     init: Optional[str] = typer.Option(None, "--init", help="Vocoder: start from these generator weights (hifigan-universal with --preset universal, or a vocoder folder) to fine-tune."),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="Vocoder: distil from this vocoder (hifigan-universal or a vocoder folder): learn its audio for the same mels instead of the recordings."),
     predicted_mels: Optional[Path] = typer.Option(None, "--predicted-mels", help="Vocoder: train on the teacher-forced mels this acoustic voice (or run) predicts for --data, so the vocoder learns the mels synthesis will feed it."),

@@ -3,7 +3,6 @@ voice's speaker space, cloning from reference audio, and the pipeline on the sam
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -159,3 +158,13 @@ def test_language_dropout_option(prepared: Path, tmp_path: Path) -> None:
     assert again.exit_code == 2 and "cannot change on --resume" in again.output
     bad = runner.invoke(app, ["train", "--data", str(prepared), "--out", str(tmp_path / "bad"), "--language-dropout", "2", *SHRINK])
     assert bad.exit_code == 2 and "condition_language_dropout" in bad.output
+
+
+def test_a_cloning_voice_hides_the_language_by_default(encoder_run: Path, prepared: Path, tmp_path: Path) -> None:
+    # --speaker-encoder without --language-dropout: 0.5; a table voice keeps the preset's 0; a given value wins
+    plain = ["--data", str(prepared), "--max-steps", "1", *[a for a in SHRINK if a != "--deterministic"]]
+    for name, extra, expected in (("clone", ["--speaker-encoder", str(encoder_run)], 0.5), ("table", [], 0.0),
+                                  ("given", ["--speaker-encoder", str(encoder_run), "--language-dropout", "0"], 0.0)):
+        result = runner.invoke(app, ["train", "--out", str(tmp_path / name), *extra, *plain])
+        assert result.exit_code == 0, result.output
+        assert load_voice(tmp_path / name).config.condition_language_dropout == expected, name
