@@ -20,7 +20,7 @@ import argparse
 import csv
 import json
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import torch
@@ -40,12 +40,16 @@ def _rows(path: Path) -> list[dict[str, str]]:
 def _similarity_block(clips: list[tuple[str, torch.Tensor]], references: dict[str, torch.Tensor]) -> dict:
     names = sorted(references)
     matrix = torch.stack([references[n] for n in names])
-    own, top1 = [], []
+    own, top1, confusions = [], [], Counter()
     for speaker, vector in clips:
         sims = matrix @ vector
         own.append(float(sims[names.index(speaker)]))
-        top1.append(names[int(sims.argmax())] == speaker)
-    return {"items": len(own), "similarity": statistics.mean(own), "top1": sum(top1) / len(top1)}
+        nearest = names[int(sims.argmax())]
+        top1.append(nearest == speaker)
+        if nearest != speaker:
+            confusions[f"{speaker} -> {nearest}"] += 1
+    return {"items": len(own), "similarity": statistics.mean(own), "top1": sum(top1) / len(top1),
+            "confusions": dict(confusions.most_common())}
 
 
 def main() -> None:
@@ -115,6 +119,8 @@ def main() -> None:
         print(f"{group}: {block['speakers']}")
         for key in ("same_language", "cross_language", "ground_truth_cross"):
             print(f"  {key:<19} n={block[key]['items']:3d}  similarity {block[key]['similarity']:.3f}  top-1 {block[key]['top1']:.0%}")
+            if block[key]["confusions"]:
+                print("    taken for another: " + ", ".join(f"{pair} x{n}" for pair, n in block[key]["confusions"].items()))
         print(f"  cross-language vs ground truth: MCD {block['mcd_db_median']:.2f} dB, F0 RMSE {block['f0_rmse_hz_median']:.1f} Hz (medians)")
     print(f"RTF (acoustic model + Griffin-Lim, median): {report['rtf_median']:.3f}")
     if args.out:
