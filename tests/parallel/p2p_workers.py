@@ -72,7 +72,8 @@ def stepped_worker(ahead: bool) -> dict | None:
             channel.begin_step()
             channel.expect(len(records), src=0, tag=ACTIVATIONS)
             got.append([channel.recv(src=0, tag=ACTIVATIONS, what=f"step {i}") for _ in records])
-        return {"got": got, "sent": steps}
+        addresses = [t.data_ptr() for step in got for record in step for t in record.values() if t.numel()]
+        return {"got": got, "sent": steps, "addresses": addresses}
     finally:
         close_context()
 

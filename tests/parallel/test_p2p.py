@@ -28,15 +28,15 @@ def test_pack_aligns_every_tensor_and_describes_it_in_the_header() -> None:
     items = [("a", torch.ones(3)), ("b", torch.ones(2, dtype=torch.float64)), ("c", torch.ones(5, dtype=torch.bool))]
     header, payload = _pack(items, torch.device("cpu"))
     assert header.numel() == HEADER_BYTES and header.dtype == torch.uint8
-    assert payload is not None and payload.numel() == 16 + 16 + 16  # 12, 16 and 5 bytes, each padded to 16
+    assert payload is not None and payload.numel() == 3 * 64  # 12, 16 and 5 bytes, each padded to a 64-byte line
     # With room for it, the payload rides in the same message, zero-padded to the link's size.
-    exact, none = _pack(items, torch.device("cpu"), HEADER_BYTES + 48)
-    assert none is None and exact.numel() == HEADER_BYTES + 48 and torch.equal(exact[HEADER_BYTES:], payload)
-    roomy, _ = _pack(items, torch.device("cpu"), HEADER_BYTES + 100)
-    assert roomy.numel() == HEADER_BYTES + 100 and not roomy[HEADER_BYTES + 48:].any()
+    exact, none = _pack(items, torch.device("cpu"), HEADER_BYTES + 192)
+    assert none is None and exact.numel() == HEADER_BYTES + 192 and torch.equal(exact[HEADER_BYTES:], payload)
+    roomy, _ = _pack(items, torch.device("cpu"), HEADER_BYTES + 250)
+    assert roomy.numel() == HEADER_BYTES + 250 and not roomy[HEADER_BYTES + 192:].any()
     # Too small a link: the header alone, padded to the link's size, and the payload apart.
-    apart, rest = _pack(items, torch.device("cpu"), HEADER_BYTES + 40)
-    assert apart.numel() == HEADER_BYTES + 40 and rest is not None and torch.equal(rest, payload)
+    apart, rest = _pack(items, torch.device("cpu"), HEADER_BYTES + 150)
+    assert apart.numel() == HEADER_BYTES + 150 and rest is not None and torch.equal(rest, payload)
 
 
 @pytest.mark.distributed
@@ -46,6 +46,8 @@ def test_records_that_fit_the_link_travel_as_one_message(ahead: bool) -> None:
     # Step 1 learns the size (header, then payload); steps 2-3 one message per record; the larger
     # record of step 4 goes in two; steps 5 and 6 fit what the link has carried.
     assert results[0]["messages"] == [4, 2, 2, 2, 1, 2]
+    # every received tensor starts on a cache line (a view of its message, or a copy)
+    assert all(address % 64 == 0 for address in results[1]["addresses"]), results[1]["addresses"]
     for got, sent in zip(results[1]["got"], results[1]["sent"]):
         for received, record in zip(got, sent):
             assert list(received) == list(record)

@@ -30,7 +30,9 @@ GRADIENTS = 2
 """Tag of backward messages (stage s+1 -> s)."""
 HEADER_BYTES = 4096
 """Size of the header message: 8 bytes of JSON length, then the JSON (records name a few tensors)."""
-_ALIGN = 16
+_ALIGN = 64
+"""Every tensor's bytes start at a multiple of this in the message (a cache line, as torch's CPU
+allocator aligns its buffers), so a received tensor that views its message runs kernels at full speed."""
 _PAYLOAD_TAG = 100
 """Payloads travel under tag + _PAYLOAD_TAG, so that headers posted ahead never match a payload."""
 
