@@ -28,7 +28,7 @@ class Speaker:
     voice: str
     """Engine-specific voice: espeak variant, festival voice, flite voice, or recording folder."""
     language: str
-    """The one language this speaker speaks in the training split."""
+    """The (first) language this speaker speaks in the training split."""
     gender: str = "unknown"
     """"male", "female" or "unknown"."""
     pitch: int = 50
@@ -43,13 +43,21 @@ class Speaker:
     """Held-out languages this (espeak) speaker says in the cross-language test set."""
     same_voice_as: str = ""
     """Another speaker of the corpus that is the same human voice, if any."""
+    also_speaks: tuple[str, ...] = ()
+    """More training languages of a polyglot (espeak) speaker; its utterances are shared out over
+    `language` and these. Polyglot speakers let a model hear one voice in several languages."""
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Every language this speaker speaks in the training split, `language` first."""
+        return (self.language, *self.also_speaks)
 
     def __post_init__(self) -> None:
         if not self.name or not all(c.isalnum() or c in "-_" for c in self.name):
             raise ValueError(f"speaker name {self.name!r} must be letters, digits, '-' or '_'")
         if self.engine not in ENGINES:
             raise ValueError(f"speaker {self.name}: engine {self.engine!r} is not one of {ENGINES}")
-        for lang in (self.language, *self.cross):
+        for lang in (*self.languages, *self.cross):
             if lang not in LANGUAGES:
                 raise ValueError(f"speaker {self.name}: language {lang!r} is not one of {LANGUAGES}")
         if self.language in self.cross:
@@ -58,6 +66,12 @@ class Speaker:
             )
         if self.cross and self.engine != "espeak":
             raise ValueError(f"speaker {self.name}: only espeak speakers can have cross languages")
+        if self.also_speaks and self.engine != "espeak":
+            raise ValueError(f"speaker {self.name}: only espeak speakers can speak more languages (also_speaks)")
+        if len(set(self.languages)) != len(self.languages):
+            raise ValueError(f"speaker {self.name}: also_speaks repeats a language: {list(self.languages)}")
+        if set(self.also_speaks) & set(self.cross):
+            raise ValueError(f"speaker {self.name}: {sorted(set(self.also_speaks) & set(self.cross))} are both training (also_speaks) and cross languages")
         if self.gender not in ("male", "female", "unknown"):
             raise ValueError(f"speaker {self.name}: gender {self.gender!r} is not male/female/unknown")
 
@@ -104,7 +118,7 @@ class Catalog:
             raise ValueError(f"speaker names must be unique; repeated: {', '.join(dupes)}")
         for s in self.speakers:
             if s.engine == "espeak":
-                missing = {s.language, *s.cross} - set(self.espeak_languages)
+                missing = {*s.languages, *s.cross} - set(self.espeak_languages)
                 if missing:
                     raise ValueError(f"speaker {s.name}: no [espeak.languages] entry for {sorted(missing)}")
 
@@ -121,6 +135,7 @@ def load_catalog(path: Path = DEFAULT_CATALOG) -> Catalog:
     for entry in raw.get("speaker", []):
         entry = dict(entry)
         entry["cross"] = tuple(entry.get("cross", ()))
+        entry["also_speaks"] = tuple(entry.get("also_speaks", ()))
         try:
             speakers.append(Speaker(**entry))
         except TypeError as e:  # an unknown or missing key

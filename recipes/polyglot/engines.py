@@ -74,7 +74,7 @@ def _missing_espeak_files(catalog: Catalog, speaker: Speaker, data: Path | None)
     if data is None:
         return ["the espeak-ng-data folder (espeak-ng --version names none)"]
     files = [data / "voices" / "!v" / speaker.voice]
-    files += [data / "lang" / catalog.espeak_languages[lang] for lang in (speaker.language, *speaker.cross)]
+    files += [data / "lang" / catalog.espeak_languages[lang] for lang in (*speaker.languages, *speaker.cross)]
     return [str(f) for f in files if not f.is_file()]
 
 

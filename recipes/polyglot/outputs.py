@@ -47,7 +47,8 @@ def write_json(path: Path, data: object) -> None:
 
 
 def speakers_record(catalog: Catalog, speakers: Sequence[Speaker], done: Sequence[RenderJob]) -> dict:
-    """speakers.json: speaker -> engine, voice, training language, cross languages, gender, real."""
+    """speakers.json: speaker -> engine, voice, training language (the first of `languages`, all it
+    speaks in training), cross languages, gender, real."""
     cross: dict[str, list[str]] = {}
     for j in done:
         if j.split == "cross" and j.language not in cross.setdefault(j.speaker, []):
@@ -61,6 +62,7 @@ def speakers_record(catalog: Catalog, speakers: Sequence[Speaker], done: Sequenc
             "engine": sp.engine,
             "voice": catalog.espeak_voice(sp, sp.language) if sp.engine == "espeak" else sp.voice,
             "language": sp.language,
+            "languages": list(sp.languages),
             "cross_languages": cross.get(sp.name, []),
             "gender": sp.gender if sp.gender != "unknown" else None,
             "real": sp.engine == "real",

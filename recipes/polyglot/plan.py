@@ -16,6 +16,7 @@ __all__ = [
     "RenderJob",
     "CorpusPlan",
     "plan_corpus",
+    "share_out",
     "check_minimums",
 ]
 
@@ -111,7 +112,8 @@ def plan_corpus(catalog: Catalog, size: str, seed: int,
                 real_recordings: Mapping[str, Sequence[RealRecording]] | None = None) -> CorpusPlan:
     """Plan a build: the same (catalog, size, seed, recordings) always gives the same plan.
 
-    Each synthetic speaker says `num_utterances` sentences in its one training language; each espeak
+    Each synthetic speaker says `num_utterances` sentences in its training language, or shared out
+    over its languages if it is a polyglot speaker (`also_speaks`); each espeak
     speaker also says `num_cross_utterances` sentences in each of its first `num_cross_languages`
     held-out languages (the cross set). Real speakers get a seeded sample of their recordings
     (`real_recordings` maps speaker name to what is shipped; a real speaker without any is left out).
@@ -135,9 +137,11 @@ def plan_corpus(catalog: Catalog, size: str, seed: int,
             train += _real_jobs(sp, real_recordings.get(sp.name, ()), count=spec.num_real_utterances,
                                 max_chars=spec.real_max_chars, seed=seed)
             continue
-        for i, text in enumerate(sentences(sp, sp.language, "train", spec.num_utterances), 1):
-            train.append(_job(catalog, sp, id=f"{sp.name}-{i:04d}", language=sp.language,
-                              text=text, split="train"))
+        for lang, count in zip(sp.languages, share_out(spec.num_utterances, len(sp.languages))):
+            # A one-language speaker's ids carry no language (the corpus layout before polyglot speakers).
+            prefix = sp.name if not sp.also_speaks else f"{sp.name}-{lang}"
+            for i, text in enumerate(sentences(sp, lang, "train", count), 1):
+                train.append(_job(catalog, sp, id=f"{prefix}-{i:04d}", language=lang, text=text, split="train"))
         for lang in sp.cross[: spec.num_cross_languages]:
             for i, text in enumerate(sentences(sp, lang, "cross", spec.num_cross_utterances), 1):
                 cross.append(_job(catalog, sp, id=f"{sp.name}-x-{lang}-{i:04d}", language=lang,
@@ -145,6 +149,11 @@ def plan_corpus(catalog: Catalog, size: str, seed: int,
     present = {j.speaker for j in train}
     speakers = tuple(s for s in catalog.speakers if s.name in present)
     return CorpusPlan(jobs=tuple(train + cross), speakers=speakers)
+
+
+def share_out(total: int, parts: int) -> list[int]:
+    """`total` split into `parts` counts that differ by at most one, the larger ones first."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
 def check_minimums(jobs: Sequence[RenderJob]) -> list[str]:

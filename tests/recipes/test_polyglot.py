@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from recipes.polyglot.plan import (  # noqa: E402
     RealRecording,
     check_minimums,
     plan_corpus,
+    share_out,
 )
 from recipes.polyglot.sentences import LANGUAGES, SentenceSource, sentence_stream  # noqa: E402
 
@@ -72,13 +74,27 @@ def test_tiny_plan_meets_the_minimums(catalog):
     assert all(2 <= n <= 4 for n in per_speaker.values()), per_speaker
 
 
-def test_every_training_speaker_speaks_exactly_one_language(catalog):
+def test_training_speakers_speak_their_declared_languages(catalog):
+    declared = {s.name: set(s.languages) for s in catalog.speakers}
     for size in ("tiny", "small"):
         plan = plan_corpus(catalog, size, 3, _fake_recordings())
         spoken: dict[str, set[str]] = {}
         for j in plan.train:
             spoken.setdefault(j.speaker, set()).add(j.language)
-        assert all(len(langs) == 1 for langs in spoken.values()), spoken
+        assert spoken == {name: declared[name] for name in spoken}
+        # the speakers of the cross-language test speak one language in training
+        assert all(len(spoken[j.speaker]) == 1 for j in plan.cross)
+    assert any(len(langs) == 3 for langs in declared.values()), "no polyglot speaker in the catalog"
+
+
+def test_a_polyglot_speaker_shares_its_utterances_out_over_its_languages(catalog):
+    polyglot = next(s for s in catalog.speakers if s.also_speaks)
+    plan = plan_corpus(catalog, "small", 0)
+    counts = Counter(j.language for j in plan.train if j.speaker == polyglot.name)
+    assert sum(counts.values()) == catalog.sizes["small"].num_utterances
+    assert set(counts) == set(polyglot.languages) and max(counts.values()) - min(counts.values()) <= 1
+    assert all(j.id.startswith(f"{polyglot.name}-{j.language}-") for j in plan.train if j.speaker == polyglot.name)
+    assert share_out(7, 3) == [3, 2, 2] and share_out(2, 3) == [1, 1, 0] and share_out(6, 1) == [6]
 
 
 def test_cross_set_uses_training_speakers_in_new_languages(catalog):
@@ -154,6 +170,17 @@ def test_catalog_rejects_a_cross_language_equal_to_the_training_one():
         Speaker(name="espeak-x", engine="espeak", voice="m2", language="xx")
 
 
+def test_catalog_rejects_bad_polyglot_languages():
+    with pytest.raises(ValueError, match="only espeak"):
+        Speaker(name="flite-x", engine="flite", voice="slt", language="en-us", also_speaks=("de",))
+    with pytest.raises(ValueError, match="repeats"):
+        Speaker(name="espeak-x", engine="espeak", voice="m2", language="de", also_speaks=("fr", "de"))
+    with pytest.raises(ValueError, match="both training"):
+        Speaker(name="espeak-x", engine="espeak", voice="m2", language="de", also_speaks=("fr",), cross=("fr",))
+    with pytest.raises(ValueError, match="not one of"):
+        Speaker(name="espeak-x", engine="espeak", voice="m2", language="de", also_speaks=("xx",))
+
+
 def test_catalog_cross_lists_only_new_languages(catalog):
     for sp in catalog.speakers:
         assert sp.language not in sp.cross and len(set(sp.cross)) == len(sp.cross), sp.name
@@ -161,7 +188,7 @@ def test_catalog_cross_lists_only_new_languages(catalog):
 
 def test_check_minimums_reports_a_small_corpus(catalog):
     plan = plan_corpus(catalog, "tiny", 0)
-    few = [j for j in plan.jobs if j.language in {"en-us", "de"}]
+    few = [j for j in plan.jobs if j.language in {"it", "pl"}]
     problems = check_minimums(few)
     assert len(problems) == 2 and "languages" in problems[0] and "speakers" in problems[1]
 
@@ -243,7 +270,7 @@ def test_tiny_build_is_valid_and_resumes(tmp_path):
     done = _run_build(out)
     assert done.returncode == 0, done.stderr
     speakers = json.loads((out / "speakers.json").read_text(encoding="utf-8"))
-    train_language = {}
+    train_languages: dict[str, set[str]] = {}
     for name, split in (("metadata.csv", "train"), ("cross_test.csv", "cross")):
         lines = (out / name).read_text(encoding="utf-8").splitlines()
         assert lines[0] == "id,audio,text,speaker,language"
@@ -254,10 +281,12 @@ def test_tiny_build_is_valid_and_resumes(tmp_path):
             assert audio.ndim == 1 and len(audio) > rate and np.abs(audio).max() > 0.05, r["id"]
             assert r["speaker"] in speakers and r["text"].strip()
             if split == "train":
-                assert train_language.setdefault(r["speaker"], r["language"]) == r["language"]
+                assert r["language"] in speakers[r["speaker"]]["languages"], r["id"]
+                train_languages.setdefault(r["speaker"], set()).add(r["language"])
             else:
-                assert r["language"] != train_language[r["speaker"]]
-    assert len(set(train_language.values())) >= MIN_LANGUAGES and len(train_language) >= MIN_SPEAKERS
+                assert train_languages[r["speaker"]] == {speakers[r["speaker"]]["language"]} != {r["language"]}, r["id"]
+    assert {name: sorted(langs) for name, langs in train_languages.items()} == {name: sorted(s["languages"]) for name, s in speakers.items()}
+    assert len(set().union(*train_languages.values())) >= MIN_LANGUAGES and len(train_languages) >= MIN_SPEAKERS
     assert any(s["real"] for s in speakers.values()) == Path("/usr/share/festival/voices/russian").is_dir()
 
     wavs = sorted(out.glob("wavs/*/*.wav"))
