@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -37,11 +38,13 @@ def test_tiny_polyglot_prepares_with_many_languages_and_speakers(tmp_path: Path)
     prepared = load_prepared(out)
     assert len(prepared.vocab.languages) >= 8
     assert len(prepared.vocab.speakers) >= 12
-    # Every training speaker speaks one language (what cross-language cloning must overcome).
+    # Each training speaker speaks the languages speakers.json lists: one, or three for a polyglot speaker.
     langs: dict[str, set[str]] = {}
     for entry in prepared.entries:
         langs.setdefault(entry.speaker, set()).add(entry.language)
-    assert all(len(v) == 1 for v in langs.values())
+    declared = json.loads((corpus / "speakers.json").read_text(encoding="utf-8"))
+    assert langs == {name: set(declared[name]["languages"]) for name in langs}
+    assert sorted({len(v) for v in langs.values()}) == [1, 3]
     report = (out / "report.tsv").read_text(encoding="utf-8").splitlines()
     assert len(prepared.entries) + sum(1 for r in report[1:] if r.startswith("rejected")) == sum(
         1 for _ in (corpus / "metadata.csv").open(encoding="utf-8")

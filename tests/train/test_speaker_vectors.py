@@ -3,6 +3,7 @@ voice's speaker space, cloning from reference audio, and the pipeline on the sam
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
