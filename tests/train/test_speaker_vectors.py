@@ -123,8 +123,10 @@ def test_speaker_encoder_options_are_checked(prepared: Path, tmp_path: Path) -> 
 
 @pytest.mark.distributed
 @pytest.mark.slow
-def test_pipeline_on_encoder_vectors_matches_one_process(prepared: Path, encoder_run: Path, tmp_path: Path) -> None:
-    common = ["--data", str(prepared), "--max-steps", "2", "--speaker-encoder", str(encoder_run), *SHRINK]
+@pytest.mark.parametrize("consistency", ["0", "2"])
+def test_pipeline_on_encoder_vectors_matches_one_process(prepared: Path, encoder_run: Path, tmp_path: Path, consistency: str) -> None:
+    # With a speaker consistency loss, the last stage judges the same (middle) windows as one process.
+    common = ["--data", str(prepared), "--max-steps", "2", "--speaker-encoder", str(encoder_run), "--speaker-consistency", consistency, *SHRINK]
     one = runner.invoke(app, ["train", "--out", str(tmp_path / "one"), *common])
     two = runner.invoke(app, ["train", "--out", str(tmp_path / "two"), "--stages", "2", "--micro-batches", "2", *common])
     assert one.exit_code == 0 and two.exit_code == 0, one.output + two.output
@@ -169,3 +171,31 @@ def test_a_cloning_voice_hides_the_language_by_default(encoder_run: Path, prepar
         result = runner.invoke(app, ["train", "--out", str(tmp_path / name), *extra, *plain])
         assert result.exit_code == 0, result.output
         assert load_voice(tmp_path / name).config.condition_language_dropout == expected, name
+
+
+def test_speaker_consistency_option(prepared: Path, encoder_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    plain = [a for a in SHRINK if a != "--deterministic"]
+    result = runner.invoke(app, ["train", "--data", str(prepared), "--out", str(run), "--max-steps", "2", "--log-every", "1",
+                                 "--speaker-encoder", str(encoder_run), "--speaker-consistency", "1.5", *plain])
+    assert result.exit_code == 0, result.output
+    config = load_voice(run).config
+    assert config.speaker_consistency_weight == 1.5 and config.speaker_consistency_encoder == str(encoder_run.resolve())
+    rows = (run / "logs" / "train.csv").read_text().splitlines()
+    column = rows[0].split(",").index("loss_speaker_consistency")
+    assert all(0 < float(r.split(",")[column]) <= 2 * 1.5 for r in rows[1:])
+    # The voice synthesizes: the block has no weights and passes synthesis through.
+    said = runner.invoke(app, ["synthesize", "Good morning.", "--language", "en-us", "--speaker", "spk1", "--voice", str(run),
+                               "--out", str(tmp_path / "out.wav"), "--pace", "4"])
+    assert said.exit_code == 0, said.output
+    checks = [
+        (["--data", str(prepared), "--out", str(tmp_path / "a"), "--speaker-consistency", "1"], "needs --speaker-encoder"),
+        (["--out", str(run), "--resume", "--max-steps", "3", "--speaker-consistency", "1"], "cannot change on --resume"),
+        (["--task", "speaker-encoder", "--data", str(prepared), "--out", str(tmp_path / "b"), "--speaker-consistency", "1"], "acoustic model"),
+        (["--data", str(prepared), "--out", str(tmp_path / "c"), "--speaker-encoder", str(encoder_run), "--speaker-consistency", "-1"], ">= 0"),
+    ]
+    for args, needle in checks:
+        refused = runner.invoke(app, ["train", *args, *SHRINK])
+        assert refused.exit_code == 2 and needle in refused.output, (args, refused.output)
+        assert len(refused.output.strip().splitlines()) == 1, refused.output
+    assert not any((tmp_path / name).exists() for name in "abc")

@@ -37,7 +37,7 @@ from vclone.train.logs import CsvLog, StepReport
 from vclone.train.loop import TrainResult, advance, export_voice, model_dims
 from vclone.train.optimizer import NamedAdamW, build_optimizer, learning_rate
 from vclone.train.precision import Precision, resolve_precision
-from vclone.train.speaker_vectors import condition_on_vectors, ensure_speaker_vectors, load_speaker_vectors
+from vclone.train.speaker_vectors import attach_judge, condition_on_vectors, ensure_speaker_vectors, load_speaker_vectors
 from vclone.train.rng import restore_rng, seed_everything, use_deterministic
 from vclone.train.run_dir import RunDir, open_run
 
@@ -147,6 +147,7 @@ def _start(config: TrainConfig, ctx: ParallelContext) -> _Session:
         # Rank 0 embeds the corpus once; every rank reads the same vectors.
         vectors_path = Path(agree(ctx, lambda: str(ensure_speaker_vectors(data, config.speaker_encoder, run.root))))
         condition_on_vectors(data, model, load_speaker_vectors(vectors_path)[0], mode=config.speaker_vectors)
+    attach_judge(data, model)
     first = first_training_batch(data, batching=config.batching, seed=config.seed)
     label = f"preset {config.model.preset}"
     partition = Partition.from_dict(agree(ctx, lambda: plan_and_record(model, config.pipeline, batch=first, run=run, model_label=label)))

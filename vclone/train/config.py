@@ -81,12 +81,15 @@ class ModelChoice:
         self.resolve(deterministic=False)
 
     def resolve(self, *, deterministic: bool) -> AcousticConfig:
-        """The AcousticConfig to build; deterministic runs switch dropout (and language dropout) off."""
+        """The AcousticConfig to build; deterministic runs switch dropout (and language dropout) off and
+        judge the speaker in the middle window of each item."""
         try:
             config = preset(self.preset, **self.overrides)
         except TypeError as err:
             raise ConfigError(f"bad model override ({err}); valid names are the fields of AcousticConfig") from None
-        return replace(config, dropout=0.0, condition_language_dropout=0.0) if deterministic else config
+        if not deterministic:
+            return config
+        return replace(config, dropout=0.0, condition_language_dropout=0.0, speaker_consistency_random_windows=False)
 
 
 @dataclass(frozen=True)

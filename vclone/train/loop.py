@@ -24,7 +24,7 @@ from vclone.train.plots import plot_item, snapshot_item
 from vclone.train.precision import Precision, resolve_precision
 from vclone.train.rng import capture_rng, restore_rng, seed_everything, use_deterministic
 from vclone.train.run_dir import RunDir, open_run
-from vclone.train.speaker_vectors import VECTORS_NAME, PhaseFn, condition_on_vectors, ensure_speaker_vectors, load_speaker_vectors, vectors_space
+from vclone.train.speaker_vectors import VECTORS_NAME, PhaseFn, attach_judge, condition_on_vectors, ensure_speaker_vectors, load_speaker_vectors, vectors_space
 from vclone.train.step import train_step
 
 __all__ = ["train", "TrainResult", "model_dims", "export_voice", "advance"]
@@ -114,6 +114,7 @@ def _start(config: TrainConfig, phase: PhaseFn | None = None) -> _Session:
     if config.speaker_encoder:
         vectors, _ = load_speaker_vectors(ensure_speaker_vectors(data, config.speaker_encoder, run.root, phase=phase))
         condition_on_vectors(data, model, vectors, mode=config.speaker_vectors)
+    attach_judge(data, model)
     return _Session(
         config=config,
         run=run,

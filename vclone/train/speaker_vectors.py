@@ -25,7 +25,8 @@ from vclone.models.voice import SpeakerSpace
 from vclone.train.config import SPEAKER_VECTOR_MODES
 
 __all__ = ["PhaseFn", "VECTORS_NAME", "encoder_dim", "compute_speaker_vectors", "ensure_speaker_vectors",
-           "load_speaker_vectors", "vectors_space", "condition_on_vectors", "speaker_centroids"]
+           "load_speaker_vectors", "vectors_space", "condition_on_vectors", "speaker_centroids",
+           "attach_judge"]
 
 VECTORS_NAME = "speaker_vectors.safetensors"
 
@@ -122,3 +123,13 @@ def condition_on_vectors(data: TrainingData, model: torch.nn.Module, vectors: to
             with torch.no_grad():
                 table.weight.copy_(centroids.to(table.weight.device))
             table.weight.requires_grad_(False)
+
+
+def attach_judge(data: TrainingData, model: torch.nn.Module) -> None:
+    """Give a model's speaker consistency block (if it has one) the frozen judge its config names."""
+    from vclone.models.acoustic.consistency import SpeakerConsistencyBlock
+    from vclone.models.speaker_encoder.judge import load_judge
+
+    for block in model.modules():
+        if isinstance(block, SpeakerConsistencyBlock):
+            block.attach_judge(load_judge(block.encoder, data.vocab.audio))

@@ -70,6 +70,15 @@ class AcousticConfig:
     """Weight of the domain-adversarial speaker classifier loss on phone encodings."""
     adversary_grad_clip: float = 0.5
     """Norm to which the reversed gradient is clipped before it enters the encoder."""
+    speaker_consistency_weight: float = 0.0
+    """Weight of the speaker consistency loss: 1 - cosine between the speaker encoder's embeddings of
+    a window of predicted and of target mel (0: no such loss and no `speaker_consistency` block)."""
+    speaker_consistency_encoder: str = ""
+    """The speaker encoder that judges it (resemblyzer, or a run of --task speaker-encoder); only
+    read in training, and never part of the voice's weights."""
+    speaker_consistency_random_windows: bool = True
+    """Judge a random window of each item (False: the middle one, as deterministic runs do, so a
+    pipelined run draws the same windows as one process)."""
     mel_loss_weight: float = 1.0
     duration_loss_weight: float = 1.0
     align_loss_weight: float = 1.0
@@ -92,6 +101,10 @@ class AcousticConfig:
             raise ConfigError(f"aligner_temperature must be positive, got {self.aligner_temperature}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.speaker_consistency_weight < 0:
+            raise ConfigError(f"speaker_consistency_weight must be >= 0, got {self.speaker_consistency_weight}")
+        if self.speaker_consistency_weight > 0 and not self.speaker_consistency_encoder:
+            raise ConfigError("a speaker consistency loss needs the speaker encoder that judges it (speaker_consistency_encoder)")
         if not 0.0 <= self.condition_language_dropout <= 1.0:
             raise ConfigError(f"condition_language_dropout must be in [0, 1], got {self.condition_language_dropout}")
 

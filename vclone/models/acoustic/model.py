@@ -2,8 +2,8 @@
 
 Block order (each one a possible pipeline cut point):
     embed, aligner, encoder.0 .. encoder.{L-1}, speaker_adversary, condition, duration,
-    decoder.0 .. decoder.{L-1}, mel_head
-The aligner reads only the batch (phone ids and target mel); the adversary reads the encoder's
+    decoder.0 .. decoder.{L-1}, mel_head[, speaker_consistency]
+(speaker_consistency only when the config weights that loss). The aligner reads only the batch (phone ids and target mel); the adversary reads the encoder's
 output before `condition` adds speaker and language.
 """
 
@@ -19,6 +19,7 @@ from vclone.models.acoustic.adversary import SpeakerAdversaryBlock
 from vclone.models.acoustic.aligner import AlignerBlock
 from vclone.models.acoustic.condition import ConditionBlock
 from vclone.models.acoustic.config import AcousticConfig, ModelDims
+from vclone.models.acoustic.consistency import SpeakerConsistencyBlock
 from vclone.models.acoustic.duration import DurationBlock
 from vclone.models.acoustic.embedding import EmbedBlock
 from vclone.models.acoustic.head import MelHeadBlock
@@ -37,6 +38,7 @@ def acoustic_block_names(config: AcousticConfig) -> list[str]:
         + ["speaker_adversary", "condition", "duration"]
         + [f"decoder.{i}" for i in range(config.num_decoder_layers)]
         + ["mel_head"]
+        + (["speaker_consistency"] if config.speaker_consistency_weight > 0 else [])
     )
 
 
@@ -54,6 +56,8 @@ def acoustic_blocks(config: AcousticConfig, dims: ModelDims) -> list[tuple[str, 
     ]
     blocks += [(f"decoder.{i}", DecoderBlock(config=config)) for i in range(config.num_decoder_layers)]
     blocks.append(("mel_head", MelHeadBlock(config=config, dims=dims)))
+    if config.speaker_consistency_weight > 0:
+        blocks.append(("speaker_consistency", SpeakerConsistencyBlock(config=config)))
     return blocks
 
 
