@@ -34,6 +34,8 @@ CLONING_LANGUAGE_DROPOUT = 0.5
 """--language-dropout of a voice trained with --speaker-encoder unless given."""
 CLONING_SPEAKER_CONSISTENCY = 0.0
 """--speaker-consistency of a voice trained with --speaker-encoder unless given."""
+CLONING_SPEAKER_SWAPS = 0.0
+"""--speaker-swaps of a voice trained with a speaker consistency loss unless given."""
 EXIT_INTERRUPTED = 130
 
 
@@ -68,6 +70,11 @@ def _build_config(base: TrainConfig | None, *, data: list[Path], preset: Optiona
                 raise ConfigError("--speaker-consistency needs --speaker-encoder: the encoder that judges the voice is the one it clones with")
             model = ModelChoice(model.preset, {**model.overrides, "speaker_consistency_weight": consistency,
                                                "speaker_consistency_encoder": options["speaker_encoder"]})
+        swaps = options.get("speaker_swaps", CLONING_SPEAKER_SWAPS if consistency else None)
+        if swaps:
+            if not consistency:
+                raise ConfigError("--speaker-swaps are trained by the speaker consistency loss alone: give --speaker-consistency a weight")
+            model = ModelChoice(model.preset, {**model.overrides, "speaker_consistency_swaps": swaps})
         base = TrainConfig(data_dirs=tuple(data), out=out, max_steps=DEFAULT_MAX_STEPS, model=model,
                            speaker_encoder=options.get("speaker_encoder", ""), speaker_vectors=options.get("speaker_vectors", "utterance"))
     elif preset is not None and preset != base.model.preset:
@@ -130,6 +137,7 @@ def train(
     speaker_vectors: Optional[str] = typer.Option(None, "--speaker-vectors", help="With --speaker-encoder: utterance (each clip's own embedding) or speaker (its speaker's mean; default utterance)."),
     language_dropout: Optional[float] = typer.Option(None, "--language-dropout", help="Share of training items whose language is hidden from the decoder's condition, so a voice keeps more of itself in languages its speaker never spoke (measured on the demo corpus: 0.5 lifts cross-language identification from 19% to 68%, and to 86% with the speaker-conditioned decoder; default 0.5 with --speaker-encoder, else 0)."),
     speaker_consistency: Optional[float] = typer.Option(None, "--speaker-consistency", help="With --speaker-encoder: weight of a speaker consistency loss, 1 - cosine of that encoder's embeddings of predicted and real mel (default 0: off)."),
+    speaker_swaps: Optional[float] = typer.Option(None, "--speaker-swaps", help="With --speaker-consistency: share of training items rendered in another training speaker's voice, trained only by that loss against the speaker's mean embedding, so the voice holds on text its speaker never read (default 0)."),
     init: Optional[str] = typer.Option(None, "--init", help="Vocoder: start from these generator weights (hifigan-universal with --preset universal, or a vocoder folder) to fine-tune."),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="Vocoder: distil from this vocoder (hifigan-universal or a vocoder folder): learn its audio for the same mels instead of the recordings."),
     predicted_mels: Optional[Path] = typer.Option(None, "--predicted-mels", help="Vocoder: train on the teacher-forced mels this acoustic voice (or run) predicts for --data, so the vocoder learns the mels synthesis will feed it."),
@@ -164,11 +172,11 @@ def train(
             typer.echo("interrupted; checkpoint saved, continue with --resume", err=True)
             raise typer.Exit(EXIT_INTERRUPTED)
         return
-    if task != "acoustic" and speaker_consistency is not None:
-        raise ConfigError(f"--speaker-consistency applies to the acoustic model, not --task {task}")
+    if task != "acoustic" and (speaker_consistency is not None or speaker_swaps is not None):
+        raise ConfigError(f"--speaker-consistency and --speaker-swaps apply to the acoustic model, not --task {task}")
     if task == ENCODER_TASK and (speaker_encoder is not None or speaker_vectors is not None or language_dropout is not None):
         raise ConfigError(f"--speaker-encoder, --speaker-vectors and --language-dropout apply to the acoustic model, not --task {ENCODER_TASK}")
-    for flag, value in (("--language-dropout", language_dropout), ("--speaker-consistency", speaker_consistency)):
+    for flag, value in (("--language-dropout", language_dropout), ("--speaker-consistency", speaker_consistency), ("--speaker-swaps", speaker_swaps)):
         if resume and value is not None:
             raise ConfigError(f"{flag} is part of the model and cannot change on --resume; drop it")
     if task == ENCODER_TASK:
@@ -192,7 +200,7 @@ def train(
         checkpoint_every=checkpoint_every, log_every=log_every, plot_every=plot_every, device=device,
         stages=stages, micro_batches=micro_batches, data_parallel=data_parallel, remat=remat, schedule=schedule,
         balance=balance, timeout=timeout, speaker_encoder=speaker_encoder, speaker_vectors=speaker_vectors,
-        language_dropout=language_dropout, speaker_consistency=speaker_consistency,
+        language_dropout=language_dropout, speaker_consistency=speaker_consistency, speaker_swaps=speaker_swaps,
     )
     config = _build_config(base, data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=options)
     # Imported here so that `vclone --help` and the other commands never load the model code.

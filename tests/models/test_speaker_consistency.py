@@ -122,3 +122,72 @@ def test_the_judge_is_not_part_of_the_weights(make_model, make_batch) -> None:
     record.total_loss().backward()
     # The loss reaches the decoder through the predicted mel.
     assert next(iter(judged.blocks.block("decoder.0").parameters())).grad is not None
+
+
+def _swapping_model(make_model, swaps: float = 0.5):
+    return make_model(speaker_consistency_weight=1.0, speaker_consistency_encoder="spectral", speaker_consistency_swaps=swaps)
+
+
+def test_swaps_give_items_another_speakers_row_in_training_only(make_model, make_batch) -> None:
+    model = _swapping_model(make_model)
+    embed = model.blocks.block("embed")
+    batch = make_batch([(4, 6)] * 60)
+    torch.manual_seed(0)
+    voices = embed.voices(batch)
+    swapped = voices != batch.speaker_ids
+    assert 15 < int(swapped.sum()) < 45 and voices.min() >= 0 and voices.max() < 3
+    assert set(zip(batch.speaker_ids[swapped].tolist(), voices[swapped].tolist())) == {(a, b) for a in range(3) for b in range(3) if a != b}
+    torch.manual_seed(0)
+    record = embed(AcousticRecord(), batch)
+    assert torch.equal(record.voice_ids, voices)
+    expected = embed.speaker_proj(torch.where(swapped[:, None], embed.speaker_table(voices), embed.speaker_table(batch.speaker_ids)))
+    assert torch.allclose(record.speaker_h, expected)
+    embed.eval()
+    assert embed.voices(batch) is None and embed(AcousticRecord(), batch).voice_ids is None
+    embed.train()
+    assert embed.voices(replace(batch, mel=None, mel_lengths=None)) is None
+    assert _swapping_model(make_model, 0.0).blocks.block("embed").voices(batch) is None
+
+
+def test_a_swapped_item_has_no_mel_or_duration_target(make_model, make_batch) -> None:
+    model = _swapping_model(make_model)
+    means = torch.nn.functional.normalize(torch.randn(3, 6, generator=torch.Generator().manual_seed(1)), dim=-1)
+    model.blocks.block("speaker_consistency").attach_judge(SpectralJudge(10, window=5), means)
+    batch = make_batch([(5, 12), (4, 9), (3, 8)])
+    swap_second = torch.tensor([batch.speaker_ids[0], (batch.speaker_ids[1] + 1) % 3, batch.speaker_ids[2]])
+    model.blocks.block("embed").voices = lambda b: swap_second.clone()  # type: ignore[method-assign]
+    other = batch.mel.clone()
+    other[1] += 3.0  # a different recording for the swapped item only
+    torch.manual_seed(2)
+    a = model(batch).losses
+    torch.manual_seed(2)
+    b = model(replace(batch, mel=other)).losses
+    # (Its recording still aligns its phones: the swapped voice speaks with the recording's timing.)
+    assert a["mel"] == b["mel"] and a["duration"] == b["duration"]
+
+
+def test_swapped_items_are_judged_against_the_voices_mean(make_batch) -> None:
+    block = SpeakerConsistencyBlock(config=small_config(speaker_consistency_weight=1.0, speaker_consistency_encoder="spectral",
+                                                        speaker_consistency_swaps=0.5))
+    judge = SpectralJudge(10, window=5)
+    with pytest.raises(ValueError, match="mean embedding"):
+        block.attach_judge(judge)
+    means = torch.nn.functional.normalize(torch.randn(3, 6, generator=torch.Generator().manual_seed(1)), dim=-1)
+    block.attach_judge(judge, means)
+    batch = make_batch([(5, 12), (4, 9)])
+    voices = torch.tensor([int(batch.speaker_ids[0]), (int(batch.speaker_ids[1]) + 1) % 3])
+    pred = batch.mel + 0.3
+    record = AcousticRecord(mel_pred=pred, frame_lengths=batch.mel_lengths, voice_ids=voices)
+    torch.manual_seed(4)
+    loss = block(record, batch).losses["speaker_consistency"]
+    predicted = judge.embed(judge.windows[0])
+    target = judge.embed(judge.windows[1])
+    cos = torch.stack([predicted[0] @ target[0], predicted[1] @ means[voices[1]]])
+    assert loss.item() == pytest.approx(float((1 - cos).sum()) / batch.norm.num_items, rel=1e-5)
+
+
+def test_swap_settings_are_checked() -> None:
+    with pytest.raises(ConfigError, match="speaker_consistency_weight"):
+        small_config(speaker_consistency_swaps=0.3)
+    with pytest.raises(ConfigError, match=r"\[0, 1\)"):
+        small_config(speaker_consistency_weight=1.0, speaker_consistency_encoder="x", speaker_consistency_swaps=1.0)

@@ -127,6 +127,8 @@ def test_speaker_encoder_options_are_checked(prepared: Path, tmp_path: Path) -> 
 def test_pipeline_on_encoder_vectors_matches_one_process(prepared: Path, encoder_run: Path, tmp_path: Path, consistency: str) -> None:
     # With a speaker consistency loss, the last stage judges the same (middle) windows as one process.
     common = ["--data", str(prepared), "--max-steps", "2", "--speaker-encoder", str(encoder_run), "--speaker-consistency", consistency, *SHRINK]
+    if consistency != "0":
+        common += ["--speaker-swaps", "0.5"]  # deterministic runs swap no speakers
     one = runner.invoke(app, ["train", "--out", str(tmp_path / "one"), *common])
     two = runner.invoke(app, ["train", "--out", str(tmp_path / "two"), "--stages", "2", "--micro-batches", "2", *common])
     assert one.exit_code == 0 and two.exit_code == 0, one.output + two.output
@@ -177,10 +179,11 @@ def test_speaker_consistency_option(prepared: Path, encoder_run: Path, tmp_path:
     run = tmp_path / "run"
     plain = [a for a in SHRINK if a != "--deterministic"]
     result = runner.invoke(app, ["train", "--data", str(prepared), "--out", str(run), "--max-steps", "2", "--log-every", "1",
-                                 "--speaker-encoder", str(encoder_run), "--speaker-consistency", "1.5", *plain])
+                                 "--speaker-encoder", str(encoder_run), "--speaker-consistency", "1.5", "--speaker-swaps", "0.5", *plain])
     assert result.exit_code == 0, result.output
     config = load_voice(run).config
     assert config.speaker_consistency_weight == 1.5 and config.speaker_consistency_encoder == str(encoder_run.resolve())
+    assert config.speaker_consistency_swaps == 0.5
     rows = (run / "logs" / "train.csv").read_text().splitlines()
     column = rows[0].split(",").index("loss_speaker_consistency")
     assert all(0 < float(r.split(",")[column]) <= 2 * 1.5 for r in rows[1:])
@@ -190,6 +193,8 @@ def test_speaker_consistency_option(prepared: Path, encoder_run: Path, tmp_path:
     assert said.exit_code == 0, said.output
     checks = [
         (["--data", str(prepared), "--out", str(tmp_path / "a"), "--speaker-consistency", "1"], "needs --speaker-encoder"),
+        (["--data", str(prepared), "--out", str(tmp_path / "a"), "--speaker-encoder", str(encoder_run), "--speaker-swaps", "0.2"], "give --speaker-consistency a weight"),
+        (["--data", str(prepared), "--out", str(tmp_path / "a"), "--speaker-encoder", str(encoder_run), "--speaker-consistency", "1", "--speaker-swaps", "1"], "[0, 1)"),
         (["--out", str(run), "--resume", "--max-steps", "3", "--speaker-consistency", "1"], "cannot change on --resume"),
         (["--task", "speaker-encoder", "--data", str(prepared), "--out", str(tmp_path / "b"), "--speaker-consistency", "1"], "acoustic model"),
         (["--data", str(prepared), "--out", str(tmp_path / "c"), "--speaker-encoder", str(encoder_run), "--speaker-consistency", "-1"], ">= 0"),
@@ -199,3 +204,17 @@ def test_speaker_consistency_option(prepared: Path, encoder_run: Path, tmp_path:
         assert refused.exit_code == 2 and needle in refused.output, (args, refused.output)
         assert len(refused.output.strip().splitlines()) == 1, refused.output
     assert not any((tmp_path / name).exists() for name in "abc")
+
+
+def test_judge_speaker_means_average_each_speakers_utterances(prepared: Path, encoder_run: Path) -> None:
+    from vclone.models.speaker_encoder.judge import load_judge
+    from vclone.train.speaker_vectors import judge_speaker_means
+
+    data = TrainingData.from_dirs([prepared])
+    judge = load_judge(str(encoder_run), data.vocab.audio)
+    means = judge_speaker_means(data, judge)
+    first = [i for i, item in enumerate(data.items) if item.speaker_id == 1]
+    with torch.no_grad():
+        expected = torch.nn.functional.normalize(torch.stack([judge.embed_utterance(data.mel(i)) for i in first]).sum(dim=0), dim=0)
+    assert means.shape == (len(data.vocab.speakers), judge.net.config.embedding_dim)
+    assert torch.allclose(means[1], expected, atol=1e-5)

@@ -25,6 +25,9 @@ class AcousticRecord:
     """(B, N, D) phone encodings (speaker-free until conditioning is added)."""
     speaker_h: torch.Tensor | None = None
     """(B, D) speaker condition, projected from the speaker table row or an external embedding."""
+    voice_ids: torch.Tensor | None = None
+    """(B,) int64 speaker whose voice each item is rendered in, when it is not always the item's own:
+    training with speaker swaps gives some items another speaker's vector (no mel target then)."""
     durations: torch.Tensor | None = None
     """(B, N) frames per phone: from the hard alignment in training, predicted at inference."""
     log_duration_pred: torch.Tensor | None = None
@@ -58,6 +61,11 @@ class AcousticRecord:
         if unknown:
             raise ValueError(f"unknown record fields {sorted(unknown)}")
         return record
+
+    def own_voice(self, speaker_ids: torch.Tensor) -> torch.Tensor | None:
+        """(B,) bool, True where an item is rendered in its own speaker's voice (so its targets apply);
+        None when every item is."""
+        return None if self.voice_ids is None else self.voice_ids == speaker_ids
 
     def total_loss(self) -> torch.Tensor:
         """Sum of the loss terms (what one optimizer step minimizes)."""

@@ -81,15 +81,16 @@ class ModelChoice:
         self.resolve(deterministic=False)
 
     def resolve(self, *, deterministic: bool) -> AcousticConfig:
-        """The AcousticConfig to build; deterministic runs switch dropout (and language dropout) off and
-        judge the speaker in the middle window of each item."""
+        """The AcousticConfig to build; deterministic runs switch dropout (language dropout, speaker
+        swaps) off and judge the speaker in the middle window of each item."""
         try:
             config = preset(self.preset, **self.overrides)
         except TypeError as err:
             raise ConfigError(f"bad model override ({err}); valid names are the fields of AcousticConfig") from None
         if not deterministic:
             return config
-        return replace(config, dropout=0.0, condition_language_dropout=0.0, speaker_consistency_random_windows=False)
+        return replace(config, dropout=0.0, condition_language_dropout=0.0, speaker_consistency_random_windows=False,
+                       speaker_consistency_swaps=0.0)
 
 
 @dataclass(frozen=True)

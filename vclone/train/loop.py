@@ -114,7 +114,7 @@ def _start(config: TrainConfig, phase: PhaseFn | None = None) -> _Session:
     if config.speaker_encoder:
         vectors, _ = load_speaker_vectors(ensure_speaker_vectors(data, config.speaker_encoder, run.root, phase=phase))
         condition_on_vectors(data, model, vectors, mode=config.speaker_vectors)
-    attach_judge(data, model)
+    attach_judge(data, model, phase=phase)
     return _Session(
         config=config,
         run=run,

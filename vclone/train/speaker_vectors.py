@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -24,9 +25,12 @@ from vclone.models.speaker_encoder import DVectorEncoder, SpeakerEncoder, load_e
 from vclone.models.voice import SpeakerSpace
 from vclone.train.config import SPEAKER_VECTOR_MODES
 
+if TYPE_CHECKING:
+    from vclone.models.speaker_encoder.judge import MelJudge
+
 __all__ = ["PhaseFn", "VECTORS_NAME", "encoder_dim", "compute_speaker_vectors", "ensure_speaker_vectors",
            "load_speaker_vectors", "vectors_space", "condition_on_vectors", "speaker_centroids",
-           "attach_judge"]
+           "attach_judge", "judge_speaker_means"]
 
 VECTORS_NAME = "speaker_vectors.safetensors"
 
@@ -125,11 +129,28 @@ def condition_on_vectors(data: TrainingData, model: torch.nn.Module, vectors: to
             table.weight.requires_grad_(False)
 
 
-def attach_judge(data: TrainingData, model: torch.nn.Module) -> None:
-    """Give a model's speaker consistency block (if it has one) the frozen judge its config names."""
+def judge_speaker_means(data: TrainingData, judge: "MelJudge", *, tick: Callable[[], None] | None = None) -> torch.Tensor:
+    """(speakers, E) unit-length mean of the judge's embeddings of each speaker's utterances (zeros if it has none)."""
+    rows = []
+    with torch.no_grad():
+        for index in range(len(data)):
+            rows.append(judge.embed_utterance(data.mel(index)))
+            if tick is not None:
+                tick()
+    return speaker_centroids(data, torch.stack(rows).float())
+
+
+def attach_judge(data: TrainingData, model: torch.nn.Module, *, phase: PhaseFn | None = None) -> None:
+    """Give a model's speaker consistency block (if it has one) the frozen judge its config names
+    and, when it trains with speaker swaps, each speaker's mean embedding by that judge."""
     from vclone.models.acoustic.consistency import SpeakerConsistencyBlock
     from vclone.models.speaker_encoder.judge import load_judge
 
     for block in model.modules():
         if isinstance(block, SpeakerConsistencyBlock):
-            block.attach_judge(load_judge(block.encoder, data.vocab.audio))
+            judge = load_judge(block.encoder, data.vocab.audio)
+            means = None
+            if block.swaps > 0:
+                tick = phase(f"judging {len(data)} utterances ({judge.name})", len(data)) if phase is not None else None
+                means = judge_speaker_means(data, judge, tick=tick)
+            block.attach_judge(judge, means)

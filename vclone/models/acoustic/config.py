@@ -76,6 +76,11 @@ class AcousticConfig:
     speaker_consistency_encoder: str = ""
     """The speaker encoder that judges it (resemblyzer, or a run of --task speaker-encoder); only
     read in training, and never part of the voice's weights."""
+    speaker_consistency_swaps: float = 0.0
+    """Training only: the share of items rendered in another training speaker's voice (that speaker's
+    vector in place of their own): they have no mel or duration target, only the speaker consistency
+    loss against that speaker's mean embedding, so the decoder learns to keep a voice on text its
+    speaker never read (across languages, with one language per speaker)."""
     speaker_consistency_random_windows: bool = True
     """Judge a random window of each item (False: the middle one, as deterministic runs do, so a
     pipelined run draws the same windows as one process)."""
@@ -105,6 +110,10 @@ class AcousticConfig:
             raise ConfigError(f"speaker_consistency_weight must be >= 0, got {self.speaker_consistency_weight}")
         if self.speaker_consistency_weight > 0 and not self.speaker_consistency_encoder:
             raise ConfigError("a speaker consistency loss needs the speaker encoder that judges it (speaker_consistency_encoder)")
+        if not 0.0 <= self.speaker_consistency_swaps < 1.0:
+            raise ConfigError(f"speaker_consistency_swaps must be in [0, 1), got {self.speaker_consistency_swaps}")
+        if self.speaker_consistency_swaps > 0 and self.speaker_consistency_weight <= 0:
+            raise ConfigError("speaker swaps are trained by the speaker consistency loss alone: give it a weight (speaker_consistency_weight)")
         if not 0.0 <= self.condition_language_dropout <= 1.0:
             raise ConfigError(f"condition_language_dropout must be in [0, 1], got {self.condition_language_dropout}")
 

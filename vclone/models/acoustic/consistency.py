@@ -5,8 +5,10 @@ the voice the speaker vector asks for.
 Shape legend: B batch, T frames, W window frames, M mel bands.
 One window of each item (random, or the middle one in deterministic runs; the same frames of
 prediction and target) is embedded by a frozen judge (vclone.models.speaker_encoder.judge); the loss is the mean of 1 - cosine over the mini-batch.
-The judge is attached for training (`attach_judge`) and is never part of the model's weights; without
-targets (synthesis) the block passes its input on.
+An item rendered in another speaker's voice (speaker swaps, record.voice_ids) is judged against that
+speaker's mean embedding instead, since no recording of it exists. The judge (and those means) are
+attached for training (`attach_judge`) and are never part of the model's weights; without targets
+(synthesis) the block passes its input on.
 """
 
 from __future__ import annotations
@@ -52,15 +54,22 @@ class SpeakerConsistencyBlock(Block):
         self.weight = config.speaker_consistency_weight
         self.encoder = config.speaker_consistency_encoder
         self.random_windows = config.speaker_consistency_random_windows
-        self._judge: MelJudge | None = None  # a plain object, not a submodule: kept out of the weights
+        self.swaps = config.speaker_consistency_swaps
+        # Plain attributes, not submodules or buffers: kept out of the weights.
+        self._judge: MelJudge | None = None
+        self._speaker_means: torch.Tensor | None = None
 
     @property
     def judge(self) -> MelJudge | None:
         return self._judge
 
-    def attach_judge(self, judge: MelJudge) -> None:
-        """Give the block the judge it trains with (the one `encoder` names)."""
+    def attach_judge(self, judge: MelJudge, speaker_means: torch.Tensor | None = None) -> None:
+        """Give the block the judge it trains with (the one `encoder` names) and, for speaker swaps,
+        (speakers, E) every training speaker's mean embedding by that judge."""
+        if self.swaps > 0 and speaker_means is None:
+            raise ValueError("training with speaker swaps needs every speaker's mean embedding by the judge")
         self._judge = judge
+        self._speaker_means = speaker_means
 
     def forward(self, x: AcousticRecord, batch: Batch) -> AcousticRecord:
         if not batch.has_targets:
@@ -75,6 +84,11 @@ class SpeakerConsistencyBlock(Block):
         predicted = judge.embed(cut_windows_at(x.mel_pred, x.frame_lengths, starts, window, pad=judge.pad))
         with torch.no_grad():
             target = judge.embed(cut_windows_at(batch.mel, x.frame_lengths, starts, window, pad=judge.pad))
+            own_B = x.own_voice(batch.speaker_ids)
+            if own_B is not None:
+                assert self._speaker_means is not None and x.voice_ids is not None
+                means = self._speaker_means.to(target.device, target.dtype)[x.voice_ids]
+                target = torch.where(own_B[:, None], target, means)
         distance = (1.0 - (predicted * target).sum(dim=-1)).sum()
         loss = self.weight * distance / batch.norm.num_items
         return replace(x, losses={**x.losses, "speaker_consistency": loss.to(x.mel_pred.dtype)})

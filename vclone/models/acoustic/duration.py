@@ -58,7 +58,7 @@ class DurationBlock(Block):
     and drops phone_h from the record (and speaker_h, unless the decoder is speaker-conditioned).
 
     Training: expands with the aligner's durations (frame count = mel length) and adds the masked
-    MSE loss `duration`, normalized by the mini-batch's phone total. Inference: expands with the
+    MSE loss `duration` over items in their own voice, normalized by the mini-batch's phone total. Inference: expands with the
     predicted durations scaled by batch.pace.
     """
 
@@ -78,7 +78,9 @@ class DurationBlock(Block):
             assert x.durations is not None and batch.mel is not None and batch.mel_lengths is not None, "run the aligner first"
             durations_BN = x.durations
             target_BN = torch.log1p(durations_BN.float())
-            loss = self.weight * ((log_pred_BN - target_BN).pow(2) * mask_BN).sum() / batch.norm.num_phones
+            own_B = x.own_voice(batch.speaker_ids)  # a swapped voice's timing is not in the recording
+            scored_BN = mask_BN if own_B is None else mask_BN * own_B[:, None]
+            loss = self.weight * ((log_pred_BN - target_BN).pow(2) * scored_BN).sum() / batch.norm.num_phones
             losses = {**losses, "duration": loss}
             frame_lengths, num_frames = batch.mel_lengths, batch.mel.shape[1]
         else:

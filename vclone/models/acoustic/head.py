@@ -27,8 +27,8 @@ def mel_pad_value(audio: AudioConfig) -> float:
 
 class MelHeadBlock(Block):
     """mel_pred (B, T, M) = Linear(LayerNorm(frame_h)); frames past frame_lengths are 0 (cut them
-    with frame_lengths). With targets, adds the masked L1 loss `mel`, normalized by the mini-batch's
-    frame total times M."""
+    with frame_lengths). With targets, adds the masked L1 loss `mel` over items in their own voice,
+    normalized by the mini-batch's frame total times M."""
 
     def __init__(self, *, config: AcousticConfig, dims: ModelDims) -> None:
         super().__init__()
@@ -43,6 +43,8 @@ class MelHeadBlock(Block):
         losses = x.losses
         if batch.has_targets:
             assert batch.mel is not None
-            error = ((mel_pred - batch.mel).abs() * mask_BT).sum()
+            own_B = x.own_voice(batch.speaker_ids)  # an item in a swapped voice has no mel target
+            scored_BT = mask_BT if own_B is None else mask_BT * own_B[:, None, None]
+            error = ((mel_pred - batch.mel).abs() * scored_BT).sum()
             losses = {**losses, "mel": self.weight * error / (batch.norm.num_frames * mel_pred.shape[-1])}
         return replace(x, mel_pred=mel_pred, losses=losses)
