@@ -16,7 +16,7 @@ from vclone.audio.io import load_audio
 from vclone.models.speaker_encoder import DVectorEncoder, EncoderError
 from vclone.models.speaker_encoder.config import WindowConfig, encoder_preset
 from vclone.models.speaker_encoder.judge import (
-    DVectorJudge, ResemblyzerJudge, _power_at_10ms, fit_band_map, load_judge, resemblyzer_views,
+    DVectorJudge, ResemblyzerJudge, resemblyzer_power, fit_band_map, load_judge, resemblyzer_views,
 )
 from vclone.models.speaker_encoder.network import DVectorNet
 
@@ -28,11 +28,11 @@ def test_band_map_fit_recovers_a_known_map() -> None:
     g = torch.Generator().manual_seed(0)
     truth = torch.rand(80, 40, generator=g) * (torch.rand(80, 40, generator=g) < 0.1)
     mels = [torch.randn(150, 80, generator=g) * 2 - 4 for _ in range(6)]
-    pairs = [(m, _power_at_10ms(m[None], audio)[0] @ truth) for m in mels]
+    pairs = [(m, resemblyzer_power(m[None], audio)[0] @ truth) for m in mels]
     fitted = fit_band_map(pairs[:5], audio, steps=300)
     assert fitted.shape == (80, 40) and (fitted >= 0).all()
     held_out, expected = pairs[5]
-    predicted = _power_at_10ms(held_out[None], audio)[0] @ fitted
+    predicted = resemblyzer_power(held_out[None], audio)[0] @ fitted
     relative = ((predicted - expected).abs() / expected.clamp(min=1e-12)).median()
     assert relative < 0.05
 

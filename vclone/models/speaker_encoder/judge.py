@@ -13,7 +13,6 @@ It is frozen and is never part of a voice: the loss only uses it as a fixed meas
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import json
 import math
@@ -27,7 +26,7 @@ import torch.nn.functional as F
 from vclone.audio.config import AudioConfig
 from vclone.models.speaker_encoder.encoder import RESEMBLYZER, DVectorEncoder, EncoderError
 
-__all__ = ["MelJudge", "DVectorJudge", "ResemblyzerJudge", "load_judge", "fit_band_map", "resemblyzer_views", "BAND_MAP_FILE",
+__all__ = ["MelJudge", "DVectorJudge", "ResemblyzerJudge", "load_judge", "fit_band_map", "resemblyzer_views", "resemblyzer_power", "BAND_MAP_FILE",
            "RESEMBLYZER_RATE", "RESEMBLYZER_HOP_S", "RESEMBLYZER_WINDOW_S"]
 
 BAND_MAP_FILE = Path(__file__).with_name("resemblyzer_bands.safetensors")
@@ -95,7 +94,7 @@ def _resemblyzer_frames(num_frames: int, audio: AudioConfig) -> int:
     return max(1, round(num_frames * audio.hop_length / audio.sample_rate / RESEMBLYZER_HOP_S))
 
 
-def _power_at_10ms(mel_BTM: torch.Tensor, audio: AudioConfig) -> torch.Tensor:
+def resemblyzer_power(mel_BTM: torch.Tensor, audio: AudioConfig) -> torch.Tensor:
     """(B, T, M) log-mel -> (B, T', M) mel power at resemblyzer's frame rate."""
     power = (2.0 * mel_BTM.float()).exp()
     frames = _resemblyzer_frames(mel_BTM.shape[1], audio)
@@ -128,7 +127,7 @@ class ResemblyzerJudge(MelJudge):
         self.net = _frozen(VoiceEncoder("cpu", verbose=False)).train()
 
     def embed(self, mel_BTM: torch.Tensor) -> torch.Tensor:
-        power = _power_at_10ms(mel_BTM, self.audio) @ self.bands_MK
+        power = resemblyzer_power(mel_BTM, self.audio) @ self.bands_MK
         return F.normalize(self.net(power), dim=-1)
 
     def to(self, device: torch.device) -> "ResemblyzerJudge":
@@ -167,7 +166,7 @@ def fit_band_map(pairs: Sequence[tuple[torch.Tensor, torch.Tensor]], audio: Audi
     loud ones), started from the plain least-squares fit."""
     xs, ys = [], []
     for mel, ref in pairs:
-        power = _power_at_10ms(mel[None], audio)[0]
+        power = resemblyzer_power(mel[None], audio)[0]
         frames = min(power.shape[0], ref.shape[0])
         xs.append(power[:frames])
         ys.append(ref[:frames])
