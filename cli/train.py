@@ -44,6 +44,25 @@ def given(**options: Any) -> dict[str, Any]:
     return {k: v for k, v in options.items() if v is not None}
 
 
+def _with_consistency(model: ModelChoice, *, encoder: str, weight: float | None, swaps: float | None) -> ModelChoice:
+    """`model` with the speaker consistency loss and swaps given (None keeps the model's own)."""
+    current = model.overrides
+    if weight == 0 and swaps is None:
+        swaps = 0.0  # switching the loss off switches off the swaps it alone trains
+    weight = current.get("speaker_consistency_weight", 0.0) if weight is None else weight
+    swaps = current.get("speaker_consistency_swaps", 0.0) if swaps is None else swaps
+    if weight and not encoder:
+        raise ConfigError("--speaker-consistency needs --speaker-encoder: the encoder that judges the voice is the one it clones with")
+    if swaps and not weight:
+        raise ConfigError("--speaker-swaps are trained by the speaker consistency loss alone: give --speaker-consistency a weight")
+    overrides = {k: v for k, v in current.items() if not k.startswith("speaker_consistency_")}
+    if weight:
+        overrides.update(speaker_consistency_weight=weight, speaker_consistency_encoder=encoder)
+    if swaps:
+        overrides["speaker_consistency_swaps"] = swaps
+    return ModelChoice(model.preset, overrides)
+
+
 def _build_config(base: TrainConfig | None, *, data: list[Path], preset: Optional[str], out: Path, resume: bool, deterministic: bool, options: dict[str, Any]) -> TrainConfig:
     """Options given on the command line over the resumed run's settings (or the defaults)."""
     if not data and base is None:
@@ -64,21 +83,17 @@ def _build_config(base: TrainConfig | None, *, data: list[Path], preset: Optiona
             if options["speaker_encoder"] != RESEMBLYZER:
                 # Recorded in the voice, so `embed-speaker --voice` finds the encoder from anywhere.
                 options = {**options, "speaker_encoder": str(Path(options["speaker_encoder"]).resolve())}
-        consistency = options.get("speaker_consistency", CLONING_SPEAKER_CONSISTENCY if options.get("speaker_encoder") else None)
-        if consistency:
-            if not options.get("speaker_encoder"):
-                raise ConfigError("--speaker-consistency needs --speaker-encoder: the encoder that judges the voice is the one it clones with")
-            model = ModelChoice(model.preset, {**model.overrides, "speaker_consistency_weight": consistency,
-                                               "speaker_consistency_encoder": options["speaker_encoder"]})
-        swaps = options.get("speaker_swaps", CLONING_SPEAKER_SWAPS if consistency else None)
-        if swaps:
-            if not consistency:
-                raise ConfigError("--speaker-swaps are trained by the speaker consistency loss alone: give --speaker-consistency a weight")
-            model = ModelChoice(model.preset, {**model.overrides, "speaker_consistency_swaps": swaps})
+        weight = options.get("speaker_consistency", CLONING_SPEAKER_CONSISTENCY if options.get("speaker_encoder") else None)
+        swaps = options.get("speaker_swaps", CLONING_SPEAKER_SWAPS if weight else None)
+        model = _with_consistency(model, encoder=options.get("speaker_encoder", ""), weight=weight, swaps=swaps)
         base = TrainConfig(data_dirs=tuple(data), out=out, max_steps=DEFAULT_MAX_STEPS, model=model,
                            speaker_encoder=options.get("speaker_encoder", ""), speaker_vectors=options.get("speaker_vectors", "utterance"))
     elif preset is not None and preset != base.model.preset:
         base = replace(base, model=ModelChoice(preset))
+    else:
+        # Losses hold no weights, so a resumed run may add or change them (fine-tuning a voice with them).
+        base = replace(base, model=_with_consistency(base.model, encoder=base.speaker_encoder,
+                                                     weight=options.get("speaker_consistency"), swaps=options.get("speaker_swaps")))
     return replace(
         base,
         data_dirs=tuple(data) or base.data_dirs,
@@ -136,7 +151,7 @@ def train(
     speaker_encoder: Optional[str] = typer.Option(None, "--speaker-encoder", help="Condition on this speaker encoder's embeddings (resemblyzer, or a run of --task speaker-encoder) instead of a speaker table, so the voice clones from reference audio."),
     speaker_vectors: Optional[str] = typer.Option(None, "--speaker-vectors", help="With --speaker-encoder: utterance (each clip's own embedding) or speaker (its speaker's mean; default utterance)."),
     language_dropout: Optional[float] = typer.Option(None, "--language-dropout", help="Share of training items whose language is hidden from the decoder's condition, so a voice keeps more of itself in languages its speaker never spoke (measured on the demo corpus: 0.5 lifts cross-language identification from 19% to 68%, and to 86% with the speaker-conditioned decoder; default 0.5 with --speaker-encoder, else 0)."),
-    speaker_consistency: Optional[float] = typer.Option(None, "--speaker-consistency", help="With --speaker-encoder: weight of a speaker consistency loss, 1 - cosine of that encoder's embeddings of predicted and real mel (default 0: off)."),
+    speaker_consistency: Optional[float] = typer.Option(None, "--speaker-consistency", help="With --speaker-encoder: weight of a speaker consistency loss, 1 - cosine of that encoder's embeddings of predicted and real mel (default 0: off; may be added or changed on --resume)."),
     speaker_swaps: Optional[float] = typer.Option(None, "--speaker-swaps", help="With --speaker-consistency: share of training items rendered in another training speaker's voice, trained only by that loss against the speaker's mean embedding, so the voice holds on text its speaker never read (default 0)."),
     init: Optional[str] = typer.Option(None, "--init", help="Vocoder: start from these generator weights (hifigan-universal with --preset universal, or a vocoder folder) to fine-tune."),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="Vocoder: distil from this vocoder (hifigan-universal or a vocoder folder): learn its audio for the same mels instead of the recordings."),
@@ -176,9 +191,8 @@ def train(
         raise ConfigError(f"--speaker-consistency and --speaker-swaps apply to the acoustic model, not --task {task}")
     if task == ENCODER_TASK and (speaker_encoder is not None or speaker_vectors is not None or language_dropout is not None):
         raise ConfigError(f"--speaker-encoder, --speaker-vectors and --language-dropout apply to the acoustic model, not --task {ENCODER_TASK}")
-    for flag, value in (("--language-dropout", language_dropout), ("--speaker-consistency", speaker_consistency), ("--speaker-swaps", speaker_swaps)):
-        if resume and value is not None:
-            raise ConfigError(f"{flag} is part of the model and cannot change on --resume; drop it")
+    if resume and language_dropout is not None:
+        raise ConfigError("--language-dropout is part of the model and cannot change on --resume; drop it")
     if task == ENCODER_TASK:
         from vclone.cli.train_encoder import train_speaker_encoder
 

@@ -24,6 +24,7 @@ __all__ = [
     "DTYPES",
     "SPEAKER_VECTOR_MODES",
     "RESUME_MAY_CHANGE",
+    "MODEL_LOSSES_MAY_CHANGE",
     "run_config_to_dict",
     "run_config_from_dict",
 ]
@@ -37,6 +38,9 @@ RESUME_MAY_CHANGE = ("max_steps", "checkpoint", "logging", "plotting", "precisio
 """TrainConfig fields a resumed run may set differently: they change how long and how visibly the
 run goes on, not what it computes (precision aside, which is the device's business; a pipeline
 layout trains exactly like one process, so a resume may use another number of stages)."""
+MODEL_LOSSES_MAY_CHANGE = ("speaker_consistency_weight", "speaker_consistency_encoder", "speaker_consistency_swaps")
+"""Model overrides a resumed run may set differently: a loss with no weights of its own, so a voice
+can be fine-tuned with it (or without it) from any checkpoint."""
 
 
 def run_config_to_dict(config: Any) -> dict[str, Any]:

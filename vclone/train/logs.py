@@ -4,6 +4,7 @@ throughput, time)."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +39,8 @@ class StepReport:
 
 
 class CsvLog:
-    """Appends rows to a CSV file whose columns are fixed by the first row's loss parts."""
+    """Appends rows to a CSV file whose columns are the loss parts seen so far (a loss added on
+    --resume widens the file, earlier rows leaving it empty)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -50,6 +52,10 @@ class CsvLog:
 
     def truncate_after(self, step: int) -> None:
         """Drop rows logged after `step`: a resumed run logs those steps again."""
+        self._rewrite(keep=lambda row: int(row["step"]) <= step)
+
+    def _rewrite(self, *, keep: Callable[[dict[str, str]], bool]) -> None:
+        """The file again, under the current columns, with the rows `keep` accepts."""
         if not self.path.is_file():
             return
         with self.path.open(encoding="utf-8", newline="") as handle:
@@ -58,9 +64,9 @@ class CsvLog:
             return
         with atomic_output(self.path) as tmp:
             with tmp.open("w", encoding="utf-8", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=self.columns)
+                writer = csv.DictWriter(handle, fieldnames=self.columns, restval="")
                 writer.writeheader()
-                writer.writerows(row for row in rows if int(row["step"]) <= step)
+                writer.writerows(row for row in rows if keep(row))
 
     def write(self, report: StepReport) -> None:
         row = {
@@ -74,6 +80,11 @@ class CsvLog:
             "elapsed_s": f"{report.elapsed_s:.2f}",
         }
         new_file = self.columns is None
+        losses = [f"loss_{name}" for name in report.losses]
+        if self.columns is not None and not set(losses) <= set(self.columns):
+            tail = [c for c in self.columns if c in TAIL_COLUMNS]
+            self.columns = [c for c in self.columns if c not in TAIL_COLUMNS] + [c for c in losses if c not in self.columns] + tail
+            self._rewrite(keep=lambda row: True)
         if new_file:
             self.columns = [*FIXED_COLUMNS, *(f"loss_{name}" for name in report.losses), *TAIL_COLUMNS]
             self.path.parent.mkdir(parents=True, exist_ok=True)

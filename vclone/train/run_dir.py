@@ -20,7 +20,7 @@ import vclone
 from vclone.atomic import write_json_atomic
 from vclone.errors import ConfigError
 from vclone.train.checkpoint import latest_checkpoint
-from vclone.train.config import RESUME_MAY_CHANGE, TrainConfig
+from vclone.train.config import MODEL_LOSSES_MAY_CHANGE, RESUME_MAY_CHANGE, TrainConfig
 
 if TYPE_CHECKING:
     from vclone.train.encoder_config import EncoderTrainConfig
@@ -63,7 +63,12 @@ class RunDir:
 
 def _identity(config: dict[str, Any]) -> dict[str, Any]:
     """The settings that decide what a run computes: those a resume must not change."""
-    return {k: v for k, v in config.items() if k not in RESUME_MAY_CHANGE and k != "out"}
+    identity = {k: v for k, v in config.items() if k not in RESUME_MAY_CHANGE and k != "out"}
+    model = identity.get("model")
+    if isinstance(model, dict) and isinstance(model.get("overrides"), dict):
+        overrides = {k: v for k, v in model["overrides"].items() if k not in MODEL_LOSSES_MAY_CHANGE}
+        identity["model"] = {**model, "overrides": overrides}
+    return identity
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
