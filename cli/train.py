@@ -57,7 +57,7 @@ def _with_consistency(model: ModelChoice, *, encoder: str, weight: float | None,
         raise ConfigError("--speaker-swaps are trained by the speaker consistency loss alone: give --speaker-consistency a weight")
     overrides = {k: v for k, v in current.items() if not k.startswith("speaker_consistency_")}
     if weight:
-        overrides.update(speaker_consistency_weight=weight, speaker_consistency_encoder=encoder)
+        overrides.update(speaker_consistency_weight=weight, speaker_consistency_encoder=current.get("speaker_consistency_encoder") or encoder)
     if swaps:
         overrides["speaker_consistency_swaps"] = swaps
     return ModelChoice(model.preset, overrides)
