@@ -44,9 +44,15 @@ def given(**options: Any) -> dict[str, Any]:
     return {k: v for k, v in options.items() if v is not None}
 
 
-def _with_consistency(model: ModelChoice, *, encoder: str, weight: float | None, swaps: float | None) -> ModelChoice:
-    """`model` with the speaker consistency loss and swaps given (None keeps the model's own)."""
+def _with_consistency(model: ModelChoice, *, encoder: str, weight: float | None, swaps: float | None, judge: str | None = None) -> ModelChoice:
+    """`model` with the speaker consistency loss, swaps and judge given (None keeps the model's own;
+    the judge defaults to the encoder the voice clones with)."""
     current = model.overrides
+    if judge is not None and judge != RESEMBLYZER:
+        from vclone.models.speaker_encoder.store import find_encoder_dir
+
+        find_encoder_dir(Path(judge))  # a judge that is not there fails before the run starts
+        judge = str(Path(judge).resolve())
     if weight == 0 and swaps is None:
         swaps = 0.0  # switching the loss off switches off the swaps it alone trains
     weight = current.get("speaker_consistency_weight", 0.0) if weight is None else weight
@@ -56,8 +62,11 @@ def _with_consistency(model: ModelChoice, *, encoder: str, weight: float | None,
     if swaps and not weight:
         raise ConfigError("--speaker-swaps are trained by the speaker consistency loss alone: give --speaker-consistency a weight")
     overrides = {k: v for k, v in current.items() if not k.startswith("speaker_consistency_")}
+    if judge is not None and not weight:
+        raise ConfigError("--speaker-judge judges the speaker consistency loss: give --speaker-consistency a weight")
     if weight:
-        overrides.update(speaker_consistency_weight=weight, speaker_consistency_encoder=current.get("speaker_consistency_encoder") or encoder)
+        judge = judge or current.get("speaker_consistency_encoder") or encoder
+        overrides.update(speaker_consistency_weight=weight, speaker_consistency_encoder=judge)
     if swaps:
         overrides["speaker_consistency_swaps"] = swaps
     return ModelChoice(model.preset, overrides)
@@ -85,7 +94,7 @@ def _build_config(base: TrainConfig | None, *, data: list[Path], preset: Optiona
                 options = {**options, "speaker_encoder": str(Path(options["speaker_encoder"]).resolve())}
         weight = options.get("speaker_consistency", CLONING_SPEAKER_CONSISTENCY if options.get("speaker_encoder") else None)
         swaps = options.get("speaker_swaps", CLONING_SPEAKER_SWAPS if weight else None)
-        model = _with_consistency(model, encoder=options.get("speaker_encoder", ""), weight=weight, swaps=swaps)
+        model = _with_consistency(model, encoder=options.get("speaker_encoder", ""), weight=weight, swaps=swaps, judge=options.get("speaker_judge"))
         base = TrainConfig(data_dirs=tuple(data), out=out, max_steps=DEFAULT_MAX_STEPS, model=model,
                            speaker_encoder=options.get("speaker_encoder", ""), speaker_vectors=options.get("speaker_vectors", "utterance"))
     elif preset is not None and preset != base.model.preset:
@@ -93,7 +102,8 @@ def _build_config(base: TrainConfig | None, *, data: list[Path], preset: Optiona
     else:
         # Losses hold no weights, so a resumed run may add or change them (fine-tuning a voice with them).
         base = replace(base, model=_with_consistency(base.model, encoder=base.speaker_encoder,
-                                                     weight=options.get("speaker_consistency"), swaps=options.get("speaker_swaps")))
+                                                     weight=options.get("speaker_consistency"), swaps=options.get("speaker_swaps"),
+                                                     judge=options.get("speaker_judge")))
     return replace(
         base,
         data_dirs=tuple(data) or base.data_dirs,
@@ -153,6 +163,7 @@ def train(
     language_dropout: Optional[float] = typer.Option(None, "--language-dropout", help="Share of training items whose language is hidden from the decoder's condition, so a voice keeps more of itself in languages its speaker never spoke (measured on the demo corpus: 0.5 lifts cross-language identification from 19% to 68%, and to 86% with the speaker-conditioned decoder; default 0.5 with --speaker-encoder, else 0)."),
     speaker_consistency: Optional[float] = typer.Option(None, "--speaker-consistency", help="With --speaker-encoder: weight of a speaker consistency loss, 1 - cosine of that encoder's embeddings of predicted and real mel (default 0: off; may be added or changed on --resume)."),
     speaker_swaps: Optional[float] = typer.Option(None, "--speaker-swaps", help="With --speaker-consistency: share of training items rendered in another training speaker's voice, trained only by that loss against the speaker's mean embedding, so the voice holds on text its speaker never read (default 0)."),
+    speaker_judge: Optional[str] = typer.Option(None, "--speaker-judge", help="With --speaker-consistency: the speaker encoder that judges the loss (resemblyzer, or a run of --task speaker-encoder; default the --speaker-encoder). Judging with another encoder than the one you evaluate with keeps the evaluation fair."),
     init: Optional[str] = typer.Option(None, "--init", help="Vocoder: start from these generator weights (hifigan-universal with --preset universal, or a vocoder folder) to fine-tune."),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="Vocoder: distil from this vocoder (hifigan-universal or a vocoder folder): learn its audio for the same mels instead of the recordings."),
     predicted_mels: Optional[Path] = typer.Option(None, "--predicted-mels", help="Vocoder: train on the teacher-forced mels this acoustic voice (or run) predicts for --data, so the vocoder learns the mels synthesis will feed it."),
@@ -187,8 +198,8 @@ def train(
             typer.echo("interrupted; checkpoint saved, continue with --resume", err=True)
             raise typer.Exit(EXIT_INTERRUPTED)
         return
-    if task != "acoustic" and (speaker_consistency is not None or speaker_swaps is not None):
-        raise ConfigError(f"--speaker-consistency and --speaker-swaps apply to the acoustic model, not --task {task}")
+    if task != "acoustic" and (speaker_consistency is not None or speaker_swaps is not None or speaker_judge is not None):
+        raise ConfigError(f"--speaker-consistency, --speaker-swaps and --speaker-judge apply to the acoustic model, not --task {task}")
     if task == ENCODER_TASK and (speaker_encoder is not None or speaker_vectors is not None or language_dropout is not None):
         raise ConfigError(f"--speaker-encoder, --speaker-vectors and --language-dropout apply to the acoustic model, not --task {ENCODER_TASK}")
     if resume and language_dropout is not None:
@@ -215,6 +226,7 @@ def train(
         stages=stages, micro_batches=micro_batches, data_parallel=data_parallel, remat=remat, schedule=schedule,
         balance=balance, timeout=timeout, speaker_encoder=speaker_encoder, speaker_vectors=speaker_vectors,
         language_dropout=language_dropout, speaker_consistency=speaker_consistency, speaker_swaps=speaker_swaps,
+        speaker_judge=speaker_judge,
     )
     config = _build_config(base, data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=options)
     # Imported here so that `vclone --help` and the other commands never load the model code.

@@ -191,8 +191,17 @@ def test_speaker_consistency_option(prepared: Path, encoder_run: Path, tmp_path:
     said = runner.invoke(app, ["synthesize", "Good morning.", "--language", "en-us", "--speaker", "spk1", "--voice", str(run),
                                "--out", str(tmp_path / "out.wav"), "--pace", "4"])
     assert said.exit_code == 0, said.output
+    # Another encoder may judge the loss than the one the voice clones with.
+    judged = tmp_path / "judged"
+    made = runner.invoke(app, ["train", "--data", str(prepared), "--out", str(judged), "--max-steps", "1", "--speaker-encoder", str(encoder_run),
+                               "--speaker-consistency", "1", "--speaker-judge", "resemblyzer", *plain])
+    assert made.exit_code == 0, made.output
+    assert load_voice(judged).config.speaker_consistency_encoder == "resemblyzer"
     checks = [
         (["--data", str(prepared), "--out", str(tmp_path / "a"), "--speaker-consistency", "1"], "needs --speaker-encoder"),
+        (["--data", str(prepared), "--out", str(tmp_path / "a"), "--speaker-encoder", str(encoder_run), "--speaker-judge", "resemblyzer"], "give --speaker-consistency a weight"),
+        (["--data", str(prepared), "--out", str(tmp_path / "a"), "--speaker-encoder", str(encoder_run), "--speaker-consistency", "1",
+          "--speaker-judge", str(tmp_path / "nowhere")], "not found"),
         (["--data", str(prepared), "--out", str(tmp_path / "a"), "--speaker-encoder", str(encoder_run), "--speaker-swaps", "0.2"], "give --speaker-consistency a weight"),
         (["--data", str(prepared), "--out", str(tmp_path / "a"), "--speaker-encoder", str(encoder_run), "--speaker-consistency", "1", "--speaker-swaps", "1"], "[0, 1)"),
         (["--task", "speaker-encoder", "--data", str(prepared), "--out", str(tmp_path / "b"), "--speaker-consistency", "1"], "acoustic model"),
