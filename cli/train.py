@@ -61,9 +61,9 @@ def _with_consistency(model: ModelChoice, *, encoder: str, weight: float | None,
         raise ConfigError("--speaker-consistency needs --speaker-encoder: the encoder that judges the voice is the one it clones with")
     if swaps and not weight:
         raise ConfigError("--speaker-swaps are trained by the speaker consistency loss alone: give --speaker-consistency a weight")
-    overrides = {k: v for k, v in current.items() if not k.startswith("speaker_consistency_")}
     if judge is not None and not weight:
         raise ConfigError("--speaker-judge judges the speaker consistency loss: give --speaker-consistency a weight")
+    overrides = {k: v for k, v in current.items() if not k.startswith("speaker_consistency_")}
     if weight:
         judge = judge or current.get("speaker_consistency_encoder") or encoder
         overrides.update(speaker_consistency_weight=weight, speaker_consistency_encoder=judge)

@@ -10,7 +10,7 @@ import torch
 from acoustic_fixtures import PAD_VALUE, small_config
 
 from vclone.errors import ConfigError
-from vclone.models.acoustic.consistency import SpeakerConsistencyBlock, cut_windows_at, window_starts
+from vclone.models.acoustic.consistency import SpeakerConsistencyBlock, cut_windows_at, item_window_starts
 from vclone.models.acoustic.model import acoustic_block_names
 from vclone.models.record import AcousticRecord
 from vclone.models.speaker_encoder.judge import MelJudge
@@ -20,10 +20,10 @@ class SpectralJudge(MelJudge):
     """A stand-in judge: the window's mean log-mel through a fixed projection, normalized."""
 
     name = "spectral"
+    pad = PAD_VALUE  # the synthetic batches' padding, in place of an audio convention's
 
     def __init__(self, n_mels: int, window: int) -> None:
         self.window_frames = window
-        self.pad = PAD_VALUE
         self.proj = torch.randn(n_mels, 6, generator=torch.Generator().manual_seed(3))
         self.windows: list[torch.Tensor] = []
 
@@ -35,19 +35,19 @@ class SpectralJudge(MelJudge):
         return self
 
 
-def test_window_starts_keep_the_window_inside_the_item() -> None:
+def test_item_window_starts_keep_the_window_inside_the_item() -> None:
     torch.manual_seed(0)
     lengths = torch.tensor([10, 4, 7, 30])
     for _ in range(50):
-        starts = window_starts(lengths, 7)
+        starts = item_window_starts(lengths, 7)
         assert starts.tolist()[1:3] == [0, 0]  # shorter than or as long as the window: from the start
         assert 0 <= starts[0] <= 3 and 0 <= starts[3] <= 23
-    seen = {int(window_starts(lengths, 7)[3]) for _ in range(400)}
+    seen = {int(item_window_starts(lengths, 7)[3]) for _ in range(400)}
     assert seen == set(range(24))  # every start is possible
 
 
 def test_middle_windows_literal() -> None:
-    assert window_starts(torch.tensor([10, 4, 7, 30, 8]), 7, random=False).tolist() == [1, 0, 0, 11, 0]
+    assert item_window_starts(torch.tensor([10, 4, 7, 30, 8]), 7, random=False).tolist() == [1, 0, 0, 11, 0]
 
 
 def test_cut_windows_literal() -> None:
@@ -79,7 +79,7 @@ def test_loss_is_one_minus_cosine_of_the_same_windows(make_batch) -> None:
     torch.manual_seed(5)
     loss = block(record, batch).losses["speaker_consistency"]
     torch.manual_seed(5)
-    starts = window_starts(batch.mel_lengths, 6)
+    starts = item_window_starts(batch.mel_lengths, 6)
     got_pred, got_target = judge.windows
     assert torch.equal(got_pred, cut_windows_at(pred.detach(), batch.mel_lengths, starts, 6, pad=PAD_VALUE))
     assert torch.equal(got_target, cut_windows_at(batch.mel, batch.mel_lengths, starts, 6, pad=PAD_VALUE))

@@ -86,7 +86,7 @@ class CsvLog:
             self.columns = [c for c in self.columns if c not in TAIL_COLUMNS] + [c for c in losses if c not in self.columns] + tail
             self._rewrite(keep=lambda row: True)
         if new_file:
-            self.columns = [*FIXED_COLUMNS, *(f"loss_{name}" for name in report.losses), *TAIL_COLUMNS]
+            self.columns = [*FIXED_COLUMNS, *losses, *TAIL_COLUMNS]
             self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("w" if new_file else "a", encoding="utf-8", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=self.columns, extrasaction="ignore")

@@ -14,6 +14,7 @@ attached for training (`attach_judge`) and are never part of the model's weights
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -21,12 +22,14 @@ from vclone.data.batch import Batch
 from vclone.models.acoustic.config import AcousticConfig
 from vclone.models.blocks import Block
 from vclone.models.record import AcousticRecord
-from vclone.models.speaker_encoder.judge import MelJudge
 
-__all__ = ["SpeakerConsistencyBlock", "window_starts", "cut_windows_at"]
+if TYPE_CHECKING:  # the judge module reads the mel padding convention from this package
+    from vclone.models.speaker_encoder.judge import MelJudge
+
+__all__ = ["SpeakerConsistencyBlock", "item_window_starts", "cut_windows_at"]
 
 
-def window_starts(lengths_B: torch.Tensor, window: int, *, random: bool = True) -> torch.Tensor:
+def item_window_starts(lengths_B: torch.Tensor, window: int, *, random: bool = True) -> torch.Tensor:
     """(B,) a start per item with the window inside it (0 when the item is shorter): uniformly random,
     drawn from the CPU generator (so a recomputed pipeline stage draws the same windows), or the
     middle window's."""
@@ -80,7 +83,7 @@ class SpeakerConsistencyBlock(Block):
             raise RuntimeError("the speaker consistency loss has no judge: training attaches it (vclone.train.speaker_vectors.attach_judge)")
         judge = self._judge.to(x.mel_pred.device)
         window = judge.window_frames
-        starts = window_starts(x.frame_lengths, window, random=self.random_windows)
+        starts = item_window_starts(x.frame_lengths, window, random=self.random_windows)
         predicted = judge.embed(cut_windows_at(x.mel_pred, x.frame_lengths, starts, window, pad=judge.pad))
         with torch.no_grad():
             target = judge.embed(cut_windows_at(batch.mel, x.frame_lengths, starts, window, pad=judge.pad))

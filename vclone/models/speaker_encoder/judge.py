@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +23,9 @@ import torch
 import torch.nn.functional as F
 
 from vclone.audio.config import AudioConfig
+from vclone.models.acoustic.head import mel_pad_value
 from vclone.models.speaker_encoder.encoder import RESEMBLYZER, DVectorEncoder, EncoderError
+from vclone.models.speaker_encoder.frames import cut_windows
 
 __all__ = ["MelJudge", "DVectorJudge", "ResemblyzerJudge", "load_judge", "fit_band_map", "resemblyzer_views", "resemblyzer_power", "BAND_MAP_FILE",
            "RESEMBLYZER_RATE", "RESEMBLYZER_HOP_S", "RESEMBLYZER_WINDOW_S"]
@@ -45,8 +46,13 @@ class MelJudge(ABC):
     """The speaker encoder's name: the embedding space the judge measures in."""
     window_frames: int
     """Frames (of the project's convention) per window the judge embeds."""
-    pad: float
-    """The log-mel of silence in that convention: what frames past an item's end hold."""
+    audio: AudioConfig
+    """The mel convention of the frames it embeds."""
+
+    @property
+    def pad(self) -> float:
+        """The log-mel of silence in that convention: what frames past an item's end hold."""
+        return mel_pad_value(self.audio)
 
     @abstractmethod
     def embed(self, mel_BTM: torch.Tensor) -> torch.Tensor:
@@ -58,9 +64,8 @@ class MelJudge(ABC):
 
     def embed_utterance(self, mel_TM: torch.Tensor) -> torch.Tensor:
         """(T, M) log-mel of a whole utterance -> (E,) unit vector: the mean of half-overlapping windows
-        (one shorter window when the utterance is shorter than one)."""
-        window = self.window_frames
-        windows = mel_TM.unfold(0, window, window // 2).permute(0, 2, 1) if mel_TM.shape[0] >= window else mel_TM[None]
+        (the last one ending at the end; one shorter window when the utterance is shorter than one)."""
+        windows, _ = cut_windows(mel_TM, window=self.window_frames, hop=self.window_frames // 2)
         return F.normalize(self.embed(windows).mean(dim=0), dim=0)
 
 
@@ -78,7 +83,7 @@ class DVectorJudge(MelJudge):
             raise EncoderError(f"speaker encoder {encoder.name} reads another mel convention than the corpus; retrain it on this corpus's audio")
         self.name = encoder.name
         self.window_frames = encoder.windows.window_frames
-        self.pad = math.log(audio.log_clamp)
+        self.audio = audio
         self.net = _frozen(encoder.net)
 
     def embed(self, mel_BTM: torch.Tensor) -> torch.Tensor:
@@ -121,7 +126,6 @@ class ResemblyzerJudge(MelJudge):
                 "refit it with scripts/fit_resemblyzer_bands.py on speech in this convention"
             )
         self.audio = audio
-        self.pad = math.log(audio.log_clamp)
         self.window_frames = round(RESEMBLYZER_WINDOW_S * audio.sample_rate / audio.hop_length)
         # Training mode, which changes nothing in this LSTM (no dropout): cuDNN runs an RNN's backward only in it.
         self.net = _frozen(VoiceEncoder("cpu", verbose=False)).train()
