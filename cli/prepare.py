@@ -12,7 +12,7 @@ from rich.table import Table
 
 from vclone.cli.errors import reports_user_errors
 from vclone.data.prepare import REPORT_NAME, PrepareConfig, PrepareSummary, prepare_corpus
-from vclone.data.readers import CORPUS_FORMATS
+from vclone.data.readers import CORPUS_FORMATS, DEFAULT_ENCODING
 from vclone.data.recipe import load_recipe
 from vclone.errors import ConfigError
 
@@ -52,6 +52,7 @@ def prepare(
     speaker: Optional[str] = typer.Option(None, "--speaker", "-s", help="Speaker name (single-speaker layouts) or the one speaker to keep."),
     workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Processes computing audio features (default 1: this process, using torch's threads; more pays off on many-core machines)."),
     recipe: Optional[Path] = typer.Option(None, "--recipe", help="Recipe TOML with [prepare] and [audio] settings."),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help="Encoding of the corpus's text files (default utf-8, a BOM is accepted); e.g. latin-1 or cp1252 for a corpus saved that way."),
     min_duration: Optional[float] = typer.Option(None, help="Reject clips shorter than this many seconds (default 0.5)."),
     max_duration: Optional[float] = typer.Option(None, help="Reject clips longer than this many seconds (default 20)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary table."),
@@ -59,8 +60,9 @@ def prepare(
     """Phonemize a corpus, cache its log-mel features and write manifest.jsonl + vocab.json.
 
     Re-running resumes: items finished earlier with the same inputs and settings are skipped. Bad
-    items (missing or corrupt audio, empty or unspeakable text, too short or long) are skipped and
-    listed with their reason in report.tsv.
+    items (missing or corrupt audio, audio without a transcript and the reverse, empty or unspeakable
+    text, too short or long) are skipped and listed with their reason in report.tsv. A corpus from
+    which nothing survives is an error, and nothing is left in --out.
     """
     rec = load_recipe(recipe)
     fmt = corpus_format or rec.prepare.get("format", "csv")
@@ -74,6 +76,7 @@ def prepare(
         language=language or rec.prepare.get("language"),
         speaker=speaker or rec.prepare.get("speaker"),
         num_workers=workers if workers is not None else int(rec.prepare.get("workers", 1)),
+        encoding=encoding or rec.prepare.get("encoding", DEFAULT_ENCODING),
     )
     console = Console(stderr=True, quiet=quiet)
     columns = (TextColumn("preparing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())

@@ -28,7 +28,9 @@ def test_ljspeech_prefers_normalized_column_and_reports_malformed_lines(tmp_path
     assert {u.speaker for u in listing.utterances} == {"ljspeech"}
     assert {u.language for u in listing.utterances} == {"en-us"}
     assert listing.utterances[0].audio_path == (root / "wavs" / "LJ001-0001.wav").resolve()
-    assert [r.reason for r in listing.rejected] == ["malformed line (expected id|text)"]
+    assert [(r.id, r.reason) for r in listing.rejected] == [
+        ("metadata.csv line 3", "expected id|text|normalized text, found 1 column")
+    ]
 
 
 def test_ljspeech_overrides_and_missing_metadata(tmp_path: Path) -> None:
@@ -37,6 +39,7 @@ def test_ljspeech_overrides_and_missing_metadata(tmp_path: Path) -> None:
     with pytest.raises(CorpusError, match="metadata.csv"):
         read_corpus(root, corpus_format="ljspeech")
     (root / "metadata.csv").write_text("x|hello\n", encoding="utf-8")
+    write_voiced(root / "wavs" / "x.wav", 0.6)
     listing = read_corpus(root, corpus_format="ljspeech", language="en-gb", speaker="linda")
     assert (listing.utterances[0].speaker, listing.utterances[0].language) == ("linda", "en-gb")
 
@@ -87,10 +90,14 @@ def test_csv_and_tsv(tmp_path: Path) -> None:
     ]
     write_csv(root / "metadata.csv", rows)
     listing = read_corpus(root, corpus_format="csv")
-    assert [u.id for u in listing.utterances] == ["u1", "w_y"]
+    assert [u.id for u in listing.utterances] == ["u1"]
     assert listing.utterances[0].audio_path == (root / "w" / "x.wav").resolve()
-    assert sorted(r.reason for r in listing.rejected) == ["duplicate id", "empty audio path"]
-    tsv = write_csv(tmp_path / "m.tsv", rows[:1], delimiter="\t")
+    assert sorted(r.reason for r in listing.rejected) == [
+        "duplicate id",
+        "transcript without audio (empty audio column)",
+        "transcript without audio (y.wav not found)",
+    ]
+    tsv = write_csv(root / "m.tsv", rows[:1], delimiter="\t")
     assert [u.text for u in read_corpus(tsv, corpus_format="csv").utterances] == ["hola"]
 
 
@@ -103,6 +110,7 @@ def test_csv_header_problems_are_clear_errors(tmp_path: Path) -> None:
     nospk.write_text("audio,text,language\nx.wav,hi,en-us\n", encoding="utf-8")
     with pytest.raises(CorpusError, match="--speaker"):
         read_corpus(nospk, corpus_format="csv")
+    write_voiced(tmp_path / "x.wav", 0.6)
     listing = read_corpus(nospk, corpus_format="csv", speaker="me")
     assert listing.utterances[0].speaker == "me"
 

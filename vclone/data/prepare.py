@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
+import re
+import shutil
+import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -14,9 +17,9 @@ from vclone.atomic import write_json_atomic, write_text_atomic
 from vclone.data.features import FeatureExtractor, FeatureJob, FeatureResult, FeatureSettings
 from vclone.data.journal import Journal, fingerprint
 from vclone.data.manifest import MANIFEST_NAME, VOCAB_NAME, CorpusVocab, ManifestEntry, write_manifest, write_vocab
-from vclone.data.readers import RejectedItem, read_corpus, safe_id
+from vclone.data.readers import DEFAULT_ENCODING, CorpusListing, RejectedItem, check_encoding, read_corpus, safe_id
 from vclone.data.utterance import Utterance
-from vclone.errors import ConfigError, TextError, UnsupportedLanguageError
+from vclone.errors import ConfigError, CorpusError, TextError, UnsupportedLanguageError
 from vclone.text import PhonemizedText, Phonemizer, PhoneVocabulary, get_language
 
 __all__ = ["PrepareConfig", "PrepareSummary", "prepare_corpus", "REPORT_NAME", "STATS_NAME"]
@@ -47,10 +50,13 @@ class PrepareConfig:
     """Speaker name for single-speaker layouts, or the one speaker to keep in multi-speaker ones."""
     num_workers: int = 1
     """Processes that compute audio features; 1 runs in this process."""
+    encoding: str = DEFAULT_ENCODING
+    """Encoding of the corpus's text files (metadata, manifests, transcripts); UTF-8 also reads a BOM."""
 
     def __post_init__(self) -> None:
         if self.num_workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {self.num_workers}")
+        check_encoding(self.encoding)
         if self.language is not None:
             get_language(self.language)
 
@@ -77,9 +83,52 @@ class PrepareSummary:
         return self.num_prepared + self.num_resumed
 
 
+_REASON_DETAIL = re.compile(r" \(|:| /|; ")
+
+
 def _reason_kind(reason: str) -> str:
-    """Group rejection reasons for the summary ("too short (0.2 s < 0.5 s)" -> "too short")."""
-    return reason.split(" (")[0].split(":")[0].strip()
+    """Group rejection reasons for the summary ("too short (0.2 s < 0.5 s)" -> "too short",
+    "cannot read audio /x.wav: ..." -> "cannot read audio")."""
+    return _REASON_DETAIL.split(reason, maxsplit=1)[0].strip()
+
+
+class _NothingUsable(CorpusError):
+    """No utterance of the corpus survived; the run is undone."""
+
+
+def _unusable_corpus(source: str, rejected: list[RejectedItem]) -> _NothingUsable:
+    """The one-line error for a corpus from which no utterance survives: the dominant reason, an example."""
+    if not rejected:
+        return _NothingUsable(f"no utterances found in {source}; check that it is the right file or folder and --format")
+    kinds = Counter(_reason_kind(r.reason) for r in rejected).most_common()
+    kind, count = kinds[0]
+    example = next(r for r in rejected if _reason_kind(r.reason) == kind)
+    others = "".join(f"; also {k}: {c}" for k, c in kinds[1:3])
+    return _NothingUsable(
+        f"no usable utterance in {source} ({len(rejected)} rejected, {count} like this){others}: {example.id}: {example.reason}"
+    )
+
+
+def _open_out(out: Path) -> bool:
+    """Create the output folder (or check an existing one is writable); True when this run created it."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; pass a folder (it is created if missing)")
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise ConfigError(f"cannot write to --out {out}: {err.strerror or err}; choose a folder you can write to") from None
+    return created
+
+
+def _discard(out: Path, *, created: bool, journal_dir_created: bool) -> None:
+    """Leave nothing behind from a run that prepared nothing, so a later run cannot resume from it."""
+    if created:
+        shutil.rmtree(out, ignore_errors=True)
+    elif journal_dir_created:
+        shutil.rmtree(out / Path(_JOURNAL).parent, ignore_errors=True)
 
 
 class _Run:
@@ -249,26 +298,25 @@ def prepare_corpus(config: PrepareConfig, *, progress: Progress | None = None) -
     """Prepare a corpus; re-running skips items finished earlier with the same inputs and settings.
 
     Outputs (manifest.jsonl, vocab.json, report.tsv, stats.json) are written atomically at the end,
-    so a crash mid-way never leaves a manifest that looks complete.
+    so a crash mid-way never leaves a manifest that looks complete. A corpus from which no utterance
+    survives is a CorpusError, and the run leaves nothing in `config.out` that it did not find there.
     """
     start = time.perf_counter()
-    listing = read_corpus(config.corpus, corpus_format=config.corpus_format, language=config.language, speaker=config.speaker)
-    config.out.mkdir(parents=True, exist_ok=True)
+    listing = read_corpus(
+        config.corpus, corpus_format=config.corpus_format, language=config.language,
+        speaker=config.speaker, encoding=config.encoding,
+    )
+    if not listing.utterances:
+        raise _unusable_corpus(listing.source or str(config.corpus), listing.rejected)
+    created = _open_out(config.out)
+    journal_dir_created = not (config.out / _JOURNAL).parent.exists()
     run = _Run(config, progress)
     try:
-        utts = listing.utterances
-        fps = {u.id: fingerprint(u, run.settings_key) for u in utts}
-        run.total = len(utts)
-        todo = []
-        for utt in utts:
-            record = run.journal.finished(utt.id, fps[utt.id])
-            if record is not None and (record["status"] != "ok" or (config.out / run.features_rel(utt)).exists()):
-                run.resumed += record["status"] == "ok"
-                run.tick()
-            else:
-                todo.append(utt)
-        _process(run, todo, fps)
-        summary = _write_outputs(run, utts, listing.rejected)
+        summary = _run_all(run, listing)
+    except _NothingUsable:
+        run.journal.close()
+        _discard(config.out, created=created, journal_dir_created=journal_dir_created)
+        raise
     finally:
         run.journal.close()
     summary.seconds = round(time.perf_counter() - start, 3)
@@ -276,3 +324,25 @@ def prepare_corpus(config: PrepareConfig, *, progress: Progress | None = None) -
     stats["out"] = str(summary.out)
     write_json_atomic(config.out / STATS_NAME, stats)
     return summary
+
+
+def _run_all(run: _Run, listing: CorpusListing) -> PrepareSummary:
+    """Resume what the journal holds, process the rest, and write the outputs (or refuse to)."""
+    config = run.config
+    utts = listing.utterances
+    fps = {u.id: fingerprint(u, run.settings_key) for u in utts}
+    run.total = len(utts)
+    todo = []
+    for utt in utts:
+        record = run.journal.finished(utt.id, fps[utt.id])
+        if record is not None and (record["status"] != "ok" or (config.out / run.features_rel(utt)).exists()):
+            run.resumed += record["status"] == "ok"
+            run.tick()
+        else:
+            todo.append(utt)
+    _process(run, todo, fps)
+    if not any(run.journal.records[u.id]["status"] == "ok" for u in utts):
+        rejected = list(listing.rejected)
+        rejected += [RejectedItem(u.id, str(u.audio_path), run.journal.records[u.id]["reason"]) for u in utts]
+        raise _unusable_corpus(listing.source or str(config.corpus), rejected)
+    return _write_outputs(run, utts, listing.rejected)

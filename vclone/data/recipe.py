@@ -13,7 +13,7 @@ from vclone.errors import ConfigError
 
 __all__ = ["Recipe", "load_recipe"]
 
-_PREPARE_KEYS = {"format", "language", "speaker", "workers", "min_duration_s", "max_duration_s", "trim_silence", "normalize_loudness"}
+_PREPARE_KEYS = {"format", "language", "speaker", "workers", "encoding", "min_duration_s", "max_duration_s", "trim_silence", "normalize_loudness"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,10 @@ def load_recipe(path: Path | None) -> Recipe:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"recipe {path} not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"recipe {path} is a folder; pass the recipe's .toml file") from None
+    except OSError as err:
+        raise ConfigError(f"cannot read recipe {path}: {err.strerror or err}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"recipe {path} is not valid TOML: {err}") from None
     unknown_tables = set(data) - {"prepare", "audio", "recipe"}
