@@ -10,17 +10,16 @@ from rich.console import Console
 
 from vclone.cli.errors import reports_user_errors
 from vclone.errors import ConfigError
+from vclone.models.speaker_encoder.store import DEFAULT_ENCODER
 
 __all__ = ["register", "embed_speaker", "DEFAULT_ENCODER"]
-
-DEFAULT_ENCODER = "resemblyzer"
 
 
 @reports_user_errors
 def embed_speaker(
     references: Optional[list[Path]] = typer.Argument(None, help="Recordings of the speaker (WAV, FLAC, OGG, ...; any rate, mono or stereo)."),
     out: Path = typer.Option(..., "--out", "-o", help="Speaker embedding file to write (.safetensors)."),
-    encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="`resemblyzer` (pretrained, eval extra), or a speaker encoder run/folder from `vclone train --task speaker-encoder`. Default: the encoder the --voice was trained with, else resemblyzer."),
+    encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help=f"`{DEFAULT_ENCODER}` (pretrained d-vector, core install), `resemblyzer` (pretrained, eval extra), or a speaker encoder run/folder from `vclone train --task speaker-encoder`. Default: the encoder the --voice was trained with, else {DEFAULT_ENCODER}."),
     voice: Optional[Path] = typer.Option(None, "--voice", help="With --speaker: export that training speaker of this voice (run or voice folder). With audio: embed it with the voice's encoder."),
     speaker: Optional[str] = typer.Option(None, "--speaker", "-s", help="With --voice: the training speaker to export. With audio: a name to record in the file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and warnings."),

