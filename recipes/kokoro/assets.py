@@ -151,6 +151,14 @@ class KokoroAssets:
             self._tables[name] = read_style_table(self.voices_dir, name, self.sha256[name])
         return self._tables[name]
 
+    def mix(self, name: str, weights: Mapping[str, float]) -> str:
+        """Register `name` as the weighted mean of checked tables (e.g. {"af_heart": 0.5, "af_bella": 0.5})."""
+        total = sum(weights.values())
+        if total <= 0 or any(w < 0 for w in weights.values()):
+            raise ValueError(f"mixture weights must be >= 0 with a positive sum, got {dict(weights)}")
+        self._tables[name] = sum(self.style_table(v) * (w / total) for v, w in weights.items())
+        return name
+
     def check(self, names: list[str] | tuple[str, ...]) -> None:
         """Load and check these voice tables now (raises the first KokoroAssetError)."""
         for name in names:

@@ -279,3 +279,15 @@ def test_tiny_build_writes_the_layout_and_resumes(tmp_path, catalog, engine):
 def test_default_voices_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv(assets_mod.VOICES_ENV, str(tmp_path))
     assert default_voices_dir() == tmp_path
+
+
+def test_a_mixture_is_the_weighted_mean_of_checked_tables(tmp_path):
+    tables = {"af_one": np.ones((STYLE_ROWS, STYLE_DIM), "<f4"), "af_three": np.full((STYLE_ROWS, STYLE_DIM), 3, "<f4")}
+    for name, table in tables.items():
+        (tmp_path / f"{name}.bin").write_bytes(table.tobytes())
+    sha = {name: hashlib.sha256(t.tobytes()).hexdigest() for name, t in tables.items()}
+    assets = KokoroAssets(sha, tmp_path)
+    name = assets.mix("one+three", {"af_one": 3.0, "af_three": 1.0})
+    assert np.allclose(assets.style_table(name), 1.5)
+    with pytest.raises(ValueError, match="weights"):
+        assets.mix("bad", {"af_one": -1.0, "af_three": 0.5})
