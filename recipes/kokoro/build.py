@@ -29,6 +29,7 @@ from recipes.kokoro.plan import SPLITS, KokoroPlan, check_minimums, plan_corpus,
 from recipes.polyglot.engines import is_complete_wav, read_real_recordings, render_one, unavailable_reasons, wav_problem
 from recipes.polyglot.outputs import write_csv, write_json
 from recipes.polyglot.plan import RenderJob
+from vclone.errors import VcloneError
 
 __all__ = ["BuildOptions", "BuildResult", "say", "available_plan", "build", "main"]
 
@@ -116,7 +117,7 @@ def _render(job: RenderJob, engine: KokoroEngine, out_dir: Path) -> tuple[str, f
             audio = engine(job.text, job.language, job.voice)
             seconds = len(audio) / SAMPLE_RATE
             sf.write(rendered, audio, SAMPLE_RATE, subtype="PCM_16")
-    except (RuntimeError, ValueError, OSError) as e:  # a text espeak or Kokoro cannot read, a full disk
+    except (VcloneError, RuntimeError, ValueError, OSError) as e:  # a text espeak or Kokoro cannot read, a full disk
         return f"{type(e).__name__}: {e}", seconds
     problem = wav_problem(rendered)
     if not problem:
