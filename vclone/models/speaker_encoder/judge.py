@@ -26,6 +26,7 @@ from vclone.audio.config import AudioConfig
 from vclone.models.acoustic.head import mel_pad_value
 from vclone.models.speaker_encoder.encoder import RESEMBLYZER, DVectorEncoder, EncoderError
 from vclone.models.speaker_encoder.frames import cut_windows
+from vclone.models.speaker_encoder.voicefilter import VOICEFILTER
 
 __all__ = ["MelJudge", "DVectorJudge", "ResemblyzerJudge", "load_judge", "fit_band_map", "resemblyzer_views", "resemblyzer_power", "BAND_MAP_FILE",
            "RESEMBLYZER_RATE", "RESEMBLYZER_HOP_S", "RESEMBLYZER_WINDOW_S"]
@@ -144,6 +145,9 @@ def load_judge(spec: str, audio: AudioConfig) -> MelJudge:
     """The judge of speaker encoder `spec` (resemblyzer, or a run/folder of --task speaker-encoder)."""
     if spec == RESEMBLYZER:
         return ResemblyzerJudge(audio)
+    if spec == VOICEFILTER:
+        raise EncoderError(f"the {VOICEFILTER} encoder runs on onnxruntime and gives no gradients, so it cannot judge a voice's mels; "
+                           "judge with resemblyzer (eval extra) or a run of --task speaker-encoder")
     from vclone.models.speaker_encoder.store import load_encoder
 
     encoder = load_encoder(spec)
