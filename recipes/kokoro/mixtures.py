@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     assets = KokoroAssets(catalog.sha256)
     engine = KokoroEngine(assets, num_threads=1)
     encoder = ResemblyzerEncoder()
-    print("pair                      A-B    M-A    M-B    A-A'   B-B'   M-M'")
+    print(f"{'pair':<25}" + " ".join(f"{c:>6}" for c in ("A-B", "M-A", "M-B", "A-A'", "B-B'", "M-M'")))
     for a, b, language in PAIRS:
         texts = sentence_stream(sentence_source(language), f"mixtures/{language}", args.sentences)
         mix = assets.mix(f"{a}+{b}", {a: 0.5, b: 0.5})
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
         cells = (cosine_similarity(whole[a], whole[b]), cosine_similarity(whole[mix], whole[a]),
                  cosine_similarity(whole[mix], whole[b]), self_cos(a), self_cos(b), self_cos(mix))
-        print(f"{a}+{b:<14} " + " ".join(f"{c:6.3f}" for c in cells), flush=True)
+        print(f"{a + '+' + b:<25}" + " ".join(f"{c:6.3f}" for c in cells), flush=True)
     return 0
 
 
