@@ -56,11 +56,11 @@ def bench_preset(name: str, *, repeats: int, frames_per_token: int, root: Path) 
         start = time.perf_counter()
         ids, _ = synth.tokenize(synth.phonemize(sentence, "en-us").phones)
         front.append(time.perf_counter() - start)
-        mel, _ = synth.predict_mel(ids, language="en-us", speaker=speaker, pace=1.0)  # warm-up
+        mel, _, _ = synth.predict_mel(ids, language="en-us", speaker=speaker, pace=1.0)  # warm-up
         synth.vocode(mel, seed=0)
         for _ in range(repeats):
             start = time.perf_counter()
-            mel, _ = synth.predict_mel(ids, language="en-us", speaker=speaker, pace=1.0)
+            mel, _, _ = synth.predict_mel(ids, language="en-us", speaker=speaker, pace=1.0)
             middle = time.perf_counter()
             synth.vocode(mel, seed=0)
             end = time.perf_counter()

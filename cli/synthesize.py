@@ -49,8 +49,10 @@ def synthesize(
     text_file: Optional[Path] = typer.Option(None, "--text-file", "-f", help="UTF-8 file with one text per line; one WAV per non-empty line."),
     mel: Optional[Path] = typer.Option(None, "--mel", help="Also write the predicted log-mel (frames x mels, float32 .npy)."),
     accent: Optional[str] = typer.Option(None, "--accent", help="Language id for the model instead of --language: the text's phones with this accent."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Also write a PNG of the mel and the phone durations."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Also write a PNG of the mel with the predicted F0 contour, and the phone durations."),
     pace: float = typer.Option(1.0, "--pace", help="Duration factor: 2.0 speaks twice as slowly."),
+    pitch_shift: float = typer.Option(0.0, "--pitch-shift", help="Semitones to raise (or, negative, lower) the voice; 12 is an octave."),
+    energy: float = typer.Option(1.0, "--energy", help="Loudness factor on the predicted energy: 1.5 speaks louder, 0.7 softer."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of Griffin-Lim's random phases, for repeatable output (neural vocoders are deterministic)."),
     vocoder: Optional[str] = typer.Option(None, "--vocoder", help=f"Vocoder: {' | '.join(VOCODERS)}, or a vocoder folder / training run (default: the one the voice names, else {DEFAULT_VOCODER}; see `vclone vocoders`)."),
     device: str = typer.Option("cpu", "--device", help="Torch device (cpu, cuda, cuda:1, ...)."),
@@ -66,7 +68,9 @@ def synthesize(
     """
     if (text is None) == (text_file is None):
         raise ConfigError("give either TEXT or --text-file (exactly one)")
-    options = SynthesisOptions(language=language, speaker=speaker, accent=accent, pace=pace, seed=seed)
+    options = SynthesisOptions(
+        language=language, speaker=speaker, accent=accent, pace=pace, pitch_shift=pitch_shift, energy=energy, seed=seed
+    )
     paths = OutputPaths(wav=out, mel=mel, plot=plot)
     lines = read_text_lines(text_file) if text_file is not None else None
     console = Console(quiet=quiet, highlight=False)

@@ -31,3 +31,24 @@ def write_csv(path: Path, rows: list[dict[str, str]], *, delimiter: str = ",") -
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+def synthetic_prosody(mel, generator, *, rising: bool | None = None) -> dict:
+    """UtteranceTensors fields `pitch`, `energy` and `pitch_stats` for a synthetic item with this mel:
+    a smooth log-F0 contour around a random register (rising, falling or random), about a fifth of
+    the frames unvoiced, energy computed from the mel as prepare does."""
+    import torch
+
+    from vclone.data.features import frame_energy
+
+    num_frames = mel.shape[0]
+    centre = math.log(100.0 + 100.0 * float(torch.rand(1, generator=generator)))
+    t = torch.linspace(-1.0, 1.0, num_frames)
+    slope = (0.3 if rising else -0.3) if rising is not None else float(torch.rand(1, generator=generator)) * 0.6 - 0.3
+    pitch = centre + slope * t + 0.05 * torch.sin(6.0 * t)
+    voiced = torch.rand(num_frames, generator=generator) > 0.2
+    return {
+        "pitch": pitch * voiced,
+        "energy": frame_energy(mel),
+        "pitch_stats": torch.tensor([centre, 0.2]),
+    }

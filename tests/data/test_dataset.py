@@ -90,7 +90,7 @@ def test_cache_stays_within_bound(two_corpora: tuple[Path, Path]) -> None:
     unlimited = TrainingData.from_dirs(list(two_corpora))
     for index in range(len(unlimited)):
         unlimited.mel(index)
-    assert unlimited.cached_bytes == sum(n * 80 * 4 for n in unlimited.frame_lengths)
+    assert unlimited.cached_bytes == sum(n * (80 + 2) * 4 for n in unlimited.frame_lengths)  # mel, pitch, energy
     assert unlimited.mel(0) is unlimited.mel(0)
 
 

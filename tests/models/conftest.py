@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 import pytest
 import torch
 from acoustic_fixtures import PAD_VALUE, small_config
+from corpus_fixtures import synthetic_prosody
 
 from vclone.data.batch import Batch, UtteranceTensors, collate
 from vclone.models.acoustic import AcousticModel, ModelDims, build_acoustic_model
@@ -43,16 +44,14 @@ def make_batch(dims: ModelDims) -> Callable[[Sequence[tuple[int, int]]], Batch]:
 
     def build(lengths: Sequence[tuple[int, int]], seed: int = 0) -> Batch:
         g = torch.Generator().manual_seed(seed)
-        items = [
-            UtteranceTensors(
-                id=f"u{i}",
-                phone_ids=torch.randint(3, dims.num_phones, (n,), generator=g),
-                mel=torch.randn(t, dims.n_mels, generator=g) - 5.0,
-                speaker_id=i % dims.num_speakers,
-                language_id=i % dims.num_languages,
-            )
-            for i, (n, t) in enumerate(lengths)
-        ]
+        items = []
+        for i, (n, t) in enumerate(lengths):
+            phone_ids = torch.randint(3, dims.num_phones, (n,), generator=g)
+            mel = torch.randn(t, dims.n_mels, generator=g) - 5.0
+            items.append(UtteranceTensors(
+                id=f"u{i}", phone_ids=phone_ids, mel=mel, speaker_id=i % dims.num_speakers,
+                language_id=i % dims.num_languages, **synthetic_prosody(mel, g),
+            ))
         return collate(items, mel_pad_value=PAD_VALUE)
 
     return build

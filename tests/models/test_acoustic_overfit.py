@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from acoustic_fixtures import PAD_VALUE, small_config
+from corpus_fixtures import synthetic_prosody
 
 from vclone.data.batch import Batch, UtteranceTensors, collate
 from vclone.models.acoustic import ModelDims, build_acoustic_model
@@ -18,12 +19,13 @@ def synthetic_corpus(seed: int) -> tuple[Batch, list[torch.Tensor]]:
     g = torch.Generator().manual_seed(seed)
     templates = torch.rand(NUM_PHONES, N_MELS, generator=g) * 6 - 8
     items, durations = [], []
+    prosody_g = torch.Generator().manual_seed(seed + 1)  # its own stream: the phones and mels stay as they were
     for i in range(8):
         phones = torch.randperm(NUM_PHONES - 3, generator=g)[: int(torch.randint(4, 8, (1,), generator=g))] + 3
         frames = torch.randint(2, 7, (len(phones),), generator=g)
         mel = torch.repeat_interleave(templates[phones], frames, dim=0)
         mel = mel + 0.05 * torch.randn(mel.shape, generator=g)
-        items.append(UtteranceTensors(f"u{i}", phones, mel, speaker_id=i % 2, language_id=0))
+        items.append(UtteranceTensors(f"u{i}", phones, mel, speaker_id=i % 2, language_id=0, **synthetic_prosody(mel, prosody_g)))
         durations.append(frames)
     return collate(items, mel_pad_value=PAD_VALUE), durations
 

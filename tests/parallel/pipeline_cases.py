@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from corpus_fixtures import synthetic_prosody
 from safetensors.torch import load_file, save_file
 
 from vclone.data.batch import Batch, UtteranceTensors, collate
@@ -56,12 +57,12 @@ def build_model(dropout: float = 0.0) -> AcousticModel:
 
 def make_batch(lengths, seed: int) -> Batch:
     g = torch.Generator().manual_seed(seed)
-    items = [
-        UtteranceTensors(id=f"u{i}", phone_ids=torch.randint(3, DIMS.num_phones, (n,), generator=g),
-                         mel=torch.randn(t, DIMS.n_mels, generator=g) - 5.0, speaker_id=i % DIMS.num_speakers,
-                         language_id=i % DIMS.num_languages)
-        for i, (n, t) in enumerate(lengths)
-    ]
+    items = []
+    for i, (n, t) in enumerate(lengths):
+        phone_ids = torch.randint(3, DIMS.num_phones, (n,), generator=g)
+        mel = torch.randn(t, DIMS.n_mels, generator=g) - 5.0
+        items.append(UtteranceTensors(id=f"u{i}", phone_ids=phone_ids, mel=mel, speaker_id=i % DIMS.num_speakers,
+                                      language_id=i % DIMS.num_languages, **synthetic_prosody(mel, g)))
     return collate(items, mel_pad_value=-11.5)
 
 

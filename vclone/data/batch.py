@@ -29,6 +29,12 @@ class UtteranceTensors:
     """Index into the voice's language list."""
     speaker_embedding: torch.Tensor | None = None
     """(E,) external speaker vector (speaker encoder), when training through the external path."""
+    pitch: torch.Tensor | None = None
+    """(T,) float32 log F0 (natural log of Hz) per frame, 0 on unvoiced frames."""
+    energy: torch.Tensor | None = None
+    """(T,) float32 frame energy (log of the mean mel magnitude)."""
+    pitch_stats: torch.Tensor | None = None
+    """(2,) float32 mean and standard deviation of the speaker's voiced log F0."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,18 @@ class Batch:
     audio_mel: torch.Tensor | None = None
     """(B, T, M) float32 log-mel of `audio` (vocoder training only): the reconstruction target, which
     differs from `mel` when the vocoder learns from an acoustic model's predicted mels."""
+    pitch: torch.Tensor | None = None
+    """(B, T) float32 target log F0, 0 on unvoiced and padded frames (training)."""
+    energy: torch.Tensor | None = None
+    """(B, T) float32 target frame energy, 0 on padded frames (training)."""
+    pitch_stats: torch.Tensor | None = None
+    """(B, 2) float32 mean and standard deviation of each item's speaker's log F0: the register the
+    pitch predictor's normalized contour is scaled by (training; at inference, optional, e.g.
+    measured on a reference recording, else predicted from the speaker)."""
+    pitch_shift: float = 0.0
+    """Inference only: semitones added to the predicted pitch."""
+    energy_scale: float = 1.0
+    """Inference only: factor on the predicted frame energy (mel magnitude)."""
 
     @property
     def has_targets(self) -> bool:
@@ -105,6 +123,10 @@ class Batch:
         embeddings = None if self.speaker_embeddings is None else self.speaker_embeddings[start:stop]
         audio = None if self.audio is None else self.audio[start:stop]
         audio_mel = None if self.audio_mel is None else self.audio_mel[start:stop]
+        frames = None if mel_lengths is None else int(mel_lengths.max())
+        pitch = None if self.pitch is None else self.pitch[start:stop, :frames]
+        energy = None if self.energy is None else self.energy[start:stop, :frames]
+        pitch_stats = None if self.pitch_stats is None else self.pitch_stats[start:stop]
         return Batch(
             ids=self.ids[start:stop],
             phone_ids=self.phone_ids[start:stop, :n],
@@ -118,7 +140,22 @@ class Batch:
             pace=self.pace,
             audio=audio,
             audio_mel=audio_mel,
+            pitch=pitch,
+            energy=energy,
+            pitch_stats=pitch_stats,
+            pitch_shift=self.pitch_shift,
+            energy_scale=self.energy_scale,
         )
+
+
+def _pad_frames(values: Sequence[torch.Tensor | None], num_frames: int) -> torch.Tensor | None:
+    """(B, T) zero-padded stack of per-frame values, or None unless every item has them."""
+    if any(v is None for v in values):
+        return None
+    out = torch.zeros(len(values), num_frames, dtype=torch.float32)
+    for i, v in enumerate(values):
+        out[i, : v.numel()] = v
+    return out
 
 
 def collate(items: Sequence[UtteranceTensors], *, mel_pad_value: float) -> Batch:
@@ -136,6 +173,9 @@ def collate(items: Sequence[UtteranceTensors], *, mel_pad_value: float) -> Batch
     embeddings = None
     if items[0].speaker_embedding is not None:
         embeddings = torch.stack([it.speaker_embedding for it in items]).float()
+    pitch_stats = None
+    if all(it.pitch_stats is not None for it in items):
+        pitch_stats = torch.stack([it.pitch_stats for it in items]).float()
     return Batch(
         ids=tuple(it.id for it in items),
         phone_ids=phone_ids,
@@ -150,4 +190,7 @@ def collate(items: Sequence[UtteranceTensors], *, mel_pad_value: float) -> Batch
             num_frames=float(mel_lengths.sum()),
         ),
         speaker_embeddings=embeddings,
+        pitch=_pad_frames([it.pitch for it in items], int(mel_lengths.max())),
+        energy=_pad_frames([it.energy for it in items], int(mel_lengths.max())),
+        pitch_stats=pitch_stats,
     )

@@ -18,7 +18,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from vclone.data.batch import Batch, UtteranceTensors, collate
-from vclone.data.manifest import CorpusVocab, ManifestEntry, PreparedCorpus, load_prepared, merge_vocabs
+from vclone.data.manifest import CorpusVocab, ManifestEntry, PreparedCorpus, SpeakerPitch, load_prepared, merge_vocabs
 from vclone.errors import CorpusError
 
 __all__ = ["TrainingData", "DataItem", "DEFAULT_CACHE_BYTES"]
@@ -44,7 +44,14 @@ class DataItem:
 class TrainingData:
     """Items of several prepared corpora under one merged vocabulary, addressable by index."""
 
-    def __init__(self, vocab: CorpusVocab, items: Sequence[DataItem], *, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+    def __init__(
+        self,
+        vocab: CorpusVocab,
+        items: Sequence[DataItem],
+        *,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+        pitch: dict[str, SpeakerPitch] | None = None,
+    ) -> None:
         if not items:
             raise CorpusError("the prepared data holds no utterances; check prepare's report.tsv for rejected items")
         self.vocab = vocab
@@ -55,7 +62,13 @@ class TrainingData:
         self.speaker_vectors: torch.Tensor | None = None
         """(items, E) external speaker vectors (a speaker encoder's), fed to the model instead of the
         speaker table when set (see `use_speaker_vectors`)."""
-        self._cache: OrderedDict[int, torch.Tensor] = OrderedDict()
+        self.pitch = dict(pitch or {})
+        """Per speaker: pitch statistics (from each corpus's stats.json) that normalize F0 per speaker."""
+        self._pitch_stats = torch.tensor(
+            [[self.pitch.get(name, SpeakerPitch()).mean, self.pitch.get(name, SpeakerPitch()).std] for name in vocab.speakers],
+            dtype=torch.float32,
+        )
+        self._cache: OrderedDict[int, dict[str, torch.Tensor]] = OrderedDict()
         self._cached_bytes = 0
 
     @classmethod
@@ -85,7 +98,11 @@ class TrainingData:
                         language_id=languages[entry.language],
                     )
                 )
-        return cls(vocab, items, cache_bytes=cache_bytes)
+        pitch = {
+            name: SpeakerPitch.pool(c.pitch[name] for c in corpora if name in c.pitch)
+            for name in vocab.speakers
+        }
+        return cls(vocab, items, cache_bytes=cache_bytes, pitch=pitch)
 
     @property
     def cached_bytes(self) -> int:
@@ -97,13 +114,17 @@ class TrainingData:
 
     def __getitem__(self, index: int) -> UtteranceTensors:
         item = self.items[index]
+        features = self.features(index)
         return UtteranceTensors(
             id=item.entry.id,
             phone_ids=item.phone_ids,
-            mel=self.mel(index),
+            mel=features["mel"],
             speaker_id=item.speaker_id,
             language_id=item.language_id,
             speaker_embedding=None if self.speaker_vectors is None else self.speaker_vectors[index],
+            pitch=features["pitch"],
+            energy=features["energy"],
+            pitch_stats=self._pitch_stats[item.speaker_id],
         )
 
     def use_speaker_vectors(self, vectors: torch.Tensor) -> None:
@@ -118,35 +139,42 @@ class TrainingData:
 
     def mel(self, index: int) -> torch.Tensor:
         """(T, M) float32 log-mel of item `index`, from the cache or from disk."""
+        return self.features(index)["mel"]
+
+    def features(self, index: int) -> dict[str, torch.Tensor]:
+        """Item `index`'s `mel` (T, M), `pitch` (T,) log F0 (0 on unvoiced frames) and `energy` (T,),
+        from the cache or from disk."""
         cached = self._cache.get(index)
         if cached is not None:
             self._cache.move_to_end(index)
             return cached
-        mel = self._read_mel(self.items[index])
-        size = mel.numel() * mel.element_size()
+        features = self._read_features(self.items[index])
+        size = sum(t.numel() * t.element_size() for t in features.values())
         if size <= self.cache_bytes:
-            self._cache[index] = mel
+            self._cache[index] = features
             self._cached_bytes += size
             while self._cached_bytes > self.cache_bytes:
                 _, evicted = self._cache.popitem(last=False)
-                self._cached_bytes -= evicted.numel() * evicted.element_size()
-        return mel
+                self._cached_bytes -= sum(t.numel() * t.element_size() for t in evicted.values())
+        return features
 
-    def _read_mel(self, item: DataItem) -> torch.Tensor:
+    def _read_features(self, item: DataItem) -> dict[str, torch.Tensor]:
         path = item.corpus / item.entry.features
-        # Only the mel is read: the cached waveform next to it is several times larger and unused here.
+        # The cached waveform next to them is several times larger and unused here: never read.
         try:
             with safe_open(str(path), framework="pt") as handle:
-                mel = handle.get_tensor("mel")
+                mel, f0, energy = (handle.get_tensor(name) for name in ("mel", "f0", "energy"))
         except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
             raise CorpusError(f"cached features {path} cannot be read ({err}); re-run `vclone prepare`") from None
         expected = (item.entry.num_frames, self.vocab.audio.n_mels)
-        if tuple(mel.shape) != expected:
+        if tuple(mel.shape) != expected or tuple(f0.shape) != expected[:1] or tuple(energy.shape) != expected[:1]:
             raise CorpusError(
                 f"{path} holds a mel of shape {tuple(mel.shape)} but the manifest says {expected}; "
                 f"the features are stale, re-run `vclone prepare` on {item.corpus}"
             )
-        return mel.float()
+        f0 = f0.float()
+        pitch = torch.where(f0 > 0, f0.clamp_min(1.0).log(), torch.zeros_like(f0))
+        return {"mel": mel.float(), "pitch": pitch, "energy": energy.float()}
 
     def describe(self) -> dict[str, object]:
         """JSON-safe summary a run records and a resume compares: fingerprint, sizes and names."""

@@ -1,8 +1,13 @@
-"""Audio -> cached features for one utterance: load, trim, check length, normalize, log-mel, save."""
+"""Audio -> cached features for one utterance: load, trim, check length, normalize, log-mel, F0,
+energy, save.
+
+Shape legend: T mel frames, M mel bands, S samples.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -10,9 +15,54 @@ from safetensors.torch import load_file, save_file
 
 from vclone.atomic import atomic_output
 from vclone.audio import AudioConfig, MelSpectrogram, load_audio, normalize_loudness, trim_silence
+from vclone.data.manifest import SpeakerPitch
 from vclone.errors import AudioError, CorpusError
 
-__all__ = ["FeatureSettings", "FeatureJob", "FeatureResult", "FeatureExtractor", "load_features"]
+__all__ = [
+    "F0_FLOOR_HZ",
+    "F0_CEIL_HZ",
+    "FeatureSettings",
+    "FeatureJob",
+    "FeatureResult",
+    "FeatureExtractor",
+    "pitch_sums",
+    "extract_f0",
+    "frame_energy",
+    "load_features",
+]
+
+F0_FLOOR_HZ = 60.0
+"""Lowest F0 searched for (below a deep male voice's register)."""
+F0_CEIL_HZ = 800.0
+"""Highest F0 searched for (above a child's or a high female voice's register)."""
+
+
+def extract_f0(wav_S: torch.Tensor, *, sample_rate: int, hop_length: int, num_frames: int) -> torch.Tensor:
+    """(T,) float32 F0 in Hz per mel frame, 0 on unvoiced frames: WORLD's DIO, refined by StoneMask
+    (pyworld), one value per hop, cut or padded (unvoiced) to `num_frames`."""
+    import numpy as np
+    import pyworld
+
+    x = wav_S.double().numpy()
+    period_ms = 1000.0 * hop_length / sample_rate
+    coarse, times = pyworld.dio(x, sample_rate, f0_floor=F0_FLOOR_HZ, f0_ceil=F0_CEIL_HZ, frame_period=period_ms)
+    f0 = pyworld.stonemask(x, coarse, times, sample_rate)
+    f0 = np.where(np.isfinite(f0) & (f0 >= F0_FLOOR_HZ * 0.5), f0, 0.0)
+    out = torch.zeros(num_frames, dtype=torch.float32)
+    n = min(num_frames, len(f0))
+    out[:n] = torch.from_numpy(f0[:n]).float()
+    return out
+
+
+def frame_energy(mel_TM: torch.Tensor) -> torch.Tensor:
+    """(T,) log of the mean mel magnitude of each frame (the loudness the decoder is told)."""
+    return torch.logsumexp(mel_TM.float(), dim=-1) - math.log(mel_TM.shape[-1])
+
+
+def pitch_sums(f0_T: torch.Tensor) -> SpeakerPitch:
+    """An utterance's voiced-frame log-F0 sums, which pool into its speaker's statistics."""
+    logs = f0_T[f0_T > 0].double().log()
+    return SpeakerPitch(int(logs.numel()), float(logs.sum()), float(logs.pow(2).sum()))
 
 
 @dataclass(frozen=True)
@@ -54,6 +104,8 @@ class FeatureResult:
     duration: float = 0.0
     num_frames: int = 0
     error: str | None = None
+    pitch: SpeakerPitch = field(default_factory=SpeakerPitch)
+    """Voiced-frame log-F0 sums, for the speaker's pitch statistics."""
 
 
 class FeatureExtractor:
@@ -85,17 +137,22 @@ class FeatureExtractor:
             return FeatureResult(job.id, error=str(err))
         with torch.inference_mode():
             mel = self.mel(wav).contiguous()
+        f0 = extract_f0(wav, sample_rate=sample_rate, hop_length=cfg.audio.hop_length, num_frames=mel.shape[0])
         pcm = (wav.clamp(-1.0, 1.0) * 32767.0).round().to(torch.int16)
         job.out_path.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {"mel": mel, "wav": pcm, "f0": f0, "energy": frame_energy(mel)}
         with atomic_output(job.out_path) as tmp:
-            save_file({"mel": mel, "wav": pcm}, str(tmp), metadata={"sample_rate": str(sample_rate)})
-        return FeatureResult(job.id, duration=duration, num_frames=int(mel.shape[0]))
+            save_file(tensors, str(tmp), metadata={"sample_rate": str(sample_rate)})
+        return FeatureResult(job.id, duration=duration, num_frames=int(mel.shape[0]), pitch=pitch_sums(f0))
 
 
 def load_features(path: Path) -> dict[str, torch.Tensor]:
-    """Read cached features: `mel` (frames, n_mels) float32 and `wav` (samples,) float32 in [-1, 1]."""
+    """Read cached features: `mel` (T, M) float32, `wav` (S,) float32 in [-1, 1], `f0` (T,) Hz (0 on
+    unvoiced frames) and `energy` (T,) (frame_energy of the mel)."""
     try:
         tensors = load_file(str(path))
     except (OSError, ValueError, RuntimeError) as err:
         raise CorpusError(f"cached features {path} cannot be read ({err}); re-run `vclone prepare`") from None
-    return {"mel": tensors["mel"], "wav": tensors["wav"].float() / 32767.0}
+    if "f0" not in tensors:
+        raise CorpusError(f"cached features {path} have no F0 (prepared by an older vclone); re-run `vclone prepare`")
+    return {"mel": tensors["mel"], "wav": tensors["wav"].float() / 32767.0, "f0": tensors["f0"], "energy": tensors["energy"]}

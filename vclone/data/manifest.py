@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -20,6 +21,8 @@ __all__ = [
     "ManifestEntry",
     "CorpusVocab",
     "PreparedCorpus",
+    "SpeakerPitch",
+    "STATS_NAME",
     "write_manifest",
     "read_manifest",
     "load_prepared",
@@ -27,9 +30,65 @@ __all__ = [
     "write_vocab",
 ]
 
-MANIFEST_FORMAT_VERSION = 1
+MANIFEST_FORMAT_VERSION = 2
+"""2: features hold F0 and energy beside the mel, stats.json per-speaker pitch statistics."""
+_READABLE_VERSIONS = (1, 2)
+"""Voices trained on format-1 data keep its vocabulary; only training needs format 2."""
 MANIFEST_NAME = "manifest.jsonl"
 VOCAB_NAME = "vocab.json"
+STATS_NAME = "stats.json"
+
+_DEFAULT_LOG_F0 = math.log(150.0)
+_DEFAULT_LOG_F0_STD = 0.25  # about 4 semitones
+_MIN_LOG_F0_STD = 0.05
+
+
+@dataclass(frozen=True)
+class SpeakerPitch:
+    """A speaker's pitch register: sums over voiced frames of log F0 (natural log of Hz), pooled
+    over utterances (and over corpora holding the same speaker)."""
+
+    num_voiced: int = 0
+    log_sum: float = 0.0
+    log_sq_sum: float = 0.0
+
+    @property
+    def mean(self) -> float:
+        """Mean log F0; a typical adult value when the speaker has no voiced frame."""
+        return self.log_sum / self.num_voiced if self.num_voiced else _DEFAULT_LOG_F0
+
+    @property
+    def std(self) -> float:
+        """Standard deviation of log F0, floored so that normalizing never divides by ~0."""
+        if self.num_voiced < 2:
+            return _DEFAULT_LOG_F0_STD
+        var = max(self.log_sq_sum / self.num_voiced - self.mean**2, 0.0)
+        return max(math.sqrt(var), _MIN_LOG_F0_STD)
+
+    @classmethod
+    def pool(cls, parts: Iterable[Any]) -> "SpeakerPitch":
+        """Pool anything with num_voiced, log_sum and log_sq_sum (utterances' or corpora's sums)."""
+        parts = list(parts)
+        return cls(sum(p.num_voiced for p in parts), sum(p.log_sum for p in parts), sum(p.log_sq_sum for p in parts))
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "num_voiced": self.num_voiced, "log_sum": self.log_sum, "log_sq_sum": self.log_sq_sum,
+            "mean_log_f0": round(self.mean, 5), "std_log_f0": round(self.std, 5), "centre_hz": round(math.exp(self.mean), 2),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SpeakerPitch":
+        return cls(int(data["num_voiced"]), float(data["log_sum"]), float(data["log_sq_sum"]))
+
+
+def _read_pitch(root: Path) -> dict[str, SpeakerPitch]:
+    path = root / STATS_NAME
+    try:
+        stats = json.loads(path.read_text(encoding="utf-8"))
+        return {name: SpeakerPitch.from_dict(d) for name, d in stats["pitch_by_speaker"].items()}
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+        raise CorpusError(f"{path} is missing or has no pitch_by_speaker; re-run `vclone prepare` to update {root}") from None
 
 
 @dataclass(frozen=True)
@@ -103,7 +162,7 @@ class CorpusVocab:
     """Version of the manifest format that wrote this vocabulary."""
 
     def __post_init__(self) -> None:
-        if self.format_version != MANIFEST_FORMAT_VERSION:
+        if self.format_version not in _READABLE_VERSIONS:
             raise ConfigError(
                 f"prepared corpus has format version {self.format_version}, this vclone reads {MANIFEST_FORMAT_VERSION}; "
                 "re-run `vclone prepare`"
@@ -144,6 +203,8 @@ class PreparedCorpus:
     root: Path
     vocab: CorpusVocab
     entries: list[ManifestEntry] = field(default_factory=list)
+    pitch: dict[str, "SpeakerPitch"] = field(default_factory=dict)
+    """Per-speaker pitch statistics from stats.json."""
 
     def features_path(self, entry: ManifestEntry) -> Path:
         """Absolute path of an entry's cached features."""
@@ -190,7 +251,12 @@ def load_prepared(root: Path) -> PreparedCorpus:
         vocab = CorpusVocab.from_dict(json.loads(vocab_path.read_text(encoding="utf-8")))
     except json.JSONDecodeError:
         raise CorpusError(f"{vocab_path} is not valid JSON; re-run `vclone prepare`") from None
-    return PreparedCorpus(root=root, vocab=vocab, entries=read_manifest(root / MANIFEST_NAME))
+    if vocab.format_version != MANIFEST_FORMAT_VERSION:
+        raise CorpusError(
+            f"{root} was prepared by an older vclone (format {vocab.format_version}: no F0 or energy features); "
+            f"run the same `vclone prepare CORPUS --out {root}` again to update it (every item is redone)"
+        )
+    return PreparedCorpus(root=root, vocab=vocab, entries=read_manifest(root / MANIFEST_NAME), pitch=_read_pitch(root))
 
 
 def merge_vocabs(vocabs: Sequence[CorpusVocab]) -> CorpusVocab:

@@ -16,7 +16,17 @@ from pathlib import Path
 from vclone.atomic import write_json_atomic, write_text_atomic
 from vclone.data.features import FeatureExtractor, FeatureJob, FeatureResult, FeatureSettings
 from vclone.data.journal import Journal, fingerprint
-from vclone.data.manifest import MANIFEST_NAME, VOCAB_NAME, CorpusVocab, ManifestEntry, write_manifest, write_vocab
+from vclone.data.manifest import (
+    MANIFEST_FORMAT_VERSION,
+    MANIFEST_NAME,
+    VOCAB_NAME,
+    CorpusVocab,
+    ManifestEntry,
+    STATS_NAME,
+    SpeakerPitch,
+    write_manifest,
+    write_vocab,
+)
 from vclone.data.readers import DEFAULT_ENCODING, CorpusListing, RejectedItem, check_encoding, read_corpus, safe_id
 from vclone.data.utterance import Utterance
 from vclone.errors import ConfigError, CorpusError, TextError, UnsupportedLanguageError
@@ -25,7 +35,6 @@ from vclone.text import PhonemizedText, Phonemizer, PhoneVocabulary, get_languag
 __all__ = ["PrepareConfig", "PrepareSummary", "prepare_corpus", "REPORT_NAME", "STATS_NAME"]
 
 REPORT_NAME = "report.tsv"
-STATS_NAME = "stats.json"
 _JOURNAL = ".prepare/journal.jsonl"
 _CHUNK = 16
 
@@ -76,6 +85,9 @@ class PrepareSummary:
     languages_by_speaker: dict[str, list[str]] = field(default_factory=dict)
     hours_by_speaker: dict[str, float] = field(default_factory=dict)
     hours_by_language: dict[str, float] = field(default_factory=dict)
+    pitch_by_speaker: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per speaker: voiced frames and the mean / standard deviation of log F0 (natural log of Hz),
+    with the median-like centre exp(mean) in Hz; training normalizes pitch with these."""
     seconds: float = 0.0
 
     @property
@@ -137,7 +149,10 @@ class _Run:
     def __init__(self, config: PrepareConfig, progress: Progress | None) -> None:
         self.config = config
         self.progress = progress or (lambda done, total: None)
-        self.settings_key = {**asdict(config.features), "audio": config.features.audio.to_dict()}
+        # The format version is part of every fingerprint: items prepared by an older vclone are redone.
+        self.settings_key = {
+            **asdict(config.features), "audio": config.features.audio.to_dict(), "format": MANIFEST_FORMAT_VERSION,
+        }
         self.journal = Journal(config.out / _JOURNAL)
         self.rejected: list[RejectedItem] = []
         self.warnings: list[RejectedItem] = []
@@ -246,7 +261,8 @@ def _process(run: _Run, utts: list[Utterance], fps: dict[str, str]) -> None:
                 run.reject(utt, fps[utt.id], result.error)
                 continue
             entry = _build_entry(run, utt, phonemes[utt.id], result)
-            run.journal.add({"id": utt.id, "fp": fps[utt.id], "status": "ok", "entry": entry.to_dict()})
+            record = {"id": utt.id, "fp": fps[utt.id], "status": "ok", "entry": entry.to_dict(), "pitch": asdict(result.pitch)}
+            run.journal.add(record)
             run.tick()
 
 
@@ -254,10 +270,12 @@ def _write_outputs(run: _Run, utts: list[Utterance], listing_rejected: list[Reje
     config = run.config
     entries: list[ManifestEntry] = []
     rejected = list(listing_rejected)
+    pitch: dict[str, list[SpeakerPitch]] = defaultdict(list)
     for utt in utts:
         record = run.journal.records[utt.id]
         if record["status"] == "ok":
             entries.append(ManifestEntry.from_dict(record["entry"]))
+            pitch[utt.speaker].append(SpeakerPitch(**record["pitch"]))
         else:
             rejected.append(RejectedItem(utt.id, str(utt.audio_path), record["reason"]))
     vocab = CorpusVocab(
@@ -291,6 +309,7 @@ def _write_outputs(run: _Run, utts: list[Utterance], listing_rejected: list[Reje
         langs_by_spk[e.speaker].add(e.language)
     summary.languages_by_speaker = {k: sorted(v) for k, v in sorted(langs_by_spk.items())}
     summary.hours_by_language = {k: round(v, 5) for k, v in sorted(hours_lang.items())}
+    summary.pitch_by_speaker = {k: SpeakerPitch.pool(v).to_dict() for k, v in sorted(pitch.items())}
     return summary
 
 

@@ -40,6 +40,11 @@ class AcousticRecord:
     """(B,) frames per item after length regulation (equals mel_lengths in training)."""
     frame_h: torch.Tensor | None = None
     """(B, T, D) frame-level hidden states after length regulation / decoder blocks."""
+    frame_pitch: torch.Tensor | None = None
+    """(B, T) log F0 per frame the decoder is told (0 on unvoiced frames): the recording's in
+    training, predicted at inference."""
+    frame_energy: torch.Tensor | None = None
+    """(B, T) frame energy the decoder is told (log mean mel magnitude)."""
     mel_pred: torch.Tensor | None = None
     """(B, T, M) predicted log-mel."""
     losses: dict[str, torch.Tensor] = field(default_factory=dict)

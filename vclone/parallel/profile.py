@@ -19,6 +19,7 @@ import torch
 from vclone.audio import AudioConfig
 from vclone.data.batch import Batch, UtteranceTensors, collate
 from vclone.data.dataset import TrainingData
+from vclone.data.features import frame_energy
 from vclone.data.sampler import plan_batches
 from vclone.errors import ConfigError
 from vclone.models.acoustic.config import ModelDims
@@ -367,13 +368,18 @@ def example_batch(dims: ModelDims, *, num_items: int, num_phones: int, num_frame
     for i in range(num_items):
         n = num_phones if i == 0 else between(max(1, 3 * num_phones // 4), num_phones)
         t = num_frames if i == 0 else between(max(n, 3 * num_frames // 4), num_frames)
+        mel = torch.randn(t, dims.n_mels, generator=g) * 2.0 - 6.0
+        log_f0 = torch.full((t,), 5.0) + 0.1 * torch.randn(t, generator=g)  # around 150 Hz
         items.append(
             UtteranceTensors(
                 id=f"example-{i}",
                 phone_ids=torch.randint(first_phone, dims.num_phones, (n,), generator=g),
-                mel=torch.randn(t, dims.n_mels, generator=g) * 2.0 - 6.0,
+                mel=mel,
                 speaker_id=between(0, dims.num_speakers - 1),
                 language_id=between(0, dims.num_languages - 1),
+                pitch=log_f0 * (torch.rand(t, generator=g) > 0.2),
+                energy=frame_energy(mel),
+                pitch_stats=torch.tensor([5.0, 0.2]),
             )
         )
     return collate(items, mel_pad_value=mel_pad_value(AudioConfig()))

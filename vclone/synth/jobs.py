@@ -13,7 +13,7 @@ from vclone.atomic import atomic_output
 from vclone.audio import save_wav
 from vclone.errors import ConfigError, TextError, VcloneError
 from vclone.synth.plot import plot_synthesis
-from vclone.synth.synthesizer import SynthesisResult, Synthesizer, check_pace
+from vclone.synth.synthesizer import SynthesisResult, Synthesizer, check_pace, check_prosody
 
 __all__ = [
     "SynthesisOptions",
@@ -40,6 +40,10 @@ class SynthesisOptions:
     """Language id given to the model instead of `language` (accented speech); None for native."""
     pace: float = 1.0
     """Duration factor: above 1 speaks slower."""
+    pitch_shift: float = 0.0
+    """Semitones added to the predicted pitch (voices with a pitch model)."""
+    energy: float = 1.0
+    """Factor on the predicted loudness (voices with a pitch model)."""
     seed: int | None = None
     """Seed of the vocoder's random phases (each text uses it afresh); None for fresh randomness."""
 
@@ -49,6 +53,7 @@ class SynthesisOptions:
         if not self.speaker:
             raise ConfigError("a speaker is required: a training speaker name or a speaker embedding file")
         check_pace(self.pace)
+        check_prosody(pitch_shift=self.pitch_shift, energy=self.energy)
 
 
 @dataclass(frozen=True)
@@ -135,7 +140,8 @@ def write_outputs(result: SynthesisResult, paths: OutputPaths, *, title: str = "
 def synthesize_to_files(synth: Synthesizer, text: str, *, options: SynthesisOptions, paths: OutputPaths) -> SynthesisResult:
     """Speak one text and write its outputs; any bad input raises before a file is written."""
     paths.check_writable()
-    result = synth(text, language=options.language, speaker=options.speaker, accent=options.accent, pace=options.pace, seed=options.seed)
+    result = synth(text, language=options.language, speaker=options.speaker, accent=options.accent, pace=options.pace,
+                   pitch_shift=options.pitch_shift, energy=options.energy, seed=options.seed)
     write_outputs(result, paths, title=text)
     return result
 
@@ -152,7 +158,8 @@ def synthesize_lines(
     before any line; a line that cannot be spoken is skipped with its reason in its outcome."""
     width = max(3, len(str(len(lines))))
     paths.numbered(1, width=width).check_writable()
-    synth.check(language=options.language, speaker=options.speaker, accent=options.accent, pace=options.pace)
+    synth.check(language=options.language, speaker=options.speaker, accent=options.accent, pace=options.pace,
+                pitch_shift=options.pitch_shift, energy=options.energy)
     outcomes = []
     for line in lines:
         numbered = paths.numbered(line.index, width=width)

@@ -1,4 +1,5 @@
-"""PNG of a synthesis: the predicted log-mel over time, and the frames given to each phone."""
+"""PNG of a synthesis: the predicted log-mel over time with the predicted F0 contour, and the frames
+given to each phone."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ def plot_synthesis(path: Path, result: SynthesisResult, *, title: str = "") -> P
     """Write the PNG atomically. Uses matplotlib's Agg canvas directly (no pyplot global state)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    import numpy as np
 
     hop_s = result.wav.numel() / max(result.mel.shape[0], 1) / result.sample_rate
     figure = Figure(figsize=(max(8.0, min(24.0, result.mel.shape[0] / 40)), 6.0), layout="constrained")
@@ -31,6 +33,14 @@ def plot_synthesis(path: Path, result: SynthesisResult, *, title: str = "") -> P
     )
     figure.colorbar(image, ax=mel_ax, label="log-mel")
     mel_ax.set(xlabel="seconds", ylabel="mel band", title=title or f"{result.speaker} · {result.language}")
+    if result.f0 is not None:
+        f0 = result.f0.numpy().copy()
+        f0[f0 <= 0] = float("nan")  # unvoiced frames: gaps in the contour
+        f0_ax = mel_ax.twinx()
+        times = (np.arange(len(f0)) + 0.5) * hop_s
+        f0_ax.plot(times, f0, color="tab:red", linewidth=1.2, label="F0")
+        f0_ax.set_ylabel("F0 (Hz)", color="tab:red")
+        f0_ax.set_xlim(0.0, result.mel.shape[0] * hop_s)
     # Phone boundaries on the mel: where each phone's frames end.
     for end in result.durations.cumsum(0).tolist()[:-1]:
         mel_ax.axvline(end * hop_s, color="white", linewidth=0.3, alpha=0.5)

@@ -29,6 +29,7 @@ __all__ = [
     "SynthesisResult",
     "Synthesizer",
     "check_pace",
+    "check_prosody",
     "check_device",
 ]
 
@@ -36,6 +37,9 @@ __all__ = [
 _NOT_PHONES = PUNCTUATION | STRESS_MARKS | {WORD_BOUNDARY}
 # Beyond this factor a duration model is extrapolating far outside anything it was trained on.
 _PACE_RANGE = (0.1, 10.0)
+# Two octaves either way, and a 10x loudness change, are already far outside natural speech.
+_PITCH_SHIFT_RANGE = (-24.0, 24.0)
+_ENERGY_RANGE = (0.1, 10.0)
 # Peak below full scale, so 16-bit conversion never clips (as in vclone.audio's loudness rules).
 _MAX_PEAK = 0.99
 # Names shown in an "unknown speaker" message before it says "and N more".
@@ -98,6 +102,9 @@ class SynthesisResult:
     """Wall time of the acoustic model."""
     vocoder_seconds: float = 0.0
     """Wall time of the vocoder."""
+    f0: torch.Tensor | None = None
+    """(T,) float32 predicted F0 in Hz per frame, 0 on unvoiced frames; None for a voice without a
+    pitch model."""
 
     @property
     def seconds(self) -> float:
@@ -140,18 +147,25 @@ class Synthesizer:
         speaker: str | SpeakerEmbedding,
         accent: str | None = None,
         pace: float = 1.0,
+        pitch_shift: float = 0.0,
+        energy: float = 1.0,
         seed: int | None = None,
     ) -> SynthesisResult:
         """Speak `text` (written in `language`) with `speaker`'s voice; `accent` is the language id the
-        model gets instead of `language` (accented speech); `pace` above 1 speaks slower; `seed` makes
-        Griffin-Lim's random phases repeatable without touching torch's global RNG."""
+        model gets instead of `language` (accented speech); `pace` above 1 speaks slower;
+        `pitch_shift` raises the voice by that many semitones and `energy` scales its loudness (voices
+        with a pitch model); `seed` makes Griffin-Lim's random phases repeatable without touching
+        torch's global RNG."""
         text_language, model_language = self.resolve_languages(language, accent)
         who = self.resolve_speaker(speaker)
         check_pace(pace)
+        self.check_prosody(pitch_shift=pitch_shift, energy=energy)
         phonemized = self.phonemize(text, text_language)
         token_ids, unknown = self.tokenize(phonemized.phones)
         start = time.perf_counter()
-        mel, durations = self.predict_mel(token_ids, language=model_language, speaker=who, pace=pace)
+        mel, durations, f0 = self.predict_mel(
+            token_ids, language=model_language, speaker=who, pace=pace, pitch_shift=pitch_shift, energy=energy
+        )
         middle = time.perf_counter()
         wav = self.vocode(mel, seed=seed)
         end = time.perf_counter()
@@ -168,14 +182,39 @@ class Synthesizer:
             unspeakable=phonemized.unspeakable,
             acoustic_seconds=middle - start,
             vocoder_seconds=end - middle,
+            f0=f0,
         )
 
-    def check(self, *, language: str, speaker: str | SpeakerEmbedding, accent: str | None = None, pace: float = 1.0) -> None:
+    def check(
+        self,
+        *,
+        language: str,
+        speaker: str | SpeakerEmbedding,
+        accent: str | None = None,
+        pace: float = 1.0,
+        pitch_shift: float = 0.0,
+        energy: float = 1.0,
+    ) -> None:
         """Raise the error `__call__` would raise for these settings, before any text is read
         (so a batch of lines fails once, not once per line)."""
         self.resolve_languages(language, accent)
         self.resolve_speaker(speaker)
         check_pace(pace)
+        self.check_prosody(pitch_shift=pitch_shift, energy=energy)
+
+    @property
+    def has_pitch_model(self) -> bool:
+        """Whether the voice predicts pitch and energy (and so can steer them)."""
+        return bool(getattr(self.model.config, "pitch_energy", False))
+
+    def check_prosody(self, *, pitch_shift: float, energy: float) -> None:
+        """Raise ConfigError for out-of-range values, or for steering a voice without a pitch model."""
+        check_prosody(pitch_shift=pitch_shift, energy=energy)
+        if (pitch_shift != 0.0 or energy != 1.0) and not self.has_pitch_model:
+            raise ConfigError(
+                "this voice has no pitch and energy model (trained before vclone had one), so --pitch-shift and "
+                "--energy cannot steer it; train a voice with a current preset"
+            )
 
     def resolve_languages(self, language: str, accent: str | None) -> tuple[str, str]:
         """(language the text is phonemized in, language id the model gets), as vclone codes.
@@ -240,8 +279,18 @@ class Synthesizer:
         return torch.tensor(inventory.encode(phones), dtype=torch.long), unknown
 
     @torch.inference_mode()
-    def predict_mel(self, token_ids: torch.Tensor, *, language: str, speaker: SpeakerChoice, pace: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N,) token ids -> ((T, M) log-mel, (N,) int64 frames per token) for one utterance."""
+    def predict_mel(
+        self,
+        token_ids: torch.Tensor,
+        *,
+        language: str,
+        speaker: SpeakerChoice,
+        pace: float,
+        pitch_shift: float = 0.0,
+        energy: float = 1.0,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(N,) token ids -> ((T, M) log-mel, (N,) int64 frames per token, (T,) F0 in Hz with 0 on
+        unvoiced frames, or None without a pitch model) for one utterance."""
         n = token_ids.numel()
         embeddings = None if speaker.embedding is None else speaker.embedding[None, :].to(self.device, torch.float32)
         batch = Batch(
@@ -255,6 +304,8 @@ class Synthesizer:
             norm=LossNormalizer(num_items=1.0, num_phones=float(n), num_frames=0.0),
             speaker_embeddings=embeddings,
             pace=pace,
+            pitch_shift=pitch_shift,
+            energy_scale=energy,
         )
         record = self.model.infer(batch)
         frames = int(record.frame_lengths[0])
@@ -262,7 +313,11 @@ class Synthesizer:
             raise SynthesisError("the acoustic model predicted no frames for this text; try a longer text or a larger --pace")
         mel = record.mel_pred[0, :frames].float().cpu()
         durations = record.durations[0, :n].round().long().cpu()
-        return mel, durations
+        f0 = None
+        if record.frame_pitch is not None:
+            log_f0 = record.frame_pitch[0, :frames].float().cpu()
+            f0 = torch.where(log_f0 > 0, log_f0.exp(), torch.zeros_like(log_f0))
+        return mel, durations, f0
 
     @torch.inference_mode()
     def vocode(self, mel: torch.Tensor, *, seed: int | None = None) -> torch.Tensor:
@@ -283,6 +338,16 @@ def check_pace(pace: float) -> None:
     low, high = _PACE_RANGE
     if not isinstance(pace, (int, float)) or not low <= pace <= high:
         raise ConfigError(f"pace must be between {low} and {high} (1.0 is the voice's own rate, 2.0 twice as slow), got {pace!r}")
+
+
+def check_prosody(*, pitch_shift: float, energy: float) -> None:
+    """Raise ConfigError unless the pitch shift (semitones) and energy factor are sane."""
+    low, high = _PITCH_SHIFT_RANGE
+    if not isinstance(pitch_shift, (int, float)) or not low <= pitch_shift <= high:
+        raise ConfigError(f"pitch shift must be between {low:g} and {high:g} semitones (12 is an octave up), got {pitch_shift!r}")
+    low, high = _ENERGY_RANGE
+    if not isinstance(energy, (int, float)) or not low <= energy <= high:
+        raise ConfigError(f"energy must be a factor between {low:g} and {high:g} (1.0 is the voice's own loudness), got {energy!r}")
 
 
 def check_device(device: str | torch.device) -> torch.device:

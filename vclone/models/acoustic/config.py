@@ -66,6 +66,20 @@ class AcousticConfig:
     """Decoder layers take their LayerNorms' scale and shift from the speaker (conditional LayerNorm,
     as in AdaSpeech), so every decoder layer hears the voice, not only the condition block's sum.
     False in voices trained before it existed (their config has no such key)."""
+    pitch_energy: bool = False
+    """A `variance` block after `duration`: per-frame pitch (normalized per speaker, scaled by a register
+    predicted from the speaker) and energy are predicted and told to the decoder. False in voices
+    trained before it existed."""
+    variance_predictor_dim: int = 128
+    """Width of the pitch and energy predictors' convolutions."""
+    pitch_loss_weight: float = 1.0
+    """Weight of the pitch, voicing and register losses."""
+    energy_loss_weight: float = 1.0
+    """Weight of the energy loss."""
+    postnet_layers: int = 0
+    """Convolutions of the residual `postnet` block after `mel_head` (0: no postnet)."""
+    postnet_dim: int = 256
+    """Channels of the postnet's inner convolutions."""
     adversary_weight: float = 0.02
     """Weight of the domain-adversarial speaker classifier loss on phone encodings."""
     adversary_grad_clip: float = 0.5
@@ -92,7 +106,7 @@ class AcousticConfig:
     """Weight of the loss pulling the soft alignment towards the hard one."""
 
     def __post_init__(self) -> None:
-        positive = ["d_model", "num_heads", "ffn_dim", "ffn_kernel", "speaker_embedding_dim", "language_embedding_dim", "aligner_dim", "duration_predictor_dim"]
+        positive = ["d_model", "num_heads", "ffn_dim", "ffn_kernel", "speaker_embedding_dim", "language_embedding_dim", "aligner_dim", "duration_predictor_dim", "variance_predictor_dim", "postnet_dim"]
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -114,6 +128,8 @@ class AcousticConfig:
             raise ConfigError(f"speaker_consistency_swaps must be in [0, 1), got {self.speaker_consistency_swaps}")
         if self.speaker_consistency_swaps > 0 and self.speaker_consistency_weight <= 0:
             raise ConfigError("speaker swaps are trained by the speaker consistency loss alone: give it a weight (speaker_consistency_weight)")
+        if self.postnet_layers < 0 or self.postnet_layers == 1:
+            raise ConfigError(f"postnet_layers must be 0 (none) or at least 2, got {self.postnet_layers}")
         if not 0.0 <= self.condition_language_dropout <= 1.0:
             raise ConfigError(f"condition_language_dropout must be in [0, 1], got {self.condition_language_dropout}")
 
@@ -130,13 +146,17 @@ class AcousticConfig:
 
 PRESETS: dict[str, AcousticConfig] = {
     # Trains on CPU in minutes on the tiny demo corpus; what tests shrink further.
-    "tiny": AcousticConfig(d_model=96, num_heads=2, num_encoder_layers=2, num_decoder_layers=2, ffn_dim=192, aligner_dim=64, duration_predictor_dim=96, decoder_speaker_norm=True),
+    "tiny": AcousticConfig(d_model=96, num_heads=2, num_encoder_layers=2, num_decoder_layers=2, ffn_dim=192, aligner_dim=64, duration_predictor_dim=96, decoder_speaker_norm=True,
+                          pitch_energy=True, variance_predictor_dim=96, postnet_layers=5, postnet_dim=128),
     # CPU-friendly quality preset for the small demo corpus.
-    "small": AcousticConfig(d_model=192, num_heads=2, num_encoder_layers=4, num_decoder_layers=4, ffn_dim=512, speaker_embedding_dim=128, duration_predictor_dim=192, decoder_speaker_norm=True),
+    "small": AcousticConfig(d_model=192, num_heads=2, num_encoder_layers=4, num_decoder_layers=4, ffn_dim=512, speaker_embedding_dim=128, duration_predictor_dim=192, decoder_speaker_norm=True,
+                           pitch_energy=True, variance_predictor_dim=192, postnet_layers=5, postnet_dim=256),
     # GPU preset.
-    "base": AcousticConfig(d_model=384, num_heads=4, num_encoder_layers=6, num_decoder_layers=6, ffn_dim=1536, speaker_embedding_dim=256, language_embedding_dim=32, aligner_dim=128, duration_predictor_dim=256, decoder_speaker_norm=True),
+    "base": AcousticConfig(d_model=384, num_heads=4, num_encoder_layers=6, num_decoder_layers=6, ffn_dim=1536, speaker_embedding_dim=256, language_embedding_dim=32, aligner_dim=128, duration_predictor_dim=256, decoder_speaker_norm=True,
+                          pitch_energy=True, variance_predictor_dim=256, postnet_layers=5, postnet_dim=512),
     # Exists to exercise the pipeline: 12 + 12 transformer blocks plus the fixed blocks.
-    "deep": AcousticConfig(d_model=256, num_heads=4, num_encoder_layers=12, num_decoder_layers=12, ffn_dim=1024, speaker_embedding_dim=256, language_embedding_dim=32, aligner_dim=128, duration_predictor_dim=256, decoder_speaker_norm=True),
+    "deep": AcousticConfig(d_model=256, num_heads=4, num_encoder_layers=12, num_decoder_layers=12, ffn_dim=1024, speaker_embedding_dim=256, language_embedding_dim=32, aligner_dim=128, duration_predictor_dim=256, decoder_speaker_norm=True,
+                          pitch_energy=True, variance_predictor_dim=256, postnet_layers=5, postnet_dim=512),
 }
 
 

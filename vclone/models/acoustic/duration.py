@@ -65,7 +65,8 @@ class DurationBlock(Block):
     def __init__(self, *, config: AcousticConfig) -> None:
         super().__init__()
         self.weight = config.duration_loss_weight
-        self.keep_speaker = config.decoder_speaker_norm
+        # The variance block's register head and a speaker-conditioned decoder read speaker_h.
+        self.keep_speaker = config.decoder_speaker_norm or config.pitch_energy
         self.predictor = ConvStack(config.d_model, config.duration_predictor_dim, 3, 2, config.dropout)
         self.proj = nn.Linear(config.duration_predictor_dim, 1)
 

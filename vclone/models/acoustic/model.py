@@ -1,9 +1,10 @@
 """AcousticModel: phones + language + speaker -> mel, as an ordered sequence of named blocks.
 
 Block order (each one a possible pipeline cut point):
-    embed, aligner, encoder.0 .. encoder.{L-1}, speaker_adversary, condition, duration,
-    decoder.0 .. decoder.{L-1}, mel_head[, speaker_consistency]
-(speaker_consistency only when the config weights that loss). The aligner reads only the batch (phone ids and target mel); the adversary reads the encoder's
+    embed, aligner, encoder.0 .. encoder.{L-1}, speaker_adversary, condition, duration[, variance],
+    decoder.0 .. decoder.{L-1}, mel_head[, postnet][, speaker_consistency]
+(variance with config.pitch_energy, postnet with config.postnet_layers, speaker_consistency only when
+the config weights that loss). The aligner reads only the batch (phone ids and target mel); the adversary reads the encoder's
 output before `condition` adds speaker and language.
 """
 
@@ -23,7 +24,9 @@ from vclone.models.acoustic.consistency import SpeakerConsistencyBlock
 from vclone.models.acoustic.duration import DurationBlock
 from vclone.models.acoustic.embedding import EmbedBlock
 from vclone.models.acoustic.head import MelHeadBlock
+from vclone.models.acoustic.postnet import PostnetBlock
 from vclone.models.acoustic.stacks import DecoderBlock, EncoderBlock
+from vclone.models.acoustic.variance import VarianceBlock
 from vclone.models.blocks import Block, BlockSequence
 from vclone.models.record import AcousticRecord
 
@@ -36,8 +39,10 @@ def acoustic_block_names(config: AcousticConfig) -> list[str]:
         ["embed", "aligner"]
         + [f"encoder.{i}" for i in range(config.num_encoder_layers)]
         + ["speaker_adversary", "condition", "duration"]
+        + (["variance"] if config.pitch_energy else [])
         + [f"decoder.{i}" for i in range(config.num_decoder_layers)]
         + ["mel_head"]
+        + (["postnet"] if config.postnet_layers else [])
         + (["speaker_consistency"] if config.speaker_consistency_weight > 0 else [])
     )
 
@@ -54,8 +59,12 @@ def acoustic_blocks(config: AcousticConfig, dims: ModelDims) -> list[tuple[str, 
         ("condition", ConditionBlock(config=config, dims=dims)),
         ("duration", DurationBlock(config=config)),
     ]
+    if config.pitch_energy:
+        blocks.append(("variance", VarianceBlock(config=config)))
     blocks += [(f"decoder.{i}", DecoderBlock(config=config)) for i in range(config.num_decoder_layers)]
     blocks.append(("mel_head", MelHeadBlock(config=config, dims=dims)))
+    if config.postnet_layers:
+        blocks.append(("postnet", PostnetBlock(config=config, dims=dims)))
     if config.speaker_consistency_weight > 0:
         blocks.append(("speaker_consistency", SpeakerConsistencyBlock(config=config)))
     return blocks
