@@ -17,7 +17,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from vclone.cli import embed_speaker, evaluate, languages, partition_inspect, prepare, synthesize, train, vocoders
+    from vclone.cli import embed_speaker, evaluate, languages, partition_inspect, prepare, synthesize, train, vocoders, voices
 
     prepare.register(app)
     synthesize.register(app)
@@ -27,6 +27,7 @@ def _register() -> None:
     partition_inspect.register(app)
     languages.register(app)
     vocoders.register(app)
+    voices.register(app)
 
 
 _register()

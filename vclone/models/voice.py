@@ -3,8 +3,9 @@
 Layout of a voice folder:
     voice.safetensors   acoustic model weights (state_dict keys)
     voice.json          format, vclone version, preset name and settings, data-derived sizes,
-                        vocabulary (phones, speakers, languages, audio settings), speaker space
-Loading never unpickles anything: JSON plus safetensors only.
+                        vocabulary (phones, speakers, languages, audio settings), speaker space, provenance
+Loading never unpickles anything: JSON plus safetensors only. Wherever a voice is loaded, the name of a
+voice shipped inside the package (`base`, see vclone.models.shipped) may stand for its folder.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ from vclone.data.manifest import CorpusVocab
 from vclone.errors import ConfigError, VcloneError
 from vclone.models.acoustic.config import AcousticConfig, ModelDims
 
-__all__ = ["VOICE_FORMAT", "VOICE_FORMAT_VERSION", "SpeakerSpace", "Voice", "VoiceError", "save_voice", "load_voice", "find_voice_dir"]
+__all__ = [
+    "VOICE_FORMAT", "VOICE_FORMAT_VERSION", "CONFIG_NAME", "WEIGHTS_NAME", "SpeakerSpace", "Voice", "VoiceError",
+    "save_voice", "load_voice", "find_voice_dir", "read_voice_config", "speaker_encoder_spec",
+]
 
 VOICE_FORMAT = "vclone-voice"
 VOICE_FORMAT_VERSION = 1
@@ -65,6 +69,13 @@ class Voice:
     meta: dict[str, Any]
     path: Path
 
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """How the voice was made (commands, data fingerprints, seed, steps, commit, init); {} for
+        voices exported before vclone recorded it."""
+        found = self.meta.get("provenance")
+        return found if isinstance(found, dict) else {}
+
 
 def save_voice(
     out_dir: Path,
@@ -76,8 +87,10 @@ def save_voice(
     dims: ModelDims,
     speaker_space: SpeakerSpace,
     training: dict[str, Any] | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> Path:
-    """Write voice.safetensors then voice.json, each atomically; returns the folder."""
+    """Write voice.safetensors then voice.json, each atomically; returns the folder. `provenance`
+    says how the voice was made (see vclone.train.provenance)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
@@ -94,6 +107,7 @@ def save_voice(
             "vocab": vocab.to_dict(),
             "speaker_space": speaker_space.to_dict(),
             "training": training or {},
+            "provenance": provenance or {},
         },
     )
     return out_dir
@@ -120,7 +134,9 @@ def find_voice_dir(path: Path) -> Path:
     raise VoiceError(f"no {CONFIG_NAME} in {path} or {path / 'voice'}; pass a voice folder or a training run folder")
 
 
-def _read_config(voice_dir: Path) -> dict[str, Any]:
+def read_voice_config(voice_dir: Path) -> dict[str, Any]:
+    """The parsed voice.json of a voice folder, checked to be a vclone voice of a readable version
+    (the weights are not read)."""
     try:
         data = json.loads((voice_dir / CONFIG_NAME).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -132,12 +148,24 @@ def _read_config(voice_dir: Path) -> dict[str, Any]:
     return data
 
 
-def load_voice(path: Path, *, device: str | torch.device = "cpu") -> Voice:
-    """Load a voice for inference; any corruption is a VoiceError with one clear line."""
-    from vclone.models.acoustic.model import build_acoustic_model
+def speaker_encoder_spec(meta: dict[str, Any], space: SpeakerSpace) -> str:
+    """What `load_encoder` needs to embed audio in a voice's speaker space: the encoder it was trained
+    with (a name, or a trained encoder's folder); "" for a voice on its own speaker table."""
+    if space.kind != "encoder":
+        return ""
+    training = meta.get("training")
+    spec = training.get("speaker_encoder", "") if isinstance(training, dict) else ""
+    return str(spec or space.name)
 
-    voice_dir = find_voice_dir(path)
-    data = _read_config(voice_dir)
+
+def load_voice(path: Path | str, *, device: str | torch.device = "cpu") -> Voice:
+    """Load a voice for inference: a voice folder, its voice.json, a training run folder, or the name
+    of a shipped voice; any corruption is a VoiceError with one clear line."""
+    from vclone.models.acoustic.model import build_acoustic_model
+    from vclone.models.shipped import resolve_voice
+
+    voice_dir = resolve_voice(path)
+    data = read_voice_config(voice_dir)
     try:
         model_info = data["model"]
         config = AcousticConfig.from_dict(model_info["config"])
