@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -12,8 +13,9 @@ from rich.markup import escape
 
 from vclone.cli.errors import EXIT_USER_ERROR, reports_user_errors
 from vclone.errors import ConfigError
+from vclone.models.shipped import DEFAULT_VOICE
 from vclone.synth.jobs import LineOutcome, OutputPaths, SynthesisOptions, read_text_lines, synthesize_lines, synthesize_to_files
-from vclone.synth.synthesizer import SynthesisResult, Synthesizer, UnknownPhonesWarning
+from vclone.synth.synthesizer import ShortReferenceWarning, SynthesisResult, Synthesizer, UnknownPhonesWarning
 from vclone.synth.vocoders import DEFAULT_VOCODER, VOCODERS
 
 __all__ = ["register", "synthesize"]
@@ -43,8 +45,8 @@ def _describe(path: Path, result: SynthesisResult) -> str:
 def synthesize(
     text: Optional[str] = typer.Argument(None, help="Text to speak (or use --text-file)."),
     language: str = typer.Option(..., "--language", "-l", help="Language the text is written in (see `vclone languages`)."),
-    speaker: str = typer.Option(..., "--speaker", "-s", help="Training speaker name, or a speaker embedding file (.safetensors)."),
-    voice: Path = typer.Option(..., "--voice", "-v", help="Voice folder, its voice.json, or a training run folder."),
+    speaker: str = typer.Option(..., "--speaker", "-s", help="A recording of the voice to clone (WAV, FLAC, OGG; embedded with the voice's speaker encoder), a speaker embedding file (.safetensors, `vclone embed-speaker`), or a training speaker's name."),
+    voice: Optional[str] = typer.Option(None, "--voice", "-v", help=f"Voice folder, its voice.json, a training run folder, or a shipped voice's name (default: the shipped {DEFAULT_VOICE!r} voice; see `vclone voices`)."),
     out: Path = typer.Option(..., "--out", "-o", help="WAV to write; with --text-file, out.wav becomes out_001.wav, out_002.wav, ..."),
     text_file: Optional[Path] = typer.Option(None, "--text-file", "-f", help="UTF-8 file with one text per line; one WAV per non-empty line."),
     mel: Optional[Path] = typer.Option(None, "--mel", help="Also write the predicted log-mel (frames x mels, float32 .npy)."),
@@ -60,7 +62,8 @@ def synthesize(
 ) -> None:
     """Speak TEXT in LANGUAGE with SPEAKER's voice and write a WAV.
 
-    Any training speaker speaks any language the voice was trained on.
+    With no --voice the shipped base voice speaks, cloning the recording given as --speaker into
+    LANGUAGE. Any training speaker speaks any language the voice was trained on.
 
     --accent keeps the text's phones but gives the model another language id (accented speech).
 
@@ -74,7 +77,8 @@ def synthesize(
     paths = OutputPaths(wav=out, mel=mel, plot=plot)
     lines = read_text_lines(text_file) if text_file is not None else None
     console = Console(quiet=quiet, highlight=False)
-    synth = Synthesizer.from_path(voice, vocoder=vocoder, device=device)
+    synth = Synthesizer.from_path(voice if voice is not None else DEFAULT_VOICE, vocoder=vocoder, device=device)
+    options = replace(options, speaker=_prepared_speaker(synth, speaker))
     with warnings.catch_warnings():
         # Unknown phones are shown in each WAV's line below instead of as a Python warning.
         warnings.simplefilter("ignore", UnknownPhonesWarning)
@@ -84,6 +88,17 @@ def synthesize(
             return
         outcomes = synthesize_lines(synth, lines, options=options, paths=paths, on_outcome=lambda o: _report(console, o))
     _summarize(console, outcomes)
+
+
+def _prepared_speaker(synth: Synthesizer, speaker: str):
+    """The speaker with a recording embedded once, its short-speech warning as one line on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ShortReferenceWarning)
+        prepared = synth.prepare_speaker(speaker)
+    for warning in caught:
+        if issubclass(warning.category, ShortReferenceWarning):
+            typer.echo(f"warning: {warning.message}", err=True)
+    return prepared
 
 
 def _report(console: Console, outcome: LineOutcome) -> None:

@@ -12,6 +12,7 @@ import torch
 from vclone.atomic import atomic_output
 from vclone.audio import save_wav
 from vclone.errors import ConfigError, TextError, VcloneError
+from vclone.models.speaker_embedding import SpeakerEmbedding
 from vclone.synth.plot import plot_synthesis
 from vclone.synth.synthesizer import SynthesisResult, Synthesizer, check_pace, check_prosody
 
@@ -34,8 +35,8 @@ class SynthesisOptions:
 
     language: str
     """Language the text is written in (a vclone code, see `vclone languages`)."""
-    speaker: str
-    """Training speaker name or speaker embedding file."""
+    speaker: str | Path | SpeakerEmbedding
+    """Training speaker name, speaker embedding (file), or reference recording (embedded once per run)."""
     accent: str | None = None
     """Language id given to the model instead of `language` (accented speech); None for native."""
     pace: float = 1.0
@@ -51,7 +52,7 @@ class SynthesisOptions:
         if not self.language:
             raise ConfigError("a language is required; see `vclone languages`")
         if not self.speaker:
-            raise ConfigError("a speaker is required: a training speaker name or a speaker embedding file")
+            raise ConfigError("a speaker is required: a training speaker name, a speaker embedding file or a recording")
         check_pace(self.pace)
         check_prosody(pitch_shift=self.pitch_shift, energy=self.energy)
 
@@ -158,6 +159,7 @@ def synthesize_lines(
     before any line; a line that cannot be spoken is skipped with its reason in its outcome."""
     width = max(3, len(str(len(lines))))
     paths.numbered(1, width=width).check_writable()
+    options = replace(options, speaker=synth.prepare_speaker(options.speaker))
     synth.check(language=options.language, speaker=options.speaker, accent=options.accent, pace=options.pace,
                 pitch_shift=options.pitch_shift, energy=options.energy)
     outcomes = []

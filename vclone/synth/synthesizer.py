@@ -15,7 +15,8 @@ import torch
 from vclone.data.batch import Batch, LossNormalizer
 from vclone.errors import ConfigError, TextError, VcloneError
 from vclone.models.speaker_embedding import SpeakerEmbedding, check_compatible, load_speaker_embedding
-from vclone.models.voice import Voice, load_voice
+from vclone.models.shipped import DEFAULT_VOICE
+from vclone.models.voice import Voice, load_voice, speaker_encoder_spec
 from vclone.synth.vocoders import DEFAULT_VOCODER, build_vocoder, voice_vocoder
 from vclone.text import Phonemizer, PhonemizedText, get_language
 from vclone.text.phones import PUNCTUATION, STRESS_MARKS, WORD_BOUNDARY
@@ -25,6 +26,9 @@ __all__ = [
     "UnknownSpeakerError",
     "UntrainedLanguageError",
     "UnknownPhonesWarning",
+    "ShortReferenceWarning",
+    "AUDIO_SUFFIXES",
+    "is_audio_reference",
     "SpeakerChoice",
     "SynthesisResult",
     "Synthesizer",
@@ -44,6 +48,10 @@ _ENERGY_RANGE = (0.1, 10.0)
 _MAX_PEAK = 0.99
 # Names shown in an "unknown speaker" message before it says "and N more".
 _MAX_LISTED = 20
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au"})
+"""File endings taken as a reference recording of the speaker (embedded with the voice's encoder)."""
+# First bytes of the audio containers soundfile reads, for a reference whose name has no such ending.
+_AUDIO_MAGIC = (b"RIFF", b"RF64", b"fLaC", b"OggS", b"FORM", b".snd", b"ID3")
 
 
 class SynthesisError(VcloneError):
@@ -62,12 +70,33 @@ class UnknownPhonesWarning(UserWarning):
     """Some phones of the text are not in the voice's inventory; they are read as <unk>."""
 
 
+class ShortReferenceWarning(UserWarning):
+    """A reference recording holds little speech, so the speaker embedding made from it is unreliable."""
+
+
+def is_audio_reference(speaker: str | Path) -> bool:
+    """Whether `speaker` names a recording (by its ending, or, for another existing file, by its first
+    bytes) rather than a training speaker or a speaker embedding file (.safetensors)."""
+    path = Path(speaker)
+    suffix = path.suffix.lower()
+    if suffix in AUDIO_SUFFIXES:
+        return True
+    if suffix == ".safetensors" or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+    except OSError:
+        return False
+    return head.startswith(_AUDIO_MAGIC)
+
+
 @dataclass(frozen=True)
 class SpeakerChoice:
     """Who speaks: a row of the voice's speaker table, or an external vector in the voice's space."""
 
     label: str
-    """Training speaker name, or the embedding file (for messages and plots)."""
+    """Training speaker name, or the embedding or reference file (for messages and plots)."""
     speaker_id: int
     """Row of the speaker table; 0 (unused) when `embedding` is given."""
     embedding: torch.Tensor | None = None
@@ -93,7 +122,7 @@ class SynthesisResult:
     model_language: str
     """Language id given to the model: `language`, or the accent."""
     speaker: str
-    """Training speaker name or embedding file."""
+    """Training speaker name, embedding file or reference recording."""
     unknown_phones: tuple[str, ...] = ()
     """Phones the voice does not know, read as <unk> (each once)."""
     unspeakable: tuple[str, ...] = ()
@@ -118,9 +147,11 @@ class SynthesisResult:
 
 
 class Synthesizer:
-    """A loaded voice ready to speak: `Synthesizer(voice)("Hello", language="en-us", speaker="alice")`.
+    """A loaded voice ready to speak: `Synthesizer(voice)("Hello", language="en-us", speaker="alice")`,
+    or `Synthesizer.from_path()("Hola", language="es", speaker=Path("ref.wav"))` with the shipped base voice.
 
-    Phonemizers are built on first use of a language and kept by this instance.
+    Phonemizers (on first use of a language) and the voice's speaker encoder (on the first reference
+    recording) are built once and kept by this instance.
     """
 
     def __init__(self, voice: Voice, *, vocoder: str | Path | None = None, device: str | torch.device = "cpu") -> None:
@@ -133,10 +164,13 @@ class Synthesizer:
         self.vocoder = build_vocoder(chosen, audio=voice.vocab.audio, label=f"the voice {voice.path}").to(self.device)
         self.vocoder_name = str(chosen)
         self._phonemizers: dict[str, Phonemizer] = {}
+        self._speaker_encoder = None
 
     @classmethod
-    def from_path(cls, path: Path, *, vocoder: str | Path | None = None, device: str | torch.device = "cpu") -> "Synthesizer":
-        """Load a voice folder, its voice.json, or a training run folder."""
+    def from_path(cls, path: Path | str = DEFAULT_VOICE, *, vocoder: str | Path | None = None,
+                  device: str | torch.device = "cpu") -> "Synthesizer":
+        """Load a voice folder, its voice.json, a training run folder, or a shipped voice by name
+        (default: the shipped base voice)."""
         return cls(load_voice(path, device=check_device(device)), vocoder=vocoder, device=device)
 
     def __call__(
@@ -144,14 +178,16 @@ class Synthesizer:
         text: str,
         *,
         language: str,
-        speaker: str | SpeakerEmbedding,
+        speaker: str | Path | SpeakerEmbedding,
         accent: str | None = None,
         pace: float = 1.0,
         pitch_shift: float = 0.0,
         energy: float = 1.0,
         seed: int | None = None,
     ) -> SynthesisResult:
-        """Speak `text` (written in `language`) with `speaker`'s voice; `accent` is the language id the
+        """Speak `text` (written in `language`) with `speaker`'s voice: a training speaker's name, a
+        speaker embedding (file), or a reference recording (WAV, FLAC, OGG, ...) embedded with the
+        voice's own speaker encoder; `accent` is the language id the
         model gets instead of `language` (accented speech); `pace` above 1 speaks slower;
         `pitch_shift` raises the voice by that many semitones and `energy` scales its loudness (voices
         with a pitch model); `seed` makes Griffin-Lim's random phases repeatable without touching
@@ -189,7 +225,7 @@ class Synthesizer:
         self,
         *,
         language: str,
-        speaker: str | SpeakerEmbedding,
+        speaker: str | Path | SpeakerEmbedding,
         accent: str | None = None,
         pace: float = 1.0,
         pitch_shift: float = 0.0,
@@ -232,22 +268,57 @@ class Synthesizer:
             )
         return text_language, model_language
 
-    def resolve_speaker(self, speaker: str | SpeakerEmbedding) -> SpeakerChoice:
-        """A training speaker's name, a speaker embedding file, or a loaded SpeakerEmbedding.
+    def resolve_speaker(self, speaker: str | Path | SpeakerEmbedding) -> SpeakerChoice:
+        """A training speaker's name, a speaker embedding file, a loaded SpeakerEmbedding, or a
+        reference recording (embedded with the voice's speaker encoder).
 
         A name wins over a file of the same name in the working directory."""
         speakers = self.voice.vocab.speakers
         if isinstance(speaker, SpeakerEmbedding):
-            return self._external(speaker, label=str(speaker.path or speaker.speaker or "embedding"))
-        if speaker in speakers:
+            return self._external(speaker, label=str(speaker.path or speaker.speaker or speaker.source or "embedding"))
+        if isinstance(speaker, str) and speaker in speakers:
             return SpeakerChoice(label=speaker, speaker_id=speakers.index(speaker))
-        if Path(speaker).is_file() or speaker.endswith(".safetensors"):
-            return self._external(load_speaker_embedding(Path(speaker)), label=speaker)
+        if is_audio_reference(speaker):
+            prepared = self.prepare_speaker(speaker)
+            assert isinstance(prepared, SpeakerEmbedding)
+            return self._external(prepared, label=str(speaker))
+        if isinstance(speaker, Path) or Path(speaker).is_file() or speaker.endswith(".safetensors"):
+            return self._external(load_speaker_embedding(Path(speaker)), label=str(speaker))
         listed = ", ".join(speakers[:_MAX_LISTED]) + (f" and {len(speakers) - _MAX_LISTED} more" if len(speakers) > _MAX_LISTED else "")
         raise UnknownSpeakerError(
-            f"unknown speaker {speaker!r}: not a training speaker of the voice nor a speaker embedding file; "
+            f"unknown speaker {speaker!r}: not a training speaker of the voice, a speaker embedding file nor a recording; "
             f"training speakers: {listed}"
         )
+
+    def prepare_speaker(self, speaker: str | Path | SpeakerEmbedding) -> str | Path | SpeakerEmbedding:
+        """`speaker` with a reference recording replaced by its embedding (a ShortReferenceWarning
+        when it holds little speech), so that many texts spoken by it embed it once."""
+        if isinstance(speaker, SpeakerEmbedding) or (isinstance(speaker, str) and speaker in self.voice.vocab.speakers):
+            return speaker
+        if not is_audio_reference(speaker):
+            return speaker
+        embedding, warning = self.embed_reference(Path(speaker))
+        if warning:
+            warnings.warn(warning, ShortReferenceWarning, stacklevel=2)
+        return embedding
+
+    def embed_reference(self, path: Path) -> tuple[SpeakerEmbedding, str]:
+        """A reference recording -> (its speaker embedding in the voice's space, a warning when it
+        holds little speech, else ""). Silent, too short or unreadable audio is an AudioError."""
+        from vclone.models.speaker_encoder import load_encoder
+        from vclone.models.speaker_encoder.reference import embed_references
+
+        spec = speaker_encoder_spec(self.voice.meta, self.voice.speaker_space)
+        if not spec:
+            raise SynthesisError(
+                f"the voice {self.voice.path} was trained on its own speaker table, not a speaker encoder, so it cannot "
+                f"clone from a recording like {path}; pick a training speaker ({', '.join(self.voice.vocab.speakers[:_MAX_LISTED])}) "
+                "or use a voice that clones (the shipped base voice)"
+            )
+        if self._speaker_encoder is None:
+            self._speaker_encoder = load_encoder(spec)
+        embedding, report = embed_references([path], self._speaker_encoder)
+        return embedding, report.warning
 
     def _external(self, embedding: SpeakerEmbedding, *, label: str) -> SpeakerChoice:
         check_compatible(embedding, self.voice.speaker_space)
