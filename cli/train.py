@@ -27,7 +27,7 @@ from vclone.train.run_dir import load_run_config
 if TYPE_CHECKING:
     from vclone.train.loop import TrainResult
 
-__all__ = ["register", "train", "given", "DEFAULT_MAX_STEPS", "TASKS"]
+__all__ = ["register", "train", "given", "typed_command", "DEFAULT_MAX_STEPS", "TASKS"]
 
 TASKS = ("acoustic", ENCODER_TASK, VOCODER_TASK)
 
@@ -85,13 +85,17 @@ def _check_speaker_table(*, task: str, resume: bool, **encoder_options: Any) -> 
         raise ConfigError(f"--speaker-table chooses the acoustic model's speaker conditioning when a run starts; it does not go with {what}")
 
 
-def _build_config(base: TrainConfig | None, *, data: list[Path], preset: Optional[str], out: Path, resume: bool, deterministic: bool, options: dict[str, Any]) -> TrainConfig:
-    """Options given on the command line over the resumed run's settings (or the defaults)."""
+def _build_config(base: TrainConfig | None, *, data: list[Path], preset: Optional[str], out: Path, resume: bool, deterministic: bool,
+                  options: dict[str, Any], command: tuple[str, ...] = ()) -> TrainConfig:
+    """Options given on the command line over the resumed run's settings (or the defaults); `command`
+    joins the run's history of command lines."""
     if not data and base is None:
         if resume:
             raise ConfigError(f"--resume: {out} holds no training run to resume; drop --resume and pass --data to start one")
         raise ConfigError("--data is required: pass a folder written by `vclone prepare` (repeat --data for several)")
-    if base is None:
+    if base is None and options.get("init"):
+        base = _fine_tune_run(data=data, preset=preset, out=out, options=options)
+    elif base is None:
         if not options.get("speaker_table"):
             # Every voice clones from audio unless asked for a table: it takes `vclone embed-speaker` output.
             options = {"speaker_encoder": DEFAULT_ENCODER, **options}
@@ -113,6 +117,9 @@ def _build_config(base: TrainConfig | None, *, data: list[Path], preset: Optiona
         model = _with_consistency(model, encoder=options.get("speaker_encoder", ""), weight=weight, swaps=swaps, judge=options.get("speaker_judge"))
         base = TrainConfig(data_dirs=tuple(data), out=out, max_steps=DEFAULT_MAX_STEPS, model=model,
                            speaker_encoder=options.get("speaker_encoder", ""), speaker_vectors=options.get("speaker_vectors", "utterance"))
+    elif options.get("init") and _init_spec(options["init"]) != base.init:
+        raise ConfigError(f"--resume: the run in {out} was started {'from ' + base.init if base.init else 'from scratch'}, not "
+                          f"--init {options['init']}; drop --init (a resumed run keeps where it started)")
     elif preset is not None and preset != base.model.preset:
         base = replace(base, model=ModelChoice(preset))
     else:
@@ -122,6 +129,7 @@ def _build_config(base: TrainConfig | None, *, data: list[Path], preset: Optiona
                                                      judge=options.get("speaker_judge")))
     return replace(
         base,
+        commands=(*base.commands, command) if command else base.commands,
         data_dirs=tuple(data) or base.data_dirs,
         out=out,
         resume=resume,
@@ -141,6 +149,56 @@ def _build_config(base: TrainConfig | None, *, data: list[Path], preset: Optiona
     )
 
 
+def _init_spec(init: str) -> str:
+    """How a run records `--init`: a shipped voice's name, or the voice folder resolved."""
+    from vclone.train.init_from_voice import read_init_voice
+
+    return read_init_voice(init).spec
+
+
+def _fine_tune_run(*, data: list[Path], preset: Optional[str], out: Path, options: dict[str, Any]) -> TrainConfig:
+    """A new run from the voice `--init` names: its model and speaker conditioning, the options' losses."""
+    from vclone.train.init_from_voice import init_settings, read_init_voice
+
+    from vclone.synth.vocoders import VOCODERS
+
+    if options["init"] in VOCODERS:
+        raise ConfigError(f"--init {options['init']} is a vocoder: vocoder weights apply to --task vocoder only; "
+                          "the acoustic model fine-tunes from a voice (`base`, see `vclone voices`)")
+    voice = read_init_voice(options["init"])
+    model, encoder = init_settings(voice, preset_name=preset, speaker_encoder=options.get("speaker_encoder"),
+                                   speaker_table=bool(options.get("speaker_table")))
+    if options.get("language_dropout") is not None:
+        model = ModelChoice(model.preset, {**model.overrides, "condition_language_dropout": options["language_dropout"]})
+    weight = options.get("speaker_consistency", CLONING_SPEAKER_CONSISTENCY if encoder else None)
+    swaps = options.get("speaker_swaps", CLONING_SPEAKER_SWAPS if weight else None)
+    model = _with_consistency(model, encoder=encoder, weight=weight, swaps=swaps, judge=options.get("speaker_judge"))
+    return TrainConfig(data_dirs=tuple(data), out=out, max_steps=DEFAULT_MAX_STEPS, model=model, speaker_encoder=encoder,
+                       speaker_vectors=options.get("speaker_vectors", "utterance"), init=voice.spec)
+
+
+def typed_command(ctx: typer.Context) -> tuple[str, ...]:
+    """The command line as the user gave it, rebuilt from what was parsed: `vclone <command>`, then
+    every option given on the command line (long names, in declaration order) and the arguments."""
+    words = ["vclone", ctx.info_name or ctx.command.name or ""]
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name)
+        if source is None or source.name != "COMMANDLINE":  # typer bundles its own click: compared by name
+            continue
+        value = ctx.params[param.name]
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        if param.param_type_name == "argument":
+            words += [str(v) for v in values]
+            continue
+        flag = max(param.opts, key=len)
+        if getattr(param, "is_flag", False):
+            words += [flag] if value else list(param.secondary_opts[:1])
+            continue
+        for v in values:
+            words += [flag, str(v)]
+    return tuple(words)
+
+
 def _print_result(console: Console, result: "TrainResult") -> None:
     if result.last_report is not None:
         console.print(f"step {result.step}: {format_report(result.last_report)}", markup=False, highlight=False, soft_wrap=True)
@@ -150,6 +208,7 @@ def _print_result(console: Console, result: "TrainResult") -> None:
 
 @reports_user_errors
 def train(
+    ctx: typer.Context,
     data: list[Path] = typer.Option([], "--data", "-d", help="Prepared corpus folder (repeat for several). Optional with --resume."),
     task: str = typer.Option("acoustic", "--task", help=f"What to train: {' | '.join(TASKS)}."),
     preset: Optional[str] = typer.Option(None, "--preset", "-p", help=f"Model preset: {' | '.join(preset_names())}; for the speaker encoder {' | '.join(encoder_preset_names())} (default tiny); for a vocoder {' | '.join(vocoder_preset_names())} (default small)."),
@@ -181,7 +240,7 @@ def train(
     speaker_consistency: Optional[float] = typer.Option(None, "--speaker-consistency", help="With --speaker-encoder: weight of a speaker consistency loss, 1 - cosine of that encoder's embeddings of predicted and real mel (default 0: off; may be added or changed on --resume)."),
     speaker_swaps: Optional[float] = typer.Option(None, "--speaker-swaps", help="With --speaker-consistency: share of training items rendered in another training speaker's voice, trained only by that loss against the speaker's mean embedding, so the voice holds on text its speaker never read (default 0)."),
     speaker_judge: Optional[str] = typer.Option(None, "--speaker-judge", help="With --speaker-consistency: the speaker encoder that judges the loss (resemblyzer, or a run of --task speaker-encoder; default the --speaker-encoder). Judging with another encoder than the one you evaluate with keeps the evaluation fair."),
-    init: Optional[str] = typer.Option(None, "--init", help="Vocoder: start from these generator weights (hifigan-universal with --preset universal, or a vocoder folder) to fine-tune."),
+    init: Optional[str] = typer.Option(None, "--init", help="Fine-tune from a voice: `base` (the shipped voice, see `vclone voices`), another shipped voice's name, or a voice folder / run. The run keeps the voice's model and speaker conditioning; new phones, speakers and languages of --data extend it. Vocoder: start from these generator weights (hifigan-universal with --preset universal, or a vocoder folder)."),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="Vocoder: distil from this vocoder (hifigan-universal or a vocoder folder): learn its audio for the same mels instead of the recordings."),
     predicted_mels: Optional[Path] = typer.Option(None, "--predicted-mels", help="Vocoder: train on the teacher-forced mels this acoustic voice (or run) predicts for --data, so the vocoder learns the mels synthesis will feed it."),
     segment_frames: Optional[int] = typer.Option(None, "--segment-frames", help=f"Vocoder: mel frames per audio segment (default {VocoderSegments.segment_frames}, i.e. 8192 samples)."),
@@ -202,7 +261,9 @@ def train(
     if speaker_table:
         _check_speaker_table(task=task, resume=resume, speaker_encoder=speaker_encoder, speaker_vectors=speaker_vectors,
                              speaker_consistency=speaker_consistency, speaker_swaps=speaker_swaps, speaker_judge=speaker_judge)
-    vocoder_only = given(init=init, teacher=teacher, predicted_mels=predicted_mels, segment_frames=segment_frames, adversarial_start=adversarial_start,
+    if task == ENCODER_TASK and init is not None:
+        raise ConfigError(f"--init fine-tunes a voice (acoustic) or a vocoder; it does not go with --task {ENCODER_TASK}")
+    vocoder_only = given(teacher=teacher, predicted_mels=predicted_mels, segment_frames=segment_frames, adversarial_start=adversarial_start,
                          discriminator=discriminator, stft_loss=stft_loss)
     if task != VOCODER_TASK and vocoder_only:
         raise ConfigError(f"{', '.join('--' + k.replace('_', '-') for k in vocoder_only)} apply to --task {VOCODER_TASK} only")
@@ -216,6 +277,8 @@ def train(
             batch_utterances=batch_utterances, speaker_encoder=speaker_encoder, speaker_vectors=speaker_vectors,
             language_dropout=language_dropout, **vocoder_only,
         )
+        if init is not None:
+            vocoder_options["init"] = init
         if train_vocoder_command(data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=vocoder_options, quiet=quiet):
             typer.echo("interrupted; checkpoint saved, continue with --resume", err=True)
             raise typer.Exit(EXIT_INTERRUPTED)
@@ -248,9 +311,10 @@ def train(
         stages=stages, micro_batches=micro_batches, data_parallel=data_parallel, remat=remat, schedule=schedule,
         balance=balance, timeout=timeout, speaker_encoder=speaker_encoder, speaker_vectors=speaker_vectors,
         language_dropout=language_dropout, speaker_consistency=speaker_consistency, speaker_swaps=speaker_swaps,
-        speaker_judge=speaker_judge, speaker_table=speaker_table or None,
+        speaker_judge=speaker_judge, speaker_table=speaker_table or None, init=init,
     )
-    config = _build_config(base, data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=options)
+    config = _build_config(base, data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=options,
+                           command=typed_command(ctx))
     # Imported here so that `vclone --help` and the other commands never load the model code.
     from vclone.parallel.training import train_pipeline
     from vclone.train.loop import train as run_training

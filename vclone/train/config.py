@@ -34,10 +34,11 @@ DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "fp32", "bf16", "fp16")
 SPEAKER_VECTOR_MODES = ("utterance", "speaker")
 """utterance: each item's own encoder embedding (more variety, as in YourTTS); speaker: its speaker's mean."""
-RESUME_MAY_CHANGE = ("max_steps", "checkpoint", "logging", "plotting", "precision", "resume", "pipeline")
+RESUME_MAY_CHANGE = ("max_steps", "checkpoint", "logging", "plotting", "precision", "resume", "pipeline", "commands")
 """TrainConfig fields a resumed run may set differently: they change how long and how visibly the
 run goes on, not what it computes (precision aside, which is the device's business; a pipeline
-layout trains exactly like one process, so a resume may use another number of stages)."""
+layout trains exactly like one process, so a resume may use another number of stages; `commands`
+is the run's history, which every resume extends)."""
 MODEL_LOSSES_MAY_CHANGE = ("speaker_consistency_weight", "speaker_consistency_encoder", "speaker_consistency_swaps")
 """Model overrides a resumed run may set differently: a loss with no weights of its own, so a voice
 can be fine-tuned with it (or without it) from any checkpoint."""
@@ -237,9 +238,17 @@ class TrainConfig:
     """Dropout off, deterministic kernels: the same seed gives the same weights, bit for bit."""
     resume: bool = False
     """Continue the run in `out` from its latest checkpoint."""
+    init: str = ""
+    """Fine-tune from this voice ("" trains from scratch): a shipped voice's name (`base`) or a voice
+    folder (resolved). The model settings and speaker conditioning are the voice's; its vocabulary is
+    merged with the data's (see vclone.train.init_from_voice)."""
+    commands: tuple[tuple[str, ...], ...] = ()
+    """The command lines that started and resumed the run, oldest first (recorded in the voice's
+    provenance; empty when the run is driven from Python)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dirs", tuple(Path(d) for d in self.data_dirs))
+        object.__setattr__(self, "commands", tuple(tuple(str(word) for word in command) for command in self.commands))
         object.__setattr__(self, "out", Path(self.out))
         if not self.data_dirs:
             raise ConfigError("no training data: pass at least one prepared folder with --data")
@@ -248,6 +257,9 @@ class TrainConfig:
             raise ConfigError(f"seed must be >= 0, got {self.seed}")
         if self.speaker_vectors not in SPEAKER_VECTOR_MODES:
             raise ConfigError(f"speaker_vectors must be one of {', '.join(SPEAKER_VECTOR_MODES)}, got {self.speaker_vectors!r}")
+        if self.init and self.pipeline.uses_runner:
+            raise ConfigError("--init fine-tunes in one process: drop --stages, --micro-batches and --data-parallel "
+                              "(a pipeline run cannot start from a voice yet)")
 
     def acoustic_config(self) -> AcousticConfig:
         """The model settings this run trains."""

@@ -17,10 +17,12 @@ from vclone.models.acoustic.model import build_acoustic_model
 from vclone.models.voice import SpeakerSpace, save_voice
 from vclone.train.checkpoint import Checkpoint, CheckpointError, TrainState, checkpoint_name, load_checkpoint, save_checkpoint
 from vclone.train.config import TrainConfig
+from vclone.train.init_from_voice import init_identity, init_source, start_from_voice, with_voice_vocab
 from vclone.train.interrupt import StopFlag, graceful_interrupt
 from vclone.train.logs import CsvLog, StepReport
 from vclone.train.optimizer import NamedAdamW, build_optimizer, learning_rate
 from vclone.train.plots import plot_item, snapshot_item
+from vclone.train.provenance import run_provenance
 from vclone.train.precision import Precision, resolve_precision
 from vclone.train.rng import capture_rng, restore_rng, seed_everything, use_deterministic
 from vclone.train.run_dir import RunDir, open_run
@@ -102,8 +104,12 @@ def train(config: TrainConfig, *, progress: ProgressFn | None = None, phase: Pha
 
 
 def _start(config: TrainConfig, phase: PhaseFn | None = None) -> _Session:
-    """Data, run folder, seeds, model, optimizer: everything fixed before the first step."""
+    """Data, run folder, seeds, model, optimizer: everything fixed before the first step. A run with
+    `init` trains under the voice's and the data's merged vocabulary and starts from the voice's weights."""
     data = TrainingData.from_dirs(config.data_dirs)
+    source = init_source(config.init, run_root=config.out, resume=config.resume)
+    if source is not None:
+        data = with_voice_vocab(data, source)
     run = open_run(config, data_info=data.describe())
     precision = resolve_precision(config.precision)
     use_deterministic(config.deterministic)
@@ -111,9 +117,12 @@ def _start(config: TrainConfig, phase: PhaseFn | None = None) -> _Session:
     model_config = config.acoustic_config()
     dims = model_dims(data)
     model = build_acoustic_model(model_config, dims).to(precision.device)
+    space = None
     if config.speaker_encoder:
-        vectors, _ = load_speaker_vectors(ensure_speaker_vectors(data, config.speaker_encoder, run.root, phase=phase))
+        vectors, space = load_speaker_vectors(ensure_speaker_vectors(data, config.speaker_encoder, run.root, phase=phase))
         condition_on_vectors(data, model, vectors, mode=config.speaker_vectors)
+    if source is not None and run.resume_from is None:
+        start_from_voice(model, source, data=data, run_root=run.root, vectors_space=space)
     attach_judge(data, model, phase=phase)
     return _Session(
         config=config,
@@ -250,8 +259,11 @@ def export_voice(model: torch.nn.Module, *, config: TrainConfig, run: RunDir, da
         "deterministic": config.deterministic,
         "data": [str(Path(d).resolve()) for d in config.data_dirs],
         "speaker_encoder": config.speaker_encoder,
+        "init": config.init,
     }
+    provenance = run_provenance(commands=config.commands, data=data, seed=config.seed, steps=state.step, epoch=state.epoch,
+                                deterministic=config.deterministic, init=init_identity(run.root))
     return save_voice(
         run.voice, model, vocab=data.vocab, preset=config.model.preset,
-        config=model_config, dims=dims, speaker_space=space, training=training,
+        config=model_config, dims=dims, speaker_space=space, training=training, provenance=provenance,
     )
