@@ -4,6 +4,7 @@ is made of (settings from the voice, the merged vocabulary, rows copied by name,
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -175,6 +176,19 @@ def test_provenance_of_a_run_from_scratch(prepared: Path, tmp_path: Path) -> Non
     assert (provenance["seed"], provenance["steps"], provenance["init"]) == (4, 1, None)
     assert provenance["vclone_version"] and "git_commit" in provenance
     assert load_file(str(run / "voice" / "voice.safetensors"))  # the weights beside it are whole
+
+
+def test_a_run_started_before_init_existed_still_resumes(make_config, tmp_path: Path) -> None:
+    from vclone.train.loop import train
+
+    config = make_config(max_steps=1, checkpoint=replace(make_config().checkpoint, every=1))
+    train(config)
+    stored = json.loads((config.out / "config.json").read_text())
+    for key in ("init", "commands"):  # as an older vclone wrote it
+        stored["config"].pop(key, None)
+    (config.out / "config.json").write_text(json.dumps(stored))
+    result = runner.invoke(app, ["train", "--resume", "--out", str(config.out), "--max-steps", "2", "--quiet"])
+    assert result.exit_code == 0, result.output
 
 
 def test_git_commit_never_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

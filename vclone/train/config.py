@@ -266,8 +266,12 @@ class TrainConfig:
         return self.model.resolve(deterministic=self.deterministic)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form (paths as strings, data folders resolved)."""
-        return run_config_to_dict(self)
+        """JSON-safe form (paths as strings, data folders resolved). A run from scratch has no `init`
+        entry, exactly as runs started before --init existed, so those still resume."""
+        data = run_config_to_dict(self)
+        if not self.init:
+            del data["init"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
