@@ -1,0 +1,118 @@
+"""The thread plan against a literal table, the cgroup quota parsers, and the plan applied to torch."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+from vclone.errors import ConfigError
+from vclone.threads import (
+    DEFAULT_POLICY,
+    PASSIVE_POLICY,
+    available_cores,
+    cfs_quota_cores,
+    configure_threads,
+    cpu_max_cores,
+    plan_threads,
+    worker_threads,
+)
+
+D, P = DEFAULT_POLICY, PASSIVE_POLICY
+
+# (cores, idle at start, workers, --threads) -> (intra-op per worker, inter-op, wait policy)
+PLANS = [
+    ((2, 2, 1, None), (2, 1, D)),  # alone on a quiet machine: every core, OpenMP's own waiting
+    ((2, 1, 1, None), (1, 1, P)),  # another training holds a core: the idle one, sleeping waits
+    ((2, 0, 1, None), (1, 1, P)),  # both cores busy: still one thread
+    ((2, 2, 1, 1), (1, 1, D)),
+    ((2, 2, 1, 2), (2, 1, D)),
+    ((2, 0, 1, 2), (2, 1, P)),  # asked for every core on a busy machine: the count is kept, waits sleep
+    ((2, 2, 2, None), (1, 1, D)),  # two pipeline ranks on two cores
+    ((2, 2, 4, None), (1, 1, P)),  # more workers than cores
+    ((1, 1, 1, None), (1, 1, D)),
+    ((1, 0, 1, None), (1, 1, P)),
+    ((16, 16, 1, None), (16, 1, D)),
+    ((16, 16, 3, None), (5, 1, D)),
+    ((16, 8, 2, None), (4, 1, P)),
+    ((16, 16, 2, 8), (4, 1, D)),
+    ((16, 16, 4, 2), (1, 1, D)),  # 4 workers on a budget of 2 threads, 16 cores: one each
+]
+
+
+@pytest.mark.parametrize(("given", "expected"), PLANS)
+def test_plan_table(given: tuple, expected: tuple) -> None:
+    cores, idle, workers, requested = given
+    plan = plan_threads(num_cores=cores, num_idle=idle, num_workers=workers, requested=requested)
+    assert (plan.intra_op, plan.inter_op, plan.wait_policy) == expected
+    assert plan.num_workers * plan.intra_op <= max(cores, workers)
+
+
+def test_for_workers_keeps_the_budget() -> None:
+    plan = plan_threads(num_cores=8, num_idle=8)
+    shared = plan.for_workers(4)
+    assert (shared.num_threads, shared.intra_op, shared.wait_policy) == (8, 2, D)
+    assert plan_threads(num_cores=2, num_idle=2).for_workers(3).wait_policy == P
+
+
+@pytest.mark.parametrize(("requested", "needle"), [(0, "--threads 0 is less than 1; give 1 to 2"), (3, "--threads 3 is more than the 2 CPU cores")])
+def test_bad_thread_counts(requested: int, needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        plan_threads(num_cores=2, requested=requested)
+
+
+@pytest.mark.parametrize(("text", "cores"), [("max 100000", None), ("150000 100000", 1.5), ("200000 100000\n", 2.0), ("", None), ("x 1", None)])
+def test_cgroup_v2_cpu_max(text: str, cores: float | None) -> None:
+    assert cpu_max_cores(text) == cores
+
+
+@pytest.mark.parametrize(("quota", "period", "cores"), [("-1", "100000", None), ("50000", "100000", 0.5), ("400000\n", "100000\n", 4.0), ("", "", None)])
+def test_cgroup_v1_cfs_quota(quota: str, period: str, cores: float | None) -> None:
+    assert cfs_quota_cores(quota, period) == cores
+
+
+def test_available_cores_within_affinity() -> None:
+    assert 1 <= available_cores() <= len(os.sched_getaffinity(0))
+
+
+@pytest.fixture()
+def restored_threads() -> Iterator[None]:
+    """configure_threads writes the environment and torch's thread count: put both back."""
+    names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY")
+    saved = {name: os.environ.get(name) for name in names}
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def test_configure_one_thread_is_applied(restored_threads: None) -> None:
+    applied = configure_threads(1)
+    assert torch.get_num_threads() == 1 and applied.intra_op == 1
+    assert os.environ["OMP_NUM_THREADS"] == "1"
+    assert "torch uses 1 intra-op thread," in applied.describe()
+
+
+def test_configure_reads_omp_num_threads(restored_threads: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    applied = configure_threads()
+    assert applied.plan.requested and applied.intra_op == 1
+
+
+def test_configure_refuses_more_than_the_cores(restored_threads: None) -> None:
+    with pytest.raises(ConfigError, match="more than the"):
+        configure_threads(available_cores() + 1)
+
+
+def test_worker_threads_share_and_restore(restored_threads: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    torch.set_num_threads(1)
+    with worker_threads(2) as per_worker:
+        assert per_worker == 1 and os.environ["OMP_NUM_THREADS"] == "1"
+    assert os.environ["OMP_NUM_THREADS"] == "7"
