@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +18,11 @@ from vclone.errors import ConfigError, TextError, VcloneError
 from vclone.models.speaker_embedding import SpeakerEmbedding, check_compatible, load_speaker_embedding
 from vclone.models.shipped import DEFAULT_VOICE
 from vclone.models.voice import Voice, load_voice, speaker_encoder_spec
+from vclone.synth.stream import (
+    DEFAULT_CHUNK_FRAMES, FIRST_CHUNK_FRAMES, SentencePlan, pause_samples, plan_chunks, stream_sentences, vocoder_context_frames,
+)
 from vclone.synth.vocoders import DEFAULT_VOCODER, build_vocoder, voice_vocoder
-from vclone.text import Phonemizer, PhonemizedText, get_language
+from vclone.text import Phonemizer, PhonemizedText, get_language, split_sentences
 from vclone.text.phones import PUNCTUATION, STRESS_MARKS, WORD_BOUNDARY
 
 __all__ = [
@@ -221,6 +225,68 @@ class Synthesizer:
             f0=f0,
         )
 
+    def stream(
+        self,
+        text: str,
+        *,
+        language: str,
+        speaker: str | Path | SpeakerEmbedding,
+        accent: str | None = None,
+        pace: float = 1.0,
+        pitch_shift: float = 0.0,
+        energy: float = 1.0,
+        seed: int | None = None,
+        chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    ) -> Iterator[torch.Tensor]:
+        """Speak `text` as it is made: an iterator of (S,) float32 chunks at `self.sample_rate`.
+
+        The text is split into sentences (`vclone.text.split_sentences`, with the language's
+        punctuation and abbreviations); each is read, and its whole mel predicted, only when the
+        previous one has been vocoded, and the mel is vocoded `chunk_frames` at a time (the very first
+        chunk shorter, for a quick start) with enough context either side that the chunks join exactly:
+        the stream equals `__call__` on each sentence, with a short pause (0.2 s times `pace`) between
+        sentences, except that samples beyond the safe peak are clipped rather than the sentence
+        scaled down. Griffin-Lim vocodes whole sentences. A sentence with nothing speakable is
+        skipped. Settings are checked here, before the first chunk is asked for; the other
+        arguments are those of `__call__`.
+
+            for chunk in synth.stream("Hi. How are you?", language="en-us", speaker="alice"):
+                player.write(chunk.numpy())
+        """
+        text_language, model_language = self.resolve_languages(language, accent)
+        who = self.resolve_speaker(speaker)
+        check_pace(pace)
+        self.check_prosody(pitch_shift=pitch_shift, energy=energy)
+        if not isinstance(text, str) or not text.strip():
+            raise TextError("the text is empty; give the words to speak")
+        audio = self.voice.vocab.audio
+        plan = SentencePlan(
+            hop_length=audio.hop_length,
+            chunk_frames=chunk_frames,
+            first_chunk_frames=min(FIRST_CHUNK_FRAMES, chunk_frames),
+            context_frames=vocoder_context_frames(self.vocoder),
+            pause=pause_samples(pace=pace, sample_rate=audio.sample_rate, hop_length=audio.hop_length),
+            max_peak=_MAX_PEAK,
+        )
+        plan_chunks(1, chunk_frames=chunk_frames, context_frames=plan.context_frames)  # refuses a bad chunk size now
+
+        def mel_of(sentence: str) -> torch.Tensor:
+            token_ids, _ = self.tokenize(self.phonemize(sentence, text_language).phones)
+            mel, _, _ = self.predict_mel(
+                token_ids, language=model_language, speaker=who, pace=pace, pitch_shift=pitch_shift, energy=energy
+            )
+            return mel
+
+        return stream_sentences(
+            split_sentences(text, language=text_language), mel_of=mel_of,
+            vocode=lambda mel: self.vocode_unscaled(mel, seed=seed), plan=plan,
+        )
+
+    @property
+    def sample_rate(self) -> int:
+        """Samples per second of the audio this voice speaks."""
+        return self.voice.vocab.audio.sample_rate
+
     def check(
         self,
         *,
@@ -390,9 +456,15 @@ class Synthesizer:
             f0 = torch.where(log_f0 > 0, log_f0.exp(), torch.zeros_like(log_f0))
         return mel, durations, f0
 
-    @torch.inference_mode()
     def vocode(self, mel: torch.Tensor, *, seed: int | None = None) -> torch.Tensor:
         """(T, M) log-mel -> (T * hop,) float32 waveform, scaled down (never clipped) to a safe peak."""
+        wav = self.vocode_unscaled(mel, seed=seed)
+        peak = float(wav.abs().max()) if wav.numel() else 0.0
+        return wav * (_MAX_PEAK / peak) if peak > _MAX_PEAK else wav
+
+    @torch.inference_mode()
+    def vocode_unscaled(self, mel: torch.Tensor, *, seed: int | None = None) -> torch.Tensor:
+        """(T, M) log-mel -> (T * hop,) float32 waveform as the vocoder made it (SynthesisError on NaN)."""
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices, enabled=seed is not None):
             if seed is not None:
@@ -400,8 +472,7 @@ class Synthesizer:
             wav = self.vocoder(mel.to(self.device)).float().cpu()
         if not bool(torch.isfinite(wav).all()):
             raise SynthesisError("the vocoder produced NaN or infinite samples; the voice's weights are broken, export it again")
-        peak = float(wav.abs().max()) if wav.numel() else 0.0
-        return wav * (_MAX_PEAK / peak) if peak > _MAX_PEAK else wav
+        return wav
 
 
 def check_pace(pace: float) -> None:
