@@ -12,7 +12,9 @@ from faker import Faker
 from recipes.kokoro.catalog import Catalog, KokoroSpeaker
 from recipes.polyglot.catalog import Catalog as PolyglotCatalog
 from recipes.polyglot.catalog import SizeSpec as PolyglotSizeSpec
-from recipes.polyglot.plan import RealRecording, RenderJob, plan_corpus as plan_polyglot, share_out
+from recipes.polyglot.plan import RealRecording, RenderJob, share_out
+from recipes.polyglot.plan import check_minimums as polyglot_minimums
+from recipes.polyglot.plan import plan_corpus as plan_polyglot
 from recipes.polyglot.sentences import SentenceSource, sentence_stream
 
 __all__ = [
@@ -134,14 +136,6 @@ def plan_corpus(catalog: Catalog, size: str, seed: int,
 
 
 def check_minimums(jobs: Sequence[RenderJob]) -> list[str]:
-    """Why these jobs' training split is too small for a multilingual corpus (empty: it is fine)."""
-    train = [j for j in jobs if j.split == "train"]
-    languages = {j.language for j in train}
-    speakers = {j.speaker for j in train}
-    problems = []
-    if len(languages) < MIN_LANGUAGES:
-        problems.append(f"training split has {len(languages)} languages, needs >= {MIN_LANGUAGES}")
-    if len(speakers) < MIN_SPEAKERS:
-        problems.append(f"training split has {len(speakers)} speakers, needs >= {MIN_SPEAKERS}")
-    return problems
+    """Why these jobs' training split is too small for a Kokoro corpus (empty: it is fine)."""
+    return polyglot_minimums(jobs, min_languages=MIN_LANGUAGES, min_speakers=MIN_SPEAKERS)
 

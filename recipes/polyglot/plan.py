@@ -156,14 +156,14 @@ def share_out(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
-def check_minimums(jobs: Sequence[RenderJob]) -> list[str]:
+def check_minimums(jobs: Sequence[RenderJob], *, min_languages: int = MIN_LANGUAGES, min_speakers: int = MIN_SPEAKERS) -> list[str]:
     """Why these jobs' training split is too small for a multilingual corpus (empty: it is fine)."""
     train = [j for j in jobs if j.split == "train"]
     languages = {j.language for j in train}
     speakers = {j.speaker for j in train}
     problems = []
-    if len(languages) < MIN_LANGUAGES:
-        problems.append(f"training split has {len(languages)} languages, needs >= {MIN_LANGUAGES}")
-    if len(speakers) < MIN_SPEAKERS:
-        problems.append(f"training split has {len(speakers)} speakers, needs >= {MIN_SPEAKERS}")
+    if len(languages) < min_languages:
+        problems.append(f"training split has {len(languages)} languages, needs >= {min_languages}")
+    if len(speakers) < min_speakers:
+        problems.append(f"training split has {len(speakers)} speakers, needs >= {min_speakers}")
     return problems
