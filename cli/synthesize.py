@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import os
+import sys
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -47,8 +50,9 @@ def synthesize(
     language: str = typer.Option(..., "--language", "-l", help="Language the text is written in (see `vclone languages`)."),
     speaker: str = typer.Option(..., "--speaker", "-s", help="A recording of the voice to clone (WAV, FLAC, OGG; embedded with the voice's speaker encoder), a speaker embedding file (.safetensors, `vclone embed-speaker`), or a training speaker's name."),
     voice: Optional[str] = typer.Option(None, "--voice", "-v", help=f"Voice folder, its voice.json, a training run folder, or a shipped voice's name (default: the shipped {DEFAULT_VOICE!r} voice; see `vclone voices`)."),
-    out: Path = typer.Option(..., "--out", "-o", help="WAV to write; with --text-file, out.wav becomes out_001.wav, out_002.wav, ..."),
-    text_file: Optional[Path] = typer.Option(None, "--text-file", "-f", help="UTF-8 file with one text per line; one WAV per non-empty line."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="WAV to write; with --text-file, out.wav becomes out_001.wav, out_002.wav, ...; with --stream, the one WAV the stream goes to (default: standard output)."),
+    text_file: Optional[Path] = typer.Option(None, "--text-file", "-f", help="UTF-8 file with one text per line (- reads standard input); one WAV per non-empty line."),
+    stream: bool = typer.Option(False, "--stream", help="Write one 16-bit WAV as it is made, sentence by sentence, to standard output (or --out): `... --stream | aplay` speaks at once. Messages go to stderr."),
     mel: Optional[Path] = typer.Option(None, "--mel", help="Also write the predicted log-mel (frames x mels, float32 .npy)."),
     accent: Optional[str] = typer.Option(None, "--accent", help="Language id for the model instead of --language: the text's phones with this accent."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also write a PNG of the mel with the predicted F0 contour, and the phone durations."),
@@ -74,8 +78,13 @@ def synthesize(
     options = SynthesisOptions(
         language=language, speaker=speaker, accent=accent, pace=pace, pitch_shift=pitch_shift, energy=energy, seed=seed
     )
+    if stream:
+        _stream(text, text_file, out=out, whole_only=(mel, plot), options=options, voice=voice, vocoder=vocoder, device=device, quiet=quiet)
+        return
+    if out is None:
+        raise ConfigError("--out is required: the WAV to write (or --stream to write the audio to standard output)")
     paths = OutputPaths(wav=out, mel=mel, plot=plot)
-    lines = read_text_lines(text_file) if text_file is not None else None
+    lines = read_text_lines(_text_source(text_file)) if text_file is not None else None
     console = Console(quiet=quiet, highlight=False)
     synth = Synthesizer.from_path(voice if voice is not None else DEFAULT_VOICE, vocoder=vocoder, device=device)
     options = replace(options, speaker=_prepared_speaker(synth, speaker))
@@ -117,6 +126,55 @@ def _summarize(console: Console, outcomes: list[LineOutcome]) -> None:
     audio = sum(o.result.seconds for o in written if o.result is not None)
     skipped_text = f"; skipped line{'s' if len(skipped) > 1 else ''} {', '.join(map(str, skipped))}" if skipped else ""
     console.print(f"{len(written)} of {len(outcomes)} lines spoken, {audio:.1f} s of audio{skipped_text}")
+
+
+def _text_source(text_file: Path):
+    """The text file, or standard input (binary) for `-`."""
+    return typer.get_binary_stream("stdin") if str(text_file) == "-" else text_file
+
+
+def _stream(text: Optional[str], text_file: Optional[Path], *, out: Optional[Path], whole_only: tuple, options, voice, vocoder, device, quiet: bool) -> None:
+    """--stream: one WAV to --out or standard output as it is made; standard output then carries only audio."""
+    from vclone.synth.jobs import TextLine, iter_text_lines, read_text_lines, stream_lines, stream_to_file
+    from vclone.synth.synthesizer import Synthesizer
+
+    if any(extra is not None for extra in whole_only):
+        raise ConfigError("--mel and --plot need the whole synthesis; leave them out with --stream")
+    to_stdout = out is None or str(out) == "-"
+    sink = typer.get_binary_stream("stdout")
+    if to_stdout and sink.isatty():
+        raise ConfigError("--stream writes audio to standard output, which is a terminal; pipe it into a player (| aplay) or give --out FILE")
+    if text is not None:
+        lines = [TextLine(index=1, line_no=1, text=text)]
+    else:
+        source = _text_source(text_file)
+        lines = iter_text_lines(source) if str(text_file) == "-" else read_text_lines(source)
+    console = Console(stderr=True, quiet=quiet, highlight=False)
+    synth = Synthesizer.from_path(voice if voice is not None else DEFAULT_VOICE, vocoder=vocoder, device=device)
+    options = replace(options, speaker=_prepared_speaker(synth, options.speaker))
+    on_skip = None if text is not None else (lambda line, reason: typer.echo(f"line {line.line_no}: skipped: {reason}", err=True))
+    try:
+        if to_stdout:
+            report = stream_lines(synth, lines, options=options, out=sink, on_skip=on_skip)
+        else:
+            report = stream_to_file(synth, lines, options=options, path=out, on_skip=on_skip)
+    except BrokenPipeError:
+        _quiet_stdout()  # the player stopped reading (it quit, or had enough): nothing went wrong here
+        return
+    notes = [f"skipped line{'s' if len(report.skipped) > 1 else ''} {', '.join(str(line.line_no) for line, _ in report.skipped)}"] if report.skipped else []
+    if report.unknown_phones:
+        notes.append(f"[yellow]unknown phones read as <unk>: {escape(' '.join(report.unknown_phones))}[/]")
+    where = "standard output" if to_stdout else escape(str(out))
+    console.print(f"[green]streamed[/] {report.seconds:.2f} s to {where}, first audio after {report.first_audio_seconds:.2f} s" + ("  (" + "; ".join(notes) + ")" if notes else ""))
+
+
+def _quiet_stdout() -> None:
+    """Point standard output at /dev/null, so flushing it at exit does not raise BrokenPipeError again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
 
 
 def register(app: typer.Typer) -> None:
