@@ -116,3 +116,11 @@ def test_worker_threads_share_and_restore(restored_threads: None, monkeypatch: p
     with worker_threads(2) as per_worker:
         assert per_worker == 1 and os.environ["OMP_NUM_THREADS"] == "1"
     assert os.environ["OMP_NUM_THREADS"] == "7"
+
+
+def test_opt_out_leaves_torch_alone(restored_threads: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VCLONE_THREADS", "torch")
+    torch.set_num_threads(1)
+    applied = configure_threads()
+    assert not applied.managed and torch.get_num_threads() == 1
+    assert "torch defaults: VCLONE_THREADS=torch" in applied.describe()

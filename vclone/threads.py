@@ -31,6 +31,7 @@ from vclone.errors import ConfigError
 
 __all__ = [
     "DEFAULT_POLICY",
+    "OPT_OUT",
     "PASSIVE_POLICY",
     "ThreadPlan",
     "AppliedThreads",
@@ -51,6 +52,9 @@ PASSIVE_POLICY = "passive"
 _SAMPLE_S = 0.1
 """How long a process watches the machine at start to count idle cores."""
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+OPT_OUT = "VCLONE_THREADS=torch"
+"""In the environment: vclone leaves torch's thread defaults alone unless --threads is given
+(what vclone did before it chose; bench/cpu_sharing.py measures that as today's settings)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,16 @@ class AppliedThreads:
     """torch.get_num_interop_threads() after applying."""
     wait_policy: str
     """The wait policy OpenMP started with (the environment's, when torch was loaded earlier)."""
+    managed: bool = True
+    """False under VCLONE_THREADS=torch: torch's own defaults were left alone."""
+
+    def shared_by(self, num_workers: int) -> AppliedThreads:
+        """What each of `num_workers` processes sharing this budget will use (each applies it as it starts)."""
+        if num_workers == 1:
+            return self
+        plan = self.plan.for_workers(num_workers)
+        policy = PASSIVE_POLICY if plan.wait_policy == PASSIVE_POLICY else self.wait_policy
+        return replace(self, plan=plan, intra_op=plan.intra_op, wait_policy=policy)
 
     def describe(self) -> str:
         """One line: `threads: torch uses 1 intra-op thread, 1 inter-op; OpenMP wait passive (...)`."""
@@ -119,7 +133,7 @@ class AppliedThreads:
         plural = "s" if self.intra_op != 1 else ""
         return (
             f"threads: torch uses {workers}{self.intra_op} intra-op thread{plural}, {self.inter_op} inter-op; "
-            f"OpenMP wait {self.wait_policy} ({self.plan.reason()}; --threads N to choose)"
+            f"OpenMP wait {self.wait_policy} ({self.plan.reason() if self.managed else f'torch defaults: {OPT_OUT}'}; --threads N to choose)"
         )
 
 
@@ -282,6 +296,12 @@ def configure_threads(threads: int | None = None, *, num_workers: int = 1, sampl
     else the cores idle at start. Call it before anything imports torch, so OpenMP starts with the
     chosen wait policy; a bad `threads` is a ConfigError (one line in the CLI)."""
     cores = available_cores()
+    if threads is None and os.environ.get("VCLONE_THREADS") == OPT_OUT.partition("=")[2]:
+        import torch
+
+        plan = plan_threads(num_cores=cores, num_workers=num_workers)
+        policy = os.environ.get("OMP_WAIT_POLICY", DEFAULT_POLICY).lower()
+        return AppliedThreads(plan=plan, intra_op=torch.get_num_threads(), inter_op=torch.get_num_interop_threads(), wait_policy=policy, managed=False)
     requested = threads if threads is not None else _env_threads(cores)
     if requested is not None and not 1 <= requested <= cores:
         plan_threads(num_cores=cores, requested=requested)  # raises the one-line error before the machine is watched

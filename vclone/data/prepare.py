@@ -31,6 +31,7 @@ from vclone.data.readers import DEFAULT_ENCODING, CorpusListing, RejectedItem, c
 from vclone.data.utterance import Utterance
 from vclone.errors import ConfigError, CorpusError, TextError, UnsupportedLanguageError
 from vclone.text import PhonemizedText, Phonemizer, PhoneVocabulary, get_language
+from vclone.threads import worker_threads
 
 __all__ = ["PrepareConfig", "PrepareSummary", "prepare_corpus", "REPORT_NAME", "STATS_NAME"]
 
@@ -207,12 +208,12 @@ def _phonemize(run: _Run, utts: list[Utterance], fps: dict[str, str]) -> dict[st
     return results
 
 
-def _extract_chunk(settings: FeatureSettings, jobs: list[FeatureJob]) -> list[FeatureResult]:
+def _extract_chunk(settings: FeatureSettings, jobs: list[FeatureJob], threads: int) -> list[FeatureResult]:
     """Worker entry point: each chunk builds its own extractor (cheap) so no state crosses processes."""
     import torch
 
-    # Each worker gets one core; several workers on one machine otherwise oversubscribe it.
-    torch.set_num_threads(1)
+    # The workers share this process's thread budget; more threads would oversubscribe the cores.
+    torch.set_num_threads(threads)
     return FeatureExtractor(settings)(jobs)
 
 
@@ -227,8 +228,8 @@ def _extract(run: _Run, jobs: list[FeatureJob]) -> Iterator[list[FeatureResult]]
         return
     # spawn, not fork: forking a process whose torch thread pools are running can deadlock the child.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=config.num_workers, mp_context=context) as pool:
-        futures = [pool.submit(_extract_chunk, config.features, chunk) for chunk in chunks]
+    with worker_threads(config.num_workers) as threads, ProcessPoolExecutor(max_workers=config.num_workers, mp_context=context) as pool:
+        futures = [pool.submit(_extract_chunk, config.features, chunk, threads) for chunk in chunks]
         for future in as_completed(futures):
             yield future.result()
 

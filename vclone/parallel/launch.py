@@ -14,6 +14,7 @@ from typing import Any
 
 from vclone.errors import VcloneError
 from vclone.parallel.context import PeerReported, PipelineError
+from vclone.threads import worker_threads
 
 __all__ = ["launch_local", "under_launcher", "free_port", "run_on_ranks"]
 
@@ -70,10 +71,11 @@ def _first_error(errors: Path, failures: dict[int, Any]) -> str:
     return f"worker rank {rank} died (exit code {failure.exitcode}); every worker was stopped"
 
 
-def launch_local(entrypoint: Callable[..., Any], *args: Any, world_size: int, threads_per_rank: int = 1) -> dict[int, Any]:
+def launch_local(entrypoint: Callable[..., Any], *args: Any, world_size: int, threads_per_rank: int | None = None) -> dict[int, Any]:
     """Run `entrypoint(*args)` in `world_size` fresh processes on this machine and return each rank's
     result. When any worker fails, the others are stopped and a PipelineError names the first one.
-    `entrypoint` must be importable by name (a module-level function)."""
+    `entrypoint` must be importable by name (a module-level function). The workers share this
+    process's torch threads (vclone.threads.worker_threads) unless `threads_per_rank` is given."""
     from torch.distributed.elastic.multiprocessing.api import DefaultLogsSpecs
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
@@ -83,9 +85,9 @@ def launch_local(entrypoint: Callable[..., Any], *args: Any, world_size: int, th
         rdzv_backend="c10d", rdzv_endpoint=f"127.0.0.1:{free_port()}", max_restarts=0, monitor_interval=0.1,
         start_method="spawn", logs_specs=DefaultLogsSpecs(),
     )
-    with tempfile.TemporaryDirectory(prefix="vclone-workers-") as errors, _quiet_launcher():
+    with worker_threads(world_size) as shared, tempfile.TemporaryDirectory(prefix="vclone-workers-") as errors, _quiet_launcher():
         try:
-            return elastic_launch(config, _run)(entrypoint, args, threads_per_rank, errors)
+            return elastic_launch(config, _run)(entrypoint, args, threads_per_rank or shared, errors)
         except ChildFailedError as err:
             raise PipelineError(_first_error(Path(errors), err.failures)) from None
 
