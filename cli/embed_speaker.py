@@ -8,9 +8,10 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from vclone.cli.choices import DEFAULT_ENCODER
 from vclone.cli.errors import reports_user_errors
+from vclone.cli.threads import THREADS_HELP, configure_threads, say_threads
 from vclone.errors import ConfigError
-from vclone.models.speaker_encoder.store import DEFAULT_ENCODER
 
 __all__ = ["register", "embed_speaker", "DEFAULT_ENCODER"]
 
@@ -22,6 +23,7 @@ def embed_speaker(
     encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help=f"`{DEFAULT_ENCODER}` (pretrained d-vector, core install), `resemblyzer` (pretrained, eval extra), or a speaker encoder run/folder from `vclone train --task speaker-encoder`. Default: the encoder the --voice was trained with, else {DEFAULT_ENCODER}."),
     voice: Optional[Path] = typer.Option(None, "--voice", help="With --speaker: export that training speaker of this voice (run or voice folder). With audio: embed it with the voice's encoder."),
     speaker: Optional[str] = typer.Option(None, "--speaker", "-s", help="With --voice: the training speaker to export. With audio: a name to record in the file."),
+    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and warnings."),
 ) -> None:
     """Make a speaker embedding file for `vclone synthesize --speaker FILE`.
@@ -34,6 +36,7 @@ def embed_speaker(
         raise ConfigError(f"--out must end in .safetensors (a speaker embedding file), got {out}")
     if not out.parent.is_dir():
         raise ConfigError(f"cannot write {out}: directory {out.parent} does not exist; create it first")
+    applied = configure_threads(threads)  # before the imports below load torch
     from vclone.models.speaker_embedding import save_speaker_embedding
 
     if voice is not None and not references:
@@ -52,6 +55,7 @@ def embed_speaker(
         what = f"{report.total_speech_s:.1f} s of speech in {len(report.files)} file(s)"
     save_speaker_embedding(out, embedding.vectors, encoder=embedding.encoder, encoder_version=embedding.encoder_version,
                            speaker=embedding.speaker, source=embedding.source)
+    say_threads(applied, quiet=quiet)
     version = f" version {embedding.encoder_version}" if embedding.encoder_version else ""
     console.print(f"wrote {out}: {what}; space {embedding.encoder}{version}, {embedding.dim} values", markup=False, highlight=False, soft_wrap=True)
 

@@ -10,13 +10,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from vclone.audio.config import AudioConfig
 from vclone.cli.errors import reports_user_errors
-from vclone.eval.batch import EvaluatedPair, build_report, evaluate_files, pair_files, texts_for_pairs, write_report
-from vclone.eval.compare import metrics_to_json, summarize
-from vclone.eval.wer import Recognizer, recognizer_available
+from vclone.cli.threads import THREADS_HELP, configure_threads, say_threads
 
 if TYPE_CHECKING:
+    from vclone.eval.batch import EvaluatedPair
+    from vclone.eval.wer import Recognizer
     from vclone.models.speaker_encoder import SpeakerEncoder
 
 __all__ = ["evaluate", "register"]
@@ -30,6 +29,8 @@ def _load_encoder(spec: str) -> SpeakerEncoder:
 
 
 def _recognizer(wanted: bool, console: Console) -> Recognizer | None:
+    from vclone.eval.wer import Recognizer, recognizer_available
+
     if not wanted:
         return None
     if not recognizer_available():
@@ -43,6 +44,8 @@ def _cell(value: float | None, fmt: str) -> str:
 
 
 def _table(results: list[EvaluatedPair], *, encoder: SpeakerEncoder | None, with_wer: bool) -> Table:
+    from vclone.eval.compare import metrics_to_json, summarize
+
     caption = "mean row: WER pooled over all words (total edits / total words)" if with_wer else None
     table = Table(title=f"{len(results)} pair{'s' if len(results) != 1 else ''}", caption=caption)
     table.add_column("synth vs reference")
@@ -83,6 +86,7 @@ def evaluate(
     encoder: Optional[str] = typer.Option(None, "--encoder", metavar="NAME_OR_PATH", help="Speaker encoder for the cosine column: 'resemblyzer' or a path."),
     json_out: Optional[Path] = typer.Option(None, "--json", metavar="FILE", help="Also write every metric, the summary and the settings as JSON."),
     plot: Optional[Path] = typer.Option(None, "--plot", metavar="DIR", help="Folder for one PNG per pair: both log-mels along the DTW path and both F0 tracks."),
+    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
 ) -> None:
     """Measure synthesized clips against reference recordings of the target voice.
@@ -91,6 +95,10 @@ def evaluate(
     and F0 RMSE / correlation / voicing error over one DTW alignment of the non-silent frames, and with
     --text or --texts the word error rate of pocketsphinx on the clip beside its WER on the reference.
     """
+    applied = configure_threads(threads)  # before the imports below load torch
+    from vclone.audio.config import AudioConfig
+    from vclone.eval.batch import build_report, evaluate_files, pair_files, texts_for_pairs, write_report
+
     console = Console(quiet=quiet, highlight=False)
     sample_rate = AudioConfig().sample_rate
     pairing = pair_files(synths, references)
@@ -103,6 +111,7 @@ def evaluate(
     results = evaluate_files(
         pairing.pairs, sample_rate=sample_rate, texts=pair_texts, encoder=speaker_encoder, recognizer=recognizer, plot_dir=plot
     )
+    say_threads(applied, quiet=quiet)
     console.print(_table(results, encoder=speaker_encoder, with_wer=recognizer is not None))
     if json_out is not None:
         settings = {

@@ -6,13 +6,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vclone.text import supported_languages
-
 __all__ = ["register", "languages"]
 
 
 def languages() -> None:
     """List the supported language codes (use them with --language)."""
+    from vclone.text.languages import supported_languages  # not vclone.text: its normalizer loads num2words
+
     table = Table(title="supported languages")
     table.add_column("code")
     table.add_column("name")

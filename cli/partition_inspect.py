@@ -9,12 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vclone.cli.choices import ACOUSTIC_PRESETS, TRAIN_DEFAULTS
 from vclone.cli.errors import reports_user_errors
 from vclone.errors import ConfigError
-from vclone.models.acoustic.config import preset as find_preset
-from vclone.models.acoustic.config import preset_names
 from vclone.parallel.config import PipelineConfig
-from vclone.train.config import BatchingConfig
 
 if TYPE_CHECKING:
     from vclone.parallel.profile import PlanSummary
@@ -80,7 +78,7 @@ def _footer(summary: "PlanSummary") -> list[str]:
 
 @reports_user_errors
 def partition_inspect(
-    preset: str = typer.Option("tiny", "--preset", "-p", help=f"Model preset: {' | '.join(preset_names())}."),
+    preset: str = typer.Option("tiny", "--preset", "-p", help=f"Model preset: {' | '.join(ACOUSTIC_PRESETS)}."),
     data: list[Path] = typer.Option([], "--data", "-d", help="Prepared corpus folder (repeat for several); without it an example batch is used."),
     stages: int = typer.Option(..., "--stages", help="Pipeline stages N."),
     micro_batches: int = typer.Option(PipelineConfig.num_micro_batches, "--micro-batches", help="Micro-batches M per mini-batch."),
@@ -88,8 +86,8 @@ def partition_inspect(
     remat: str = typer.Option(PipelineConfig.remat, "--remat", help="always | except_last | never (memory figures, --measure)."),
     schedule: str = typer.Option(PipelineConfig.schedule, "--schedule", help="gpipe | 1f1b (memory figures, --measure, --plot)."),
     profile: bool = typer.Option(False, "--profile", help="Time every block's forward and backward (always done for --balance time)."),
-    batch_items: int = typer.Option(BatchingConfig.max_items, "--batch-items", help="Items per mini-batch at most."),
-    batch_frames: int = typer.Option(BatchingConfig.max_frames, "--batch-frames", help="Padded mel frames per mini-batch (with --data)."),
+    batch_items: int = typer.Option(TRAIN_DEFAULTS['batch_items'], "--batch-items", help="Items per mini-batch at most."),
+    batch_frames: int = typer.Option(TRAIN_DEFAULTS['batch_frames'], "--batch-frames", help="Padded mel frames per mini-batch (with --data)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the batch order (with --data): the first batch of that training run is profiled."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the plan and its figures to this JSON file."),
     measure: bool = typer.Option(False, "--measure", help="Run a few real pipeline steps on N local CPU workers and report the measured bubble per stage."),
@@ -106,6 +104,9 @@ def partition_inspect(
     if plot is not None:
         _check_plot_path(plot)
     config = PipelineConfig(num_stages=stages, num_micro_batches=micro_batches, balance=balance, remat=remat, schedule=schedule)
+    from vclone.models.acoustic.config import preset as find_preset
+    from vclone.train.config import BatchingConfig
+
     batching = BatchingConfig(max_frames=batch_frames, max_items=batch_items)
     model_config = find_preset(preset)
     # Imported here so that `vclone --help` and the other commands never load the profiling code.

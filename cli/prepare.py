@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
@@ -11,15 +11,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from vclone.cli.errors import reports_user_errors
-from vclone.data.prepare import REPORT_NAME, PrepareConfig, PrepareSummary, prepare_corpus
+from vclone.cli.threads import THREADS_HELP, configure_threads, say_threads
 from vclone.data.readers import CORPUS_FORMATS, DEFAULT_ENCODING
-from vclone.data.recipe import load_recipe
 from vclone.errors import ConfigError
+
+if TYPE_CHECKING:
+    from vclone.data.prepare import PrepareSummary
 
 __all__ = ["register", "prepare"]
 
 
 def _print_summary(console: Console, summary: PrepareSummary) -> None:
+    from vclone.data.prepare import REPORT_NAME
+
     table = Table(title=f"prepared {summary.out}", show_header=True)
     table.add_column("speaker")
     table.add_column("languages")
@@ -55,6 +59,7 @@ def prepare(
     encoding: Optional[str] = typer.Option(None, "--encoding", help="Encoding of the corpus's text files (default utf-8, a BOM is accepted); e.g. latin-1 or cp1252 for a corpus saved that way."),
     min_duration: Optional[float] = typer.Option(None, help="Reject clips shorter than this many seconds (default 0.5)."),
     max_duration: Optional[float] = typer.Option(None, help="Reject clips longer than this many seconds (default 20)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary table."),
 ) -> None:
     """Phonemize a corpus, cache its log-mel features and write manifest.jsonl + vocab.json.
@@ -64,6 +69,10 @@ def prepare(
     text, too short or long) are skipped and listed with their reason in report.tsv. A corpus from
     which nothing survives is an error, and nothing is left in --out.
     """
+    applied = configure_threads(threads)  # before the imports below load torch
+    from vclone.data.prepare import PrepareConfig, prepare_corpus
+    from vclone.data.recipe import load_recipe
+
     rec = load_recipe(recipe)
     fmt = corpus_format or rec.prepare.get("format", "csv")
     if fmt not in CORPUS_FORMATS:
@@ -83,6 +92,7 @@ def prepare(
     with Progress(*columns, console=console, transient=True, disable=quiet) as bar:
         task = bar.add_task("prepare", total=None)
         summary = prepare_corpus(config, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    say_threads(applied, num_workers=config.num_workers, quiet=quiet)
     _print_summary(console, summary)
 
 

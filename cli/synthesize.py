@@ -8,18 +8,20 @@ import sys
 import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from vclone.cli.choices import DEFAULT_VOCODER, DEFAULT_VOICE, VOCODERS
 from vclone.cli.errors import EXIT_USER_ERROR, reports_user_errors
+from vclone.cli.threads import THREADS_HELP, configure_threads, say_threads
 from vclone.errors import ConfigError
-from vclone.models.shipped import DEFAULT_VOICE
-from vclone.synth.jobs import LineOutcome, OutputPaths, SynthesisOptions, read_text_lines, synthesize_lines, synthesize_to_files
-from vclone.synth.synthesizer import ShortReferenceWarning, SynthesisResult, Synthesizer, UnknownPhonesWarning
-from vclone.synth.vocoders import DEFAULT_VOCODER, VOCODERS
+
+if TYPE_CHECKING:
+    from vclone.synth.jobs import LineOutcome
+    from vclone.synth.synthesizer import SynthesisResult, Synthesizer
 
 __all__ = ["register", "synthesize"]
 
@@ -62,6 +64,7 @@ def synthesize(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of Griffin-Lim's random phases, for repeatable output (neural vocoders are deterministic)."),
     vocoder: Optional[str] = typer.Option(None, "--vocoder", help=f"Vocoder: {' | '.join(VOCODERS)}, or a vocoder folder / training run (default: the one the voice names, else {DEFAULT_VOCODER}; see `vclone vocoders`)."),
     device: str = typer.Option("cpu", "--device", help="Torch device (cpu, cuda, cuda:1, ...)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
 ) -> None:
     """Speak TEXT in LANGUAGE with SPEAKER's voice and write a WAV.
@@ -75,6 +78,11 @@ def synthesize(
     """
     if (text is None) == (text_file is None):
         raise ConfigError("give either TEXT or --text-file (exactly one)")
+    applied = configure_threads(threads)  # before the imports below load torch
+    # Imported here so that `vclone --help` and the light commands never load torch or the models.
+    from vclone.synth.jobs import OutputPaths, SynthesisOptions, read_text_lines, synthesize_lines, synthesize_to_files
+    from vclone.synth.synthesizer import Synthesizer, UnknownPhonesWarning
+
     options = SynthesisOptions(
         language=language, speaker=speaker, accent=accent, pace=pace, pitch_shift=pitch_shift, energy=energy, seed=seed
     )
@@ -93,14 +101,18 @@ def synthesize(
         warnings.simplefilter("ignore", UnknownPhonesWarning)
         if lines is None:
             result = synthesize_to_files(synth, text, options=options, paths=paths)
+            say_threads(applied, console=console)
             console.print(_describe(out, result))
             return
         outcomes = synthesize_lines(synth, lines, options=options, paths=paths, on_outcome=lambda o: _report(console, o))
     _summarize(console, outcomes)
+    say_threads(applied, console=console)
 
 
 def _prepared_speaker(synth: Synthesizer, speaker: str):
     """The speaker with a recording embedded once, its short-speech warning as one line on stderr."""
+    from vclone.synth.synthesizer import ShortReferenceWarning
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ShortReferenceWarning)
         prepared = synth.prepare_speaker(speaker)

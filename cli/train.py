@@ -9,22 +9,25 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 from rich.console import Console
 
+from vclone.cli.choices import (
+    ACOUSTIC_PRESETS,
+    DEFAULT_ENCODER,
+    ENCODER_PRESETS,
+    ENCODER_TASK,
+    RESEMBLYZER,
+    TRAIN_DEFAULTS,
+    VOCODER_PRESETS,
+    VOCODER_TASK,
+    VOICEFILTER,
+)
 from vclone.cli.errors import reports_user_errors
+from vclone.cli.threads import THREADS_HELP, configure_threads, say_threads
 from vclone.errors import ConfigError
-from vclone.models.acoustic.config import preset_names
-from vclone.models.speaker_encoder.config import encoder_preset_names
-from vclone.models.speaker_encoder.encoder import RESEMBLYZER
-from vclone.models.speaker_encoder.store import DEFAULT_ENCODER
-from vclone.models.speaker_encoder.voicefilter import VOICEFILTER
-from vclone.models.vocoder.config import vocoder_preset_names
-from vclone.train.encoder_config import ENCODER_TASK, EncoderBatching
-from vclone.train.vocoder_config import VOCODER_TASK, VocoderSegments
 from vclone.parallel.config import BALANCE_MODES, REMAT_MODES, SCHEDULE_KINDS, PipelineConfig
-from vclone.train.config import BatchingConfig, CheckpointConfig, LoggingConfig, ModelChoice, OptimizerConfig, PlottingConfig, PrecisionConfig, TrainConfig
 from vclone.train.progress import TrainProgress, format_report
-from vclone.train.run_dir import load_run_config
 
 if TYPE_CHECKING:
+    from vclone.train.config import ModelChoice, TrainConfig
     from vclone.train.loop import TrainResult
 
 __all__ = ["register", "train", "given", "typed_command", "DEFAULT_MAX_STEPS", "TASKS"]
@@ -49,6 +52,8 @@ def given(**options: Any) -> dict[str, Any]:
 def _with_consistency(model: ModelChoice, *, encoder: str, weight: float | None, swaps: float | None, judge: str | None = None) -> ModelChoice:
     """`model` with the speaker consistency loss, swaps and judge given (None keeps the model's own;
     the judge defaults to the encoder the voice clones with)."""
+    from vclone.train.config import ModelChoice
+
     current = model.overrides
     if judge is not None and judge not in (RESEMBLYZER, VOICEFILTER):
         from vclone.models.speaker_encoder.store import find_encoder_dir
@@ -89,6 +94,8 @@ def _build_config(base: TrainConfig | None, *, data: list[Path], preset: Optiona
                   options: dict[str, Any], command: tuple[str, ...] = ()) -> TrainConfig:
     """Options given on the command line over the resumed run's settings (or the defaults); `command`
     joins the run's history of command lines."""
+    from vclone.train.config import ModelChoice, TrainConfig
+
     if not data and base is None:
         if resume:
             raise ConfigError(f"--resume: {out} holds no training run to resume; drop --resume and pass --data to start one")
@@ -158,6 +165,7 @@ def _init_spec(init: str) -> str:
 
 def _fine_tune_run(*, data: list[Path], preset: Optional[str], out: Path, options: dict[str, Any]) -> TrainConfig:
     """A new run from the voice `--init` names: its model and speaker conditioning, the options' losses."""
+    from vclone.train.config import ModelChoice, TrainConfig
     from vclone.train.init_from_voice import init_settings, read_init_voice
 
     from vclone.synth.vocoders import VOCODERS
@@ -211,19 +219,19 @@ def train(
     ctx: typer.Context,
     data: list[Path] = typer.Option([], "--data", "-d", help="Prepared corpus folder (repeat for several). Optional with --resume."),
     task: str = typer.Option("acoustic", "--task", help=f"What to train: {' | '.join(TASKS)}."),
-    preset: Optional[str] = typer.Option(None, "--preset", "-p", help=f"Model preset: {' | '.join(preset_names())}; for the speaker encoder {' | '.join(encoder_preset_names())} (default tiny); for a vocoder {' | '.join(vocoder_preset_names())} (default small)."),
+    preset: Optional[str] = typer.Option(None, "--preset", "-p", help=f"Model preset: {' | '.join(ACOUSTIC_PRESETS)}; for the speaker encoder {' | '.join(ENCODER_PRESETS)} (default tiny); for a vocoder {' | '.join(VOCODER_PRESETS)} (default small)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder: config.json, checkpoints/, logs/, plots/, voice/."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help=f"Optimizer steps to reach (default {DEFAULT_MAX_STEPS}, or the resumed run's)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of initialization, dropout and batch order (default 0)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its latest checkpoint, exactly."),
     deterministic: bool = typer.Option(False, "--deterministic", help="No dropout, deterministic kernels: same seed, same weights."),
-    batch_frames: Optional[int] = typer.Option(None, "--batch-frames", help=f"Padded mel frames per batch (default {BatchingConfig.max_frames})."),
-    batch_items: Optional[int] = typer.Option(None, "--batch-items", help=f"Items per batch at most (default {BatchingConfig.max_items}; vocoder: audio segments per batch, default {VocoderSegments.num_items})."),
-    lr: Optional[float] = typer.Option(None, "--lr", help=f"Peak learning rate after warm-up (default {OptimizerConfig.lr})."),
-    checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help=f"Steps between checkpoints (default {CheckpointConfig.every})."),
-    log_every: Optional[int] = typer.Option(None, "--log-every", help=f"Steps between rows of logs/train.csv (default {LoggingConfig.every})."),
-    plot_every: Optional[int] = typer.Option(None, "--plot-every", help=f"Steps between mel/alignment plots (default {PlottingConfig.every})."),
-    device: Optional[str] = typer.Option(None, "--device", help=f"cpu | cuda | auto (default {PrecisionConfig.device})."),
+    batch_frames: Optional[int] = typer.Option(None, "--batch-frames", help=f"Padded mel frames per batch (default {TRAIN_DEFAULTS['batch_frames']})."),
+    batch_items: Optional[int] = typer.Option(None, "--batch-items", help=f"Items per batch at most (default {TRAIN_DEFAULTS['batch_items']}; vocoder: audio segments per batch, default {TRAIN_DEFAULTS['vocoder_items']})."),
+    lr: Optional[float] = typer.Option(None, "--lr", help=f"Peak learning rate after warm-up (default {TRAIN_DEFAULTS['lr']})."),
+    checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help=f"Steps between checkpoints (default {TRAIN_DEFAULTS['checkpoint_every']})."),
+    log_every: Optional[int] = typer.Option(None, "--log-every", help=f"Steps between rows of logs/train.csv (default {TRAIN_DEFAULTS['log_every']})."),
+    plot_every: Optional[int] = typer.Option(None, "--plot-every", help=f"Steps between mel/alignment plots (default {TRAIN_DEFAULTS['plot_every']})."),
+    device: Optional[str] = typer.Option(None, "--device", help=f"cpu | cuda | auto (default {TRAIN_DEFAULTS['device']})."),
     stages: Optional[int] = typer.Option(None, "--stages", help="Pipeline stages (composite layers), one worker each (default 1: no pipeline)."),
     micro_batches: Optional[int] = typer.Option(None, "--micro-batches", help="Micro-batches per mini-batch (GPipe; default 1)."),
     data_parallel: Optional[int] = typer.Option(None, "--data-parallel", help="Copies of the whole pipeline, each on part of the batch (default 1)."),
@@ -231,8 +239,8 @@ def train(
     schedule: Optional[str] = typer.Option(None, "--schedule", help=f"Pipeline schedule: {' | '.join(SCHEDULE_KINDS)} (default {PipelineConfig.schedule})."),
     balance: Optional[str] = typer.Option(None, "--balance", help=f"Cut the model by {' | '.join(BALANCE_MODES)}, or give block counts per stage like 3,5,4 (default {PipelineConfig.balance})."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help=f"Seconds a stage waits for a peer before every worker stops with an error (default {PipelineConfig.timeout_s:.0f})."),
-    batch_speakers: Optional[int] = typer.Option(None, "--batch-speakers", help=f"Speaker encoder: speakers per GE2E batch (default {EncoderBatching.num_speakers})."),
-    batch_utterances: Optional[int] = typer.Option(None, "--batch-utterances", help=f"Speaker encoder: utterances per speaker per batch (default {EncoderBatching.num_utterances})."),
+    batch_speakers: Optional[int] = typer.Option(None, "--batch-speakers", help=f"Speaker encoder: speakers per GE2E batch (default {TRAIN_DEFAULTS['batch_speakers']})."),
+    batch_utterances: Optional[int] = typer.Option(None, "--batch-utterances", help=f"Speaker encoder: utterances per speaker per batch (default {TRAIN_DEFAULTS['batch_utterances']})."),
     speaker_encoder: Optional[str] = typer.Option(None, "--speaker-encoder", help=f"Condition on this speaker encoder's embeddings ({VOICEFILTER}, resemblyzer, or a run of --task speaker-encoder), so the voice clones from reference audio made by `vclone embed-speaker` (default {DEFAULT_ENCODER})."),
     speaker_table: bool = typer.Option(False, "--speaker-table", help="Learn a speaker table instead of conditioning on a speaker encoder: the voice speaks its training speakers only and cannot clone from audio."),
     speaker_vectors: Optional[str] = typer.Option(None, "--speaker-vectors", help="With --speaker-encoder: utterance (each clip's own embedding) or speaker (its speaker's mean; default utterance)."),
@@ -243,10 +251,11 @@ def train(
     init: Optional[str] = typer.Option(None, "--init", help="Fine-tune from a voice: `base` (the shipped voice, see `vclone voices`), another shipped voice's name, or a voice folder / run. The run keeps the voice's model and speaker conditioning; new phones, speakers and languages of --data extend it. Vocoder: start from these generator weights (hifigan-universal with --preset universal, or a vocoder folder)."),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="Vocoder: distil from this vocoder (hifigan-universal or a vocoder folder): learn its audio for the same mels instead of the recordings."),
     predicted_mels: Optional[Path] = typer.Option(None, "--predicted-mels", help="Vocoder: train on the teacher-forced mels this acoustic voice (or run) predicts for --data, so the vocoder learns the mels synthesis will feed it."),
-    segment_frames: Optional[int] = typer.Option(None, "--segment-frames", help=f"Vocoder: mel frames per audio segment (default {VocoderSegments.segment_frames}, i.e. 8192 samples)."),
+    segment_frames: Optional[int] = typer.Option(None, "--segment-frames", help=f"Vocoder: mel frames per audio segment (default {TRAIN_DEFAULTS['segment_frames']}, i.e. 8192 samples)."),
     adversarial_start: Optional[int] = typer.Option(None, "--adversarial-start", help="Vocoder: steps of mel-loss-only training before the discriminators join (default 0)."),
     discriminator: Optional[str] = typer.Option(None, "--discriminator", help="Vocoder: hifigan (multi-period + multi-scale, the paper's) | univnet | light (a fraction of the width, for CPUs) | tiny (default hifigan)."),
     stft_loss: Optional[float] = typer.Option(None, "--stft-loss", help="Vocoder: weight of a multi-resolution STFT loss against the real audio (default 0; e.g. 2 for a generator trained from scratch)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Train the acoustic model, on one process or pipeline-parallel (--stages N --micro-batches M):
@@ -258,6 +267,7 @@ def train(
     trains or fine-tunes a HiFi-GAN-style vocoder (RUN/vocoder, for `vclone synthesize --vocoder RUN`)."""
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    applied = configure_threads(threads)  # before anything below loads torch
     if speaker_table:
         _check_speaker_table(task=task, resume=resume, speaker_encoder=speaker_encoder, speaker_vectors=speaker_vectors,
                              speaker_consistency=speaker_consistency, speaker_swaps=speaker_swaps, speaker_judge=speaker_judge)
@@ -270,6 +280,7 @@ def train(
     if task == VOCODER_TASK:
         from vclone.cli.train_vocoder import train_vocoder_command
 
+
         vocoder_options = given(
             max_steps=max_steps, seed=seed, lr=lr, checkpoint_every=checkpoint_every, log_every=log_every, plot_every=plot_every,
             device=device, batch_items=batch_items, stages=stages, micro_batches=micro_batches, data_parallel=data_parallel,
@@ -279,7 +290,8 @@ def train(
         )
         if init is not None:
             vocoder_options["init"] = init
-        if train_vocoder_command(data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=vocoder_options, quiet=quiet):
+        if train_vocoder_command(data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=vocoder_options, quiet=quiet,
+                                 threads=applied):
             typer.echo("interrupted; checkpoint saved, continue with --resume", err=True)
             raise typer.Exit(EXIT_INTERRUPTED)
         return
@@ -298,12 +310,15 @@ def train(
             data_parallel=data_parallel, remat=remat, schedule=schedule, balance=balance, timeout=timeout,
             batch_frames=batch_frames, batch_items=batch_items, plot_every=plot_every,
         )
-        if train_speaker_encoder(data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=encoder_options, quiet=quiet):
+        if train_speaker_encoder(data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=encoder_options, quiet=quiet,
+                                 threads=applied):
             typer.echo("interrupted; checkpoint saved, continue with --resume", err=True)
             raise typer.Exit(EXIT_INTERRUPTED)
         return
     if batch_speakers is not None or batch_utterances is not None:
         raise ConfigError(f"--batch-speakers and --batch-utterances apply to --task {ENCODER_TASK} only")
+    from vclone.train.run_dir import load_run_config
+
     base = load_run_config(out) if resume else None
     options = given(
         max_steps=max_steps, seed=seed, batch_frames=batch_frames, batch_items=batch_items, lr=lr,
@@ -329,6 +344,7 @@ def train(
         console = Console(stderr=True, quiet=quiet)
         with TrainProgress(console, disable=quiet) as bar:
             result = run_training(config, progress=bar, phase=bar.phase)
+    say_threads(applied, num_workers=config.pipeline.world_size, quiet=quiet)
     _print_result(console, result)
     if result.interrupted:
         typer.echo(f"interrupted at step {result.step}; checkpoint saved, continue with --resume", err=True)

@@ -8,8 +8,10 @@ from typing import Any
 
 from rich.console import Console
 
+from vclone.cli.threads import say_threads
 from vclone.cli.train import given
 from vclone.errors import ConfigError
+from vclone.threads import AppliedThreads
 from vclone.train.encoder_config import ENCODER_TASK, EncoderTrainConfig
 from vclone.train.progress import TrainProgress, format_report
 from vclone.train.run_dir import stored_run
@@ -56,7 +58,7 @@ def build_encoder_config(*, data: list[Path], preset: str | None, out: Path, res
 
 
 def train_speaker_encoder(*, data: list[Path], preset: str | None, out: Path, resume: bool, deterministic: bool,
-                          options: dict[str, Any], quiet: bool) -> bool:
+                          options: dict[str, Any], quiet: bool, threads: AppliedThreads | None = None) -> bool:
     """Run the training; prints the outcome. Returns True when Ctrl-C stopped it early."""
     config = build_encoder_config(data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=options)
     from vclone.train.encoder_loop import train_encoder
@@ -64,6 +66,8 @@ def train_speaker_encoder(*, data: list[Path], preset: str | None, out: Path, re
     console = Console(stderr=True, quiet=quiet)
     with TrainProgress(console, disable=quiet) as bar:
         result = train_encoder(config, progress=bar)
+    if threads is not None:
+        say_threads(threads, quiet=quiet)
     say = lambda text: console.print(text, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
     if result.last_report is not None:
         say(f"step {result.step}: {format_report(result.last_report)}")

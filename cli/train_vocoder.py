@@ -8,8 +8,10 @@ from typing import Any
 
 from rich.console import Console
 
+from vclone.cli.threads import say_threads
 from vclone.cli.train import given
 from vclone.errors import ConfigError
+from vclone.threads import AppliedThreads
 from vclone.train.progress import TrainProgress, format_report
 from vclone.train.run_dir import stored_run
 from vclone.train.vocoder_config import VOCODER_TASK, VocoderTrainConfig
@@ -80,7 +82,7 @@ def _absolute_or_name(init: str, *, option: str) -> str:
 
 
 def train_vocoder_command(*, data: list[Path], preset: str | None, out: Path, resume: bool, deterministic: bool,
-                          options: dict[str, Any], quiet: bool) -> bool:
+                          options: dict[str, Any], quiet: bool, threads: AppliedThreads | None = None) -> bool:
     """Run the training; prints the outcome. Returns True when Ctrl-C stopped it early."""
     config = build_vocoder_config(data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=options)
     from vclone.train.vocoder_loop import train_vocoder
@@ -95,6 +97,8 @@ def train_vocoder_command(*, data: list[Path], preset: str | None, out: Path, re
     else:
         with TrainProgress(console, disable=quiet) as bar:
             result = train_vocoder(config, progress=bar, phase=bar.phase)
+    if threads is not None:
+        say_threads(threads, num_workers=config.pipeline.world_size, quiet=quiet)
     say = lambda text: console.print(text, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
     if result.last_report is not None:
         say(f"step {result.step}: {format_report(result.last_report)}")

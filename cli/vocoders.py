@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from vclone.cli.choices import DEFAULT_VOCODER
 from vclone.cli.errors import fail, reports_user_errors
-from vclone.synth.vocoders import ATTACHED_DIR, DEFAULT_VOCODER, attach_vocoder, list_vocoders
 
 __all__ = ["register", "vocoders", "attach"]
 
@@ -26,6 +26,8 @@ def vocoders(
 ) -> None:
     """List the vocoders `vclone synthesize --vocoder` accepts: name, sample rate, mel convention,
     parameters and where the weights come from. A folder given as PATH that cannot be used is an error."""
+    from vclone.synth.vocoders import list_vocoders
+
     infos = list_vocoders(list(paths or []))
     if as_json:
         typer.echo(json.dumps([asdict(info) for info in infos], indent=2))
@@ -55,6 +57,8 @@ def attach(
     """Make VOCODER the voice's default vocoder (what `vclone synthesize` and `Synthesizer` use when no
     --vocoder is given). A vocoder folder is checked against the voice's mel convention and copied
     into VOICE/vocoder, so the voice stays self-contained; re-exports of the voice keep it."""
+    from vclone.synth.vocoders import ATTACHED_DIR, attach_vocoder
+
     voice_dir, named = attach_vocoder(voice, vocoder)
     where = f" (copied to {voice_dir / named})" if named == ATTACHED_DIR else ""
     Console(stderr=True, highlight=False).print(f"{escape(str(voice_dir))}: default vocoder is now {escape(named)}{escape(where)}", soft_wrap=True)

@@ -123,8 +123,9 @@ def test_folders_pair_by_name_and_report_the_rest(app: typer.Typer, clips: dict[
 
 
 def test_wer_with_texts(app: typer.Typer, clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(ev, "recognizer_available", lambda: True)
-    monkeypatch.setattr(ev, "Recognizer", lambda: FakeRecognizer("a cat sat", "the cat sat"))
+    # Patched where the command imports them when it runs (not at import time, so --help stays light).
+    monkeypatch.setattr("vclone.eval.wer.recognizer_available", lambda: True)
+    monkeypatch.setattr("vclone.eval.wer.Recognizer", lambda: FakeRecognizer("a cat sat", "the cat sat"))
     texts = tmp_path / "texts.txt"
     texts.write_text("The cat sat.\n", encoding="utf-8")
     out = tmp_path / "m.json"
@@ -140,7 +141,7 @@ def test_wer_with_texts(app: typer.Typer, clips: dict[str, Path], monkeypatch: p
 
 
 def test_without_pocketsphinx_wer_is_left_out(app: typer.Typer, clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ev, "recognizer_available", lambda: False)
+    monkeypatch.setattr("vclone.eval.wer.recognizer_available", lambda: False)
     result = runner.invoke(app, ["evaluate", str(clips["same"]), "-r", str(clips["ref"]), "--text", "hello"], env=WIDE)
     assert result.exit_code == 0, result.output
     notes = [line for line in result.output.splitlines() if "pocketsphinx is not installed" in line]
