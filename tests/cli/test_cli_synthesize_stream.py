@@ -116,3 +116,33 @@ def test_out_is_required_without_stream(voice: Path) -> None:
     result = _invoke("Hello.", "-l", "en-us", "-s", "alice", "--voice", str(voice))
     assert result.exit_code == 2
     assert "--out is required" in _one_error_line(result.stderr)
+
+
+@pytest.mark.slow
+def test_audio_comes_out_of_a_pipe_before_the_input_ends(voice: Path) -> None:
+    """As `producer | vclone synthesize --stream --text-file - | aplay`: the first line's audio is on
+    stdout while standard input is still open."""
+    import subprocess
+    import sys
+    import threading
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vclone.cli.app", "synthesize", "-l", "en-us", "-s", "alice", "--voice", str(voice), "--stream", "--text-file", "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        process.stdin.write("The quick brown fox.\n".encode())
+        process.stdin.flush()
+        head: list[bytes] = []
+        reader = threading.Thread(target=lambda: head.append(process.stdout.read(HEADER_BYTES + 512)))
+        reader.start()
+        reader.join(timeout=240)
+        assert not reader.is_alive() and head and head[0][:4] == b"RIFF", "no audio while standard input is open"
+        process.stdin.write("The lazy dog.\n".encode())
+        process.stdin.close()
+        rest, stderr = process.stdout.read(), process.stderr.read()
+        assert process.wait(timeout=240) == 0, stderr.decode()
+    finally:
+        process.kill()
+    _, samples = _streamed_wav(head[0] + rest)
+    assert samples.size > 0

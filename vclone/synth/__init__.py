@@ -1,4 +1,4 @@
-"""Synthesis: text -> phones -> token ids -> acoustic model -> mel -> vocoder -> waveform."""
+"""Synthesis: text -> phones -> token ids -> acoustic model -> mel -> vocoder -> waveform (whole, or streamed in chunks)."""
 
 from vclone.synth.synthesizer import SynthesisError, SynthesisResult, Synthesizer, UnknownPhonesWarning, UnknownSpeakerError, UntrainedLanguageError
 

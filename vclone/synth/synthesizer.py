@@ -152,7 +152,8 @@ class SynthesisResult:
 
 class Synthesizer:
     """A loaded voice ready to speak: `Synthesizer(voice)("Hello", language="en-us", speaker="alice")`,
-    or `Synthesizer.from_path()("Hola", language="es", speaker=Path("ref.wav"))` with the shipped base voice.
+    or `Synthesizer.from_path()("Hola", language="es", speaker=Path("ref.wav"))` with the shipped base voice;
+    `synth.stream(text, ...)` yields the audio sentence by sentence, in chunks, as it is made.
 
     Phonemizers (on first use of a language) and the voice's speaker encoder (on the first reference
     recording) are built once and kept by this instance.
