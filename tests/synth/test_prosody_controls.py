@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import SHRUNK, SPEAKERS, TEXTS
+from synth_fixtures import SHRUNK, SPEAKERS, TEXTS
 from typer.testing import CliRunner
 
 from vclone.cli.app import app

@@ -9,25 +9,13 @@ from typing import Any
 import pytest
 import torch
 from corpus_fixtures import write_csv, write_voiced
+from train_fixtures import SHRUNK
 
 from vclone.audio import AudioConfig
 from vclone.data.features import FeatureSettings
 from vclone.data.prepare import PrepareConfig, prepare_corpus
 from vclone.train.config import BatchingConfig, CheckpointConfig, LoggingConfig, ModelChoice, PlottingConfig, TrainConfig
 
-# `tiny` shrunk until a step takes milliseconds: the tests check the training machinery, not sound.
-SHRUNK = {
-    "d_model": 16,
-    "num_heads": 2,
-    "num_encoder_layers": 1,
-    "num_decoder_layers": 1,
-    "ffn_dim": 32,
-    "ffn_kernel": 3,
-    "aligner_dim": 16,
-    "duration_predictor_dim": 16,
-    "speaker_embedding_dim": 8,
-    "language_embedding_dim": 4,
-}
 ROWS = [
     ("a1", "alice", "en-us", "The quick brown fox jumps.", 0.9),
     ("a2", "alice", "en-us", "She sells sea shells.", 0.7),

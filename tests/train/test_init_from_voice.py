@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import SHRUNK
+from train_fixtures import SHRUNK
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 

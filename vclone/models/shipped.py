@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vclone.models.voice import CONFIG_NAME, VoiceError, find_voice_dir, read_voice_config
+from vclone.models.voice_files import CONFIG_NAME, VoiceError, find_voice_dir, read_voice_config
 
 __all__ = [
     "VOICES_DIR",
