@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SLOW, make_config
-from conftest import http as request
+from serve_fixtures import SLOW, make_config
+from serve_fixtures import http as request
 
 from vclone.serve import create_app
 from vclone.serve.server import serve_in_thread

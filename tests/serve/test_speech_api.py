@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 openai = pytest.importorskip("openai", reason="the tests use the official `openai` client (pip install -e '.[test]')")
-from conftest import SLOW, http  # noqa: E402
+from serve_fixtures import SLOW, http  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import SLOW, make_config, multipart
-from conftest import http as request
+from serve_fixtures import SLOW, make_config, multipart
+from serve_fixtures import http as request
 
 from vclone.serve import create_app
 from vclone.serve.registry import VoiceNameError, check_voice_name
