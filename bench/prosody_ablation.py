@@ -38,6 +38,7 @@ from vclone.train.loop import train
 
 VARIANTS = {
     "baseline": {"pitch_energy": False, "postnet_layers": 0},
+    "pitch-conv": {"pitch_energy": True, "postnet_layers": 0, "pitch_embedding": "conv"},
     "pitch": {"pitch_energy": True, "postnet_layers": 0},
     "postnet": {"pitch_energy": False},
     "pitch+postnet": {},
@@ -100,6 +101,15 @@ def synth_and_score(voice: Path, rows: list[dict], out: Path, recognizer: Recogn
     return scores
 
 
+def _finished_steps(run: Path) -> int:
+    """The last step logged by a run (0 when it has not started)."""
+    log = run / "logs" / "train.csv"
+    if not log.is_file():
+        return 0
+    last = log.read_text(encoding="utf-8").strip().splitlines()[-1].split(",")[0]
+    return int(last) if last.isdigit() else 0
+
+
 def summary(scores: list[dict]) -> dict:
     def med(key: str) -> float:
         values = [s[key] for s in scores if s[key] is not None and s[key] == s[key]]
@@ -133,17 +143,22 @@ def main() -> None:
     prepare_corpus(PrepareConfig(corpus=train_csv, corpus_format="csv", out=prepared, features=FeatureSettings(audio=AudioConfig())))
     print(f"prepared {train_csv} in {time.perf_counter() - start:.0f} s; held out: {len(same)} same-language, {len(cross)} cross-language clips")
     recognizer = Recognizer() if recognizer_available() else None
-    report: dict = {"preset": args.preset, "steps": args.steps, "seed": args.seed, "variants": {}}
+    saved = args.work / "ablation.json"
+    report: dict = json.loads(saved.read_text(encoding="utf-8")) if saved.is_file() else {}
+    if (report.get("preset"), report.get("steps"), report.get("seed")) != (args.preset, args.steps, args.seed):
+        report = {"preset": args.preset, "steps": args.steps, "seed": args.seed, "variants": {}}
     for name in variants:
         run = args.work / "runs" / name
         start = time.perf_counter()
-        config = TrainConfig(data_dirs=(prepared,), out=run, max_steps=args.steps, seed=args.seed,
-                             model=ModelChoice(args.preset, VARIANTS[name]), resume=(run / "checkpoints").is_dir())
-        result = train(config)
-        seconds = time.perf_counter() - start
+        if _finished_steps(run) >= args.steps and (run / "voice" / "voice.json").is_file():
+            voice, seconds = run / "voice", report["variants"].get(name, {}).get("train_seconds", float("nan"))
+        else:
+            config = TrainConfig(data_dirs=(prepared,), out=run, max_steps=args.steps, seed=args.seed,
+                                 model=ModelChoice(args.preset, VARIANTS[name]), resume=(run / "checkpoints").is_dir())
+            voice, seconds = train(config).voice, time.perf_counter() - start
         entry = {"train_seconds": round(seconds, 1), "overrides": VARIANTS[name]}
         for label, rows in (("same", same), ("cross", cross)):
-            scores = synth_and_score(result.voice, rows, args.work / "clips" / name / label, recognizer)
+            scores = synth_and_score(voice, rows, args.work / "clips" / name / label, recognizer)
             entry[label] = {"summary": summary(scores), "clips": scores}
         report["variants"][name] = entry
         (args.work / "ablation.json").write_text(json.dumps(report, indent=1), encoding="utf-8")

@@ -13,6 +13,7 @@ from acoustic_fixtures import PAD_VALUE, small_config
 from vclone.data.batch import UtteranceTensors, collate
 from vclone.data.features import frame_energy
 from vclone.models.acoustic import AcousticConfig, ModelDims, build_acoustic_model, preset
+from vclone.models.acoustic.variance import ENERGY_BINS, PITCH_BINS, energy_buckets, pitch_buckets
 
 LENGTHS = [(5, 17), (7, 23), (3, 8)]
 
@@ -102,3 +103,16 @@ def test_voices_from_before_have_neither_block():
     model = build_acoustic_model(config, ModelDims(num_phones=10, num_languages=1, num_speakers=2, n_mels=80))
     names = [name for name, _ in model.named_blocks()]
     assert "variance" not in names and "postnet" not in names
+
+
+def test_pitch_and_energy_buckets():
+    log_f0 = torch.tensor([[math.log(50.0), math.log(1000.0), math.log(2000.0), math.log(150.0)]])
+    voiced = torch.tensor([[True, True, True, False]])
+    assert pitch_buckets(log_f0, voiced).tolist() == [[1, PITCH_BINS - 1, PITCH_BINS - 1, 0]]
+    assert energy_buckets(torch.tensor([[-9.0, 0.0, 3.0]])).tolist() == [[0, 128, ENERGY_BINS - 1]]
+
+
+def test_voices_from_before_the_bucketed_embedding_keep_the_convolution():
+    old = {k: v for k, v in preset("tiny").to_dict().items() if k != "pitch_embedding"}
+    assert AcousticConfig.from_dict(old).pitch_embedding == "conv"
+    assert all(preset(name).pitch_embedding == "bucket" for name in ("tiny", "small", "base", "deep"))

@@ -70,6 +70,9 @@ class AcousticConfig:
     """A `variance` block after `duration`: per-frame pitch (normalized per speaker, scaled by a register
     predicted from the speaker) and energy are predicted and told to the decoder. False in voices
     trained before it existed."""
+    pitch_embedding: str = "conv"
+    """How the decoder is told pitch and energy: "conv" (a convolution over the values; voices trained
+    before the setting existed) or "bucket" (FastSpeech 2's quantized embeddings, the presets')."""
     variance_predictor_dim: int = 128
     """Width of the pitch and energy predictors' convolutions."""
     pitch_loss_weight: float = 1.0
@@ -128,6 +131,8 @@ class AcousticConfig:
             raise ConfigError(f"speaker_consistency_swaps must be in [0, 1), got {self.speaker_consistency_swaps}")
         if self.speaker_consistency_swaps > 0 and self.speaker_consistency_weight <= 0:
             raise ConfigError("speaker swaps are trained by the speaker consistency loss alone: give it a weight (speaker_consistency_weight)")
+        if self.pitch_embedding not in ("conv", "bucket"):
+            raise ConfigError(f"pitch_embedding must be conv or bucket, got {self.pitch_embedding!r}")
         if self.postnet_layers < 0 or self.postnet_layers == 1:
             raise ConfigError(f"postnet_layers must be 0 (none) or at least 2, got {self.postnet_layers}")
         if not 0.0 <= self.condition_language_dropout <= 1.0:
@@ -147,16 +152,16 @@ class AcousticConfig:
 PRESETS: dict[str, AcousticConfig] = {
     # Trains on CPU in minutes on the tiny demo corpus; what tests shrink further.
     "tiny": AcousticConfig(d_model=96, num_heads=2, num_encoder_layers=2, num_decoder_layers=2, ffn_dim=192, aligner_dim=64, duration_predictor_dim=96, decoder_speaker_norm=True,
-                          pitch_energy=True, variance_predictor_dim=96, postnet_layers=5, postnet_dim=128),
+                          pitch_energy=True, pitch_embedding="bucket", variance_predictor_dim=96, postnet_layers=5, postnet_dim=128),
     # CPU-friendly quality preset for the small demo corpus.
     "small": AcousticConfig(d_model=192, num_heads=2, num_encoder_layers=4, num_decoder_layers=4, ffn_dim=512, speaker_embedding_dim=128, duration_predictor_dim=192, decoder_speaker_norm=True,
-                           pitch_energy=True, variance_predictor_dim=192, postnet_layers=5, postnet_dim=256),
+                           pitch_energy=True, pitch_embedding="bucket", variance_predictor_dim=192, postnet_layers=5, postnet_dim=256),
     # GPU preset.
     "base": AcousticConfig(d_model=384, num_heads=4, num_encoder_layers=6, num_decoder_layers=6, ffn_dim=1536, speaker_embedding_dim=256, language_embedding_dim=32, aligner_dim=128, duration_predictor_dim=256, decoder_speaker_norm=True,
-                          pitch_energy=True, variance_predictor_dim=256, postnet_layers=5, postnet_dim=512),
+                          pitch_energy=True, pitch_embedding="bucket", variance_predictor_dim=256, postnet_layers=5, postnet_dim=512),
     # Exists to exercise the pipeline: 12 + 12 transformer blocks plus the fixed blocks.
     "deep": AcousticConfig(d_model=256, num_heads=4, num_encoder_layers=12, num_decoder_layers=12, ffn_dim=1024, speaker_embedding_dim=256, language_embedding_dim=32, aligner_dim=128, duration_predictor_dim=256, decoder_speaker_norm=True,
-                          pitch_energy=True, variance_predictor_dim=256, postnet_layers=5, postnet_dim=512),
+                          pitch_energy=True, pitch_embedding="bucket", variance_predictor_dim=256, postnet_layers=5, postnet_dim=512),
 }
 
 

@@ -25,7 +25,10 @@ from vclone.models.acoustic.layers import ConvStack, MaskedConv1d, lengths_to_ma
 from vclone.models.blocks import Block
 from vclone.models.record import AcousticRecord
 
-__all__ = ["LOG_F0_CENTER", "LOG_F0_STD", "ENERGY_CENTER", "ENERGY_SCALE", "VarianceBlock"]
+__all__ = [
+    "LOG_F0_CENTER", "LOG_F0_STD", "ENERGY_CENTER", "ENERGY_SCALE", "PITCH_BINS", "ENERGY_BINS", "PITCH_EMBEDDINGS",
+    "pitch_buckets", "energy_buckets", "VarianceBlock",
+]
 
 LOG_F0_CENTER = math.log(150.0)
 """Subtracted from log F0 before the decoder sees it (keeps the input near 0)."""
@@ -36,6 +39,29 @@ LOG_F0_STD = math.log(0.2)
 """Typical log of a speaker's log-F0 standard deviation (about 3.5 semitones): the register head
 predicts offsets from LOG_F0_CENTER and from this, so an untrained head starts near a typical voice."""
 _SEMITONE = math.log(2.0) / 12.0
+PITCH_BINS = 256
+"""Log-spaced F0 bins of the bucketed pitch embedding, from F0_LOW_HZ to F0_HIGH_HZ (bin 0: unvoiced)."""
+F0_LOW_HZ, F0_HIGH_HZ = 50.0, 1000.0
+ENERGY_BINS = 256
+"""Bins of normalized energy over [-ENERGY_RANGE, ENERGY_RANGE] for the bucketed energy embedding."""
+ENERGY_RANGE = 3.0
+PITCH_EMBEDDINGS = ("conv", "bucket")
+"""How the decoder is told pitch and energy: a convolution over the values (voices trained first), or
+FastSpeech 2's quantized embeddings (one learned vector per bin, so the decoder hears each pitch as a
+distinct, full-size signal)."""
+
+
+def pitch_buckets(log_f0_BT: torch.Tensor, voiced_BT: torch.Tensor) -> torch.Tensor:
+    """(B, T) int64 bin of each frame's log F0: 1..PITCH_BINS-1 log-spaced, 0 where unvoiced."""
+    low, high = math.log(F0_LOW_HZ), math.log(F0_HIGH_HZ)
+    scaled = (log_f0_BT - low) / (high - low) * (PITCH_BINS - 2)
+    return torch.where(voiced_BT, scaled.round().clamp(0, PITCH_BINS - 2).long() + 1, torch.zeros_like(scaled, dtype=torch.long))
+
+
+def energy_buckets(energy_z_BT: torch.Tensor) -> torch.Tensor:
+    """(B, T) int64 bin of each frame's normalized energy (clamped to the range)."""
+    scaled = (energy_z_BT.clamp(-ENERGY_RANGE, ENERGY_RANGE) + ENERGY_RANGE) / (2 * ENERGY_RANGE) * (ENERGY_BINS - 1)
+    return scaled.round().long()
 
 
 class VarianceBlock(Block):
@@ -57,8 +83,13 @@ class VarianceBlock(Block):
         self.energy_predictor = ConvStack(d, p, 3, 2, config.dropout)
         self.energy_proj = nn.Linear(p, 1)
         self.register = nn.Sequential(nn.Linear(d, p), nn.ReLU(), nn.Linear(p, 2))  # mean, log std
-        self.pitch_embed = MaskedConv1d(2, d, 3)
-        self.energy_embed = MaskedConv1d(1, d, 3)
+        self.bucketed = config.pitch_embedding == "bucket"
+        if self.bucketed:
+            self.pitch_embed = nn.Embedding(PITCH_BINS, d)
+            self.energy_embed = nn.Embedding(ENERGY_BINS, d)
+        else:
+            self.pitch_embed = MaskedConv1d(2, d, 3)
+            self.energy_embed = MaskedConv1d(1, d, 3)
         # Heads start at zero: an untrained block predicts a typical register, a flat contour at the
         # speaker's mean and typical energy, so its first optimizer steps move from there gently.
         for head in (self.pitch_proj, self.energy_proj, self.register[-1]):
@@ -113,9 +144,13 @@ class VarianceBlock(Block):
             voiced_BT = torch.where(own_BT, true_voiced_BT, voiced_BT)
             energy_BT = torch.where(own_BT, batch.energy * mask_BT, energy_BT.detach())
 
-        pitch_in_BT2 = torch.stack([(log_f0_BT - LOG_F0_CENTER) * voiced_BT, voiced_BT.float()], dim=-1)
-        energy_in_BT1 = ((energy_BT - ENERGY_CENTER) / ENERGY_SCALE)[..., None]
-        frame_h = x.frame_h + (self.pitch_embed(pitch_in_BT2, mask_BT) + self.energy_embed(energy_in_BT1, mask_BT)) * mask_BT[..., None]
+        energy_norm_BT = (energy_BT - ENERGY_CENTER) / ENERGY_SCALE
+        if self.bucketed:
+            told_BTD = self.pitch_embed(pitch_buckets(log_f0_BT, voiced_BT)) + self.energy_embed(energy_buckets(energy_norm_BT))
+        else:
+            pitch_in_BT2 = torch.stack([(log_f0_BT - LOG_F0_CENTER) * voiced_BT, voiced_BT.float()], dim=-1)
+            told_BTD = self.pitch_embed(pitch_in_BT2, mask_BT) + self.energy_embed(energy_norm_BT[..., None], mask_BT)
+        frame_h = x.frame_h + told_BTD * mask_BT[..., None]
         return replace(
             x,
             frame_h=frame_h,
