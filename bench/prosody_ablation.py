@@ -40,10 +40,11 @@ VARIANTS = {
     "baseline": {"pitch_energy": False, "postnet_layers": 0},
     "pitch-conv": {"pitch_energy": True, "postnet_layers": 0, "pitch_embedding": "conv"},
     "pitch": {"pitch_energy": True, "postnet_layers": 0},
-    "postnet": {"pitch_energy": False},
-    "pitch+postnet": {},
+    "postnet": {"pitch_energy": False, "postnet_layers": 5},
+    "pitch+postnet": {"postnet_layers": 5},
 }
-"""Overrides of the preset (whose own settings have pitch and energy and a postnet)."""
+"""Overrides of the preset (whose own settings have pitch and energy, told through bucketed embeddings,
+and no postnet)."""
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

@@ -60,13 +60,13 @@ def test_example_batch_plan_per_stage(tmp_path: Path) -> None:
 
 
 def test_profile_adds_times_and_explicit_balance_is_kept() -> None:
-    args = ["partition-inspect", "--stages", "2", "--micro-batches", "2", "--batch-items", "2", "--balance", "4,8", "--profile"]
+    args = ["partition-inspect", "--stages", "2", "--micro-batches", "2", "--batch-items", "2", "--balance", "4,7", "--profile"]
     result = runner.invoke(app, args, env=WIDE)
     assert result.exit_code == 0, result.output
     rows = _stage_rows(result.output)
-    assert len(rows) == 2 and " 4 " in rows[0] and " 8 " in rows[1]
+    assert len(rows) == 2 and " 4 " in rows[0] and " 7 " in rows[1]
     assert "fwd+bwd" in result.output and "ms" in rows[0]
-    assert "balance explicit 4,8" in result.output
+    assert "balance explicit 4,7" in result.output
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +96,9 @@ def test_with_prepared_data(prepared: Path) -> None:
     ("extra", "needle"),
     [
         (["--stages", "0"], "must be at least 1, got 0"),
-        (["--stages", "13"], "--stages 13 needs at least 13 blocks (one per stage) but preset tiny has 12 blocks"),
+        (["--stages", "12"], "--stages 12 needs at least 12 blocks (one per stage) but preset tiny has 11 blocks"),
         (["--stages", "2", "--balance", "fast"], "--balance must be one of params, time, memory"),
-        (["--stages", "2", "--balance", "3,3"], "--balance 3,3 covers 6 blocks but preset tiny has 12 blocks"),
+        (["--stages", "2", "--balance", "3,3"], "--balance 3,3 covers 6 blocks but preset tiny has 11 blocks"),
         (["--stages", "2", "--balance", "3,3,4"], "names 3 stages but --stages is 2"),
         (["--stages", "2", "--preset", "huge"], "unknown preset 'huge'"),
         (["--stages", "2", "--remat", "sometimes"], "unknown --remat 'sometimes'"),
@@ -155,7 +155,7 @@ def test_run_timeline_gives_the_measured_bubble_per_stage(tmp_path: Path) -> Non
     assert expected in result.output and "the same partition as above" in result.output
     assert json.loads(out.read_text())["measured_bubble"] == {"0": pytest.approx(bubble[0]), "1": pytest.approx(bubble[1])}
     assert png.stat().st_size > 10_000
-    other = runner.invoke(app, [*base, "--balance", "3,9", "--run", str(tmp_path / "run")], env=WIDE)
+    other = runner.invoke(app, [*base, "--balance", "3,8", "--run", str(tmp_path / "run")], env=WIDE)
     assert other.exit_code == 0 and "its own partition: 2 stages cut at" in other.output
 
 

@@ -13,7 +13,7 @@ from vclone.models.acoustic import ModelDims, build_acoustic_model, mel_pad_valu
 from vclone.models.record import AcousticRecord
 
 LENGTHS = [(5, 14), (9, 23), (3, 8)]
-LOSS_NAMES = {"align", "bin", "speaker_adversary", "duration", "pitch", "voicing", "register", "energy", "mel", "mel_post"}
+LOSS_NAMES = {"align", "bin", "speaker_adversary", "duration", "pitch", "voicing", "register", "energy", "mel"}
 
 
 def test_training_forward_fills_shapes_masks_and_losses(make_model, make_batch):
@@ -40,7 +40,7 @@ def test_blocks_are_named_in_running_order_and_keyed_by_name(make_model):
     names = [name for name, _ in model.named_blocks()]
     assert names == [
         "embed", "aligner", "encoder.0", "encoder.1", "speaker_adversary", "condition", "duration", "variance",
-        "decoder.0", "decoder.1", "mel_head", "postnet",
+        "decoder.0", "decoder.1", "mel_head",
     ]
     # Checkpoints can be split by block name: every weight's key starts with its block's name.
     prefixes = tuple(f"blocks.blocks.{name}." for name in names)
@@ -165,7 +165,7 @@ def test_every_preset_builds_and_deep_has_enough_blocks():
     for name in preset_names():
         model = build_acoustic_model(preset(name), dims)
         counts[name] = len(model.named_blocks())
-        assert counts[name] == preset(name).num_encoder_layers + preset(name).num_decoder_layers + 8  # variance and postnet included
+        assert counts[name] == preset(name).num_encoder_layers + preset(name).num_decoder_layers + 7  # the variance block included
     assert counts["deep"] >= 24
 
 

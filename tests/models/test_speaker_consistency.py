@@ -59,7 +59,7 @@ def test_cut_windows_literal() -> None:
 def test_block_exists_only_with_a_weight() -> None:
     assert "speaker_consistency" not in acoustic_block_names(small_config())
     names = acoustic_block_names(small_config(speaker_consistency_weight=1.0, speaker_consistency_encoder="resemblyzer"))
-    assert names[-3:] == ["mel_head", "postnet", "speaker_consistency"]
+    assert names[-2:] == ["mel_head", "speaker_consistency"]
     with pytest.raises(ConfigError, match="speaker encoder"):
         small_config(speaker_consistency_weight=1.0)
     with pytest.raises(ConfigError, match=">= 0"):

@@ -86,7 +86,7 @@ def test_a_measured_register_replaces_the_predicted_one(make_model, make_batch):
 
 def test_postnet_starts_as_identity_and_learns(make_model, make_batch):
     batch = make_batch(LENGTHS)
-    with_postnet = make_model()
+    with_postnet = make_model(postnet_layers=5, postnet_dim=16)
     record = with_postnet(batch)
     assert set(record.losses) >= {"mel", "mel_post"}
     torch.testing.assert_close(record.losses["mel_post"], record.losses["mel"])  # zero-initialized residual
