@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install everything, build the tiny offline multilingual demo corpus, prepare it, train a tiny voice
-# briefly and synthesize a cross-language clone: English in the voice of a Spanish-only speaker.
+# Training from scratch, as a recipe: install everything, build the tiny offline multilingual demo
+# corpus, prepare it, train a tiny voice briefly (VCLONE_DEMO_STEPS, default 300) and synthesize a
+# cross-language clone with it: English in the voice of a Spanish-only speaker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
