@@ -8,8 +8,10 @@ from collections.abc import Iterator
 import pytest
 import torch
 
+import vclone.threads as threads_module
 from vclone.errors import ConfigError
 from vclone.threads import (
+    is_vclone_command,
     DEFAULT_POLICY,
     PASSIVE_POLICY,
     available_cores,
@@ -124,3 +126,31 @@ def test_opt_out_leaves_torch_alone(restored_threads: None, monkeypatch: pytest.
     applied = configure_threads()
     assert not applied.managed and torch.get_num_threads() == 1
     assert "torch defaults: VCLONE_THREADS=torch" in applied.describe()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["/x/.venv/bin/python", "/x/.venv/bin/vclone", "train"], True),
+        (["/usr/local/bin/vclone", "serve"], True),
+        (["python3", "-m", "vclone.cli.app", "synthesize"], True),
+        (["python", "-m", "pytest", "tests/"], False),
+        (["bash", "vclone-run.sh"], False),
+        ([""], False),
+    ],
+)
+def test_vclone_commands_are_recognized(argv: list[str], expected: bool) -> None:
+    assert is_vclone_command(argv) is expected
+
+
+def test_another_vclone_command_takes_its_share(restored_threads: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two trainings started together both find an idle machine; counting each other, they take half each.
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads_module, "available_cores", lambda: 2)
+    monkeypatch.setattr(threads_module, "idle_cores", lambda cores, sample_s: 2)
+    monkeypatch.setattr(threads_module, "vclone_peers", lambda: 1)
+    applied = threads_module.configure_threads()
+    assert applied.plan.intra_op == 1 and applied.plan.wait_policy == threads_module.PASSIVE_POLICY
+    monkeypatch.delenv("OMP_NUM_THREADS")  # the first call wrote its choice there, as workers inherit it
+    monkeypatch.setattr(threads_module, "vclone_peers", lambda: 0)
+    assert threads_module.configure_threads().plan.intra_op == 2

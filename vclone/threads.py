@@ -7,7 +7,8 @@ quota), looks at how many of them are idle when it starts, and takes:
 
 - on an idle machine, every core, and the OpenMP wait policy left at its default (spinning a while
   pays alone: the passive policy made the same training 41 s instead of 32 s);
-- on a busy machine, only the idle cores (at least one) and the passive wait policy, so waiting
+- on a busy machine (fewer idle cores, or other vclone commands running: each gets its share of the
+  cores), only the idle cores (at least one) and the passive wait policy, so waiting
   threads sleep instead of taking time from the other process (two trainings at once: 45 s each
   with one thread, against 182 s with the defaults).
 
@@ -36,6 +37,8 @@ __all__ = [
     "ThreadPlan",
     "AppliedThreads",
     "plan_threads",
+    "is_vclone_command",
+    "vclone_peers",
     "available_cores",
     "idle_cores",
     "cpu_max_cores",
@@ -264,6 +267,47 @@ def idle_cores(num_cores: int, *, sample_s: float = _SAMPLE_S) -> int:
     return max(0, min(num_cores, len(cpus) - int(busy_cpus + 0.5)))
 
 
+def is_vclone_command(argv: list[str]) -> bool:
+    """Whether a process's argv is a vclone command: the console script (`.../vclone ...`, run
+    directly or through python) or `python -m vclone.cli.app ...`."""
+    for i, arg in enumerate(argv[:3]):
+        if os.path.basename(arg) == "vclone":
+            return True
+        if arg == "-m" and i + 1 < len(argv) and argv[i + 1].startswith("vclone"):
+            return True
+    return False
+
+
+def _parent(pid: int) -> int:
+    stat = _read(Path(f"/proc/{pid}/stat"))
+    if not stat or ")" not in stat:
+        return 0
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else 0
+
+
+def vclone_peers() -> int:
+    """Other vclone commands running now (not this process or its parents): started together, two
+    trainings both see an idle machine, so each counts the other as wanting cores too."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return 0
+    mine, pid = set(), os.getpid()
+    while pid > 1 and pid not in mine:
+        mine.add(pid)
+        pid = _parent(pid)
+    peers = 0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) in mine:
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode("utf-8", "replace").split("\0")
+        except OSError:
+            continue
+        peers += is_vclone_command(argv)
+    return peers
+
+
 def _env_threads(num_cores: int) -> int | None:
     """OMP_NUM_THREADS as a request when it is a plain count (clamped to the cores), else None."""
     value = os.environ.get("OMP_NUM_THREADS", "").strip()
@@ -308,6 +352,9 @@ def configure_threads(threads: int | None = None, *, num_workers: int = 1, sampl
     # One thread on one worker never waits for another, so the wait policy and the idle count are moot.
     alone = requested == 1 and num_workers == 1
     idle = cores if cores == 1 or alone else idle_cores(cores, sample_s=sample_s)
+    peers = 0 if cores == 1 or alone else vclone_peers()
+    if peers:  # each vclone process running beside this one gets its share of the cores
+        idle = min(idle, max(1, cores // (peers + 1)))
     return apply_threads(plan_threads(num_cores=cores, num_idle=idle, num_workers=num_workers, requested=requested))
 
 
