@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import torch
 
 # Formant targets (Hz) of five vowels for a reference vocal tract; a speaker scales them.
@@ -71,3 +72,30 @@ def write_speaker_corpus(root: Path, *, num_speakers: int, per_speaker: int, sec
     settings = FeatureSettings(audio=AudioConfig(), min_duration_s=0.3, max_duration_s=5.0)
     prepare_corpus(PrepareConfig(corpus=root / "corpus", corpus_format="csv", out=root / "prepared", features=settings))
     return root / "prepared"
+
+
+# Bad reference recordings, as a user hands them over by mistake (each returns its path).
+def write_silent(path: Path) -> Path:
+    """Two seconds of digital silence."""
+    sf.write(path, np.zeros(22050 * 2, dtype=np.float32), 22050)
+    return path
+
+
+def write_too_short(path: Path) -> Path:
+    """0.2 s of speech in two seconds of silence: too little to identify a speaker."""
+    quiet = np.zeros(22050 * 2, dtype=np.float32)
+    quiet[:4410] = utterance(0, 0, seconds=0.2).numpy()
+    sf.write(path, quiet, 22050)
+    return path
+
+
+def write_text_file(path: Path) -> Path:
+    """A text file under an audio name."""
+    path.write_text("this is not audio\n", encoding="utf-8")
+    return path
+
+
+def write_garbage(path: Path, *, header: bytes = b"") -> Path:
+    """Bytes that are no audio format (after `header`, e.g. b"RIFF" to look like a WAV at first sight)."""
+    path.write_bytes(header + bytes(range(256)) * 40)
+    return path

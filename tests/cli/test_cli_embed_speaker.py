@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from speaker_fixtures import utterance
+from speaker_fixtures import utterance, write_garbage, write_silent, write_text_file, write_too_short
 from typer.testing import CliRunner
 
 from vclone.cli.app import app
@@ -52,35 +52,13 @@ def test_two_references_of_one_voice_and_a_stereo_file(tmp_path: Path) -> None:
     assert load_speaker_embedding(out).dim == 256 and result.stderr == ""
 
 
-def _silent(path: Path) -> Path:
-    sf.write(path, np.zeros(22050 * 2, dtype=np.float32), 22050)
-    return path
-
-
-def _too_short(path: Path) -> Path:
-    quiet = np.zeros(22050 * 2, dtype=np.float32)
-    quiet[:4410] = utterance(0, 0, seconds=0.2).numpy()
-    sf.write(path, quiet, 22050)
-    return path
-
-
-def _text(path: Path) -> Path:
-    path.write_text("this is not audio\n", encoding="utf-8")
-    return path
-
-
-def _garbage(path: Path) -> Path:
-    path.write_bytes(bytes(range(256)) * 40)
-    return path
-
-
 @pytest.mark.parametrize(
     ("make", "name", "needle"),
     [
-        (_silent, "silent.wav", "is silent"),
-        (_too_short, "short.wav", "too little to identify a speaker"),
-        (_text, "notes.wav", "cannot read audio"),
-        (_garbage, "voice.xyz", "cannot read audio"),
+        (write_silent, "silent.wav", "is silent"),
+        (write_too_short, "short.wav", "too little to identify a speaker"),
+        (write_text_file, "notes.wav", "cannot read audio"),
+        (write_garbage, "voice.xyz", "cannot read audio"),
         (lambda p: p, "absent.wav", "no such file"),
         (lambda p: (p.mkdir(), p)[1], "folder.wav", "it is a directory"),
     ],

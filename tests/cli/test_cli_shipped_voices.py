@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from speaker_fixtures import utterance
+from speaker_fixtures import utterance, write_garbage, write_silent, write_text_file, write_too_short
 from typer.testing import CliRunner
 
 from vclone.cli.app import app
@@ -150,35 +149,13 @@ def test_text_file_embeds_the_recording_once(installed: Path, reference: Path, t
     assert len(calls) == 1 and sorted(p.name for p in tmp_path.glob("o_*.wav")) == ["o_001.wav", "o_002.wav"]
 
 
-def _silent(path: Path) -> Path:
-    sf.write(path, np.zeros(22050 * 2, dtype=np.float32), 22050)
-    return path
-
-
-def _too_short(path: Path) -> Path:
-    quiet = np.zeros(22050 * 2, dtype=np.float32)
-    quiet[:4410] = utterance(0, 0, seconds=0.2).numpy()
-    sf.write(path, quiet, 22050)
-    return path
-
-
-def _text(path: Path) -> Path:
-    path.write_text("this is not audio\n", encoding="utf-8")
-    return path
-
-
-def _garbage(path: Path) -> Path:
-    path.write_bytes(b"RIFF" + bytes(range(256)) * 40)
-    return path
-
-
 @pytest.mark.parametrize(
     ("make", "name", "needle"),
     [
-        (_silent, "silent.wav", "is silent"),
-        (_too_short, "short.flac", "too little to identify a speaker"),
-        (_text, "notes.wav", "cannot read audio"),
-        (_garbage, "recording", "cannot read audio"),  # no ending: known by its first bytes
+        (write_silent, "silent.wav", "is silent"),
+        (write_too_short, "short.flac", "too little to identify a speaker"),
+        (write_text_file, "notes.wav", "cannot read audio"),
+        (lambda p: write_garbage(p, header=b"RIFF"), "recording", "cannot read audio"),  # no ending: known by its first bytes
         (lambda p: p, "absent.ogg", "no such file"),
     ],
 )
