@@ -197,10 +197,9 @@ class Synthesizer:
         `pitch_shift` raises the voice by that many semitones and `energy` scales its loudness (voices
         with a pitch model); `seed` makes Griffin-Lim's random phases repeatable without touching
         torch's global RNG."""
-        text_language, model_language = self.resolve_languages(language, accent)
-        who = self.resolve_speaker(speaker)
-        check_pace(pace)
-        self.check_prosody(pitch_shift=pitch_shift, energy=energy)
+        text_language, model_language, who = self.check(
+            language=language, speaker=speaker, accent=accent, pace=pace, pitch_shift=pitch_shift, energy=energy
+        )
         phonemized = self.phonemize(text, text_language)
         token_ids, unknown = self.tokenize(phonemized.phones)
         start = time.perf_counter()
@@ -254,10 +253,9 @@ class Synthesizer:
             for chunk in synth.stream("Hi. How are you?", language="en-us", speaker="alice"):
                 player.write(chunk.numpy())
         """
-        text_language, model_language = self.resolve_languages(language, accent)
-        who = self.resolve_speaker(speaker)
-        check_pace(pace)
-        self.check_prosody(pitch_shift=pitch_shift, energy=energy)
+        text_language, model_language, who = self.check(
+            language=language, speaker=speaker, accent=accent, pace=pace, pitch_shift=pitch_shift, energy=energy
+        )
         if not isinstance(text, str) or not text.strip():
             raise TextError("the text is empty; give the words to speak")
         audio = self.voice.vocab.audio
@@ -297,13 +295,15 @@ class Synthesizer:
         pace: float = 1.0,
         pitch_shift: float = 0.0,
         energy: float = 1.0,
-    ) -> None:
+    ) -> tuple[str, str, SpeakerChoice]:
         """Raise the error `__call__` would raise for these settings, before any text is read
-        (so a batch of lines fails once, not once per line)."""
-        self.resolve_languages(language, accent)
-        self.resolve_speaker(speaker)
+        (so a batch of lines fails once, not once per line); return what they resolve to: the text's
+        language, the language id the model gets, and who speaks."""
+        text_language, model_language = self.resolve_languages(language, accent)
+        who = self.resolve_speaker(speaker)
         check_pace(pace)
         self.check_prosody(pitch_shift=pitch_shift, energy=energy)
+        return text_language, model_language, who
 
     @property
     def has_pitch_model(self) -> bool:
