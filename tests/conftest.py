@@ -1,7 +1,9 @@
-"""Shared fixtures: tiny corpora generated inside the tests."""
+"""Shared fixtures: tiny corpora generated inside the tests, and thread settings put back."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,3 +26,20 @@ def tiny_csv_corpus(tmp_path: Path) -> Path:
         table.append({"id": utt_id, "audio": f"wavs/{utt_id}.wav", "text": text, "speaker": spk, "language": lang})
     write_csv(root / "metadata.csv", table)
     return root
+
+
+@pytest.fixture()
+def restored_threads() -> Iterator[None]:
+    """vclone's thread planning writes the OpenMP variables and torch's thread count of this process
+    (the CLI's commands do too): put both back."""
+    import torch
+
+    saved = {name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY")}
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -77,21 +76,6 @@ def test_cgroup_v1_cfs_quota(quota: str, period: str, cores: float | None) -> No
 
 def test_available_cores_within_affinity() -> None:
     assert 1 <= available_cores() <= len(os.sched_getaffinity(0))
-
-
-@pytest.fixture()
-def restored_threads() -> Iterator[None]:
-    """configure_threads writes the environment and torch's thread count: put both back."""
-    names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY")
-    saved = {name: os.environ.get(name) for name in names}
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 def test_configure_one_thread_is_applied(restored_threads: None) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,20 +13,8 @@ from vclone.cli.app import app
 from vclone.threads import available_cores
 
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def restored_threads() -> Iterator[None]:
-    """The commands set torch's threads and the OpenMP variables of this process: put them back."""
-    saved = {name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY")}
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+# The commands set torch's threads and the OpenMP variables of this process: every test puts them back.
+pytestmark = pytest.mark.usefixtures("restored_threads")
 
 
 def _commands(tmp: Path) -> dict[str, list[str]]:
