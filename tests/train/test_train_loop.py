@@ -7,6 +7,7 @@ import json
 import os
 import signal
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 from vclone.errors import ConfigError
+from vclone.models.acoustic import config as acoustic_presets
 from vclone.models.voice import load_voice
 from vclone.train.checkpoint import LATEST_NAME
 from vclone.train.config import CheckpointConfig, OptimizerConfig, PlottingConfig, TrainConfig
@@ -69,6 +71,23 @@ def test_tiny_run_writes_checkpoints_logs_plots_and_voice(make_config: MakeConfi
     assert voice.vocab.speakers == ("alice", "bruno") and voice.vocab.languages == ("en-us", "es")
     # The exported voice is the final checkpoint's model.
     assert _same(_weights(run), load_file(str(result.checkpoint / "model.safetensors")))
+
+
+def test_a_resume_builds_the_model_the_run_started_with_after_the_preset_changed(make_config: MakeConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An upgrade may change a preset (the tiny preset lost its postnet and switched pitch embeddings):
+    # the run folder records the whole model config when it starts, and a resume builds that one.
+    started = train(make_config(max_steps=1))
+    assert started.step == 1
+    recorded = json.loads((started.run_dir / "config.json").read_text())["config"]["model"]["pinned"]
+    assert recorded == make_config().acoustic_config().to_dict()
+    upgraded = replace(acoustic_presets.PRESETS["tiny"], postnet_layers=2, pitch_embedding="conv")
+    monkeypatch.setitem(acoustic_presets.PRESETS, "tiny", upgraded)
+    assert make_config().acoustic_config().postnet_layers == 2  # today's preset has changed
+    resumed = train(make_config(max_steps=2, resume=True))
+    assert resumed.step == 2
+    voice = json.loads((resumed.run_dir / "voice" / "voice.json").read_text())["model"]["config"]
+    assert (voice["postnet_layers"], voice["pitch_embedding"]) == (recorded["postnet_layers"], recorded["pitch_embedding"])
+    assert json.loads((resumed.run_dir / "config.json").read_text())["config"]["model"]["pinned"] == recorded
 
 
 def test_every_epoch_visits_every_item_once(make_config: MakeConfig) -> None:

@@ -39,7 +39,7 @@ from vclone.train.optimizer import NamedAdamW, build_optimizer, learning_rate
 from vclone.train.precision import Precision, resolve_precision
 from vclone.train.speaker_vectors import attach_judge, condition_on_vectors, ensure_speaker_vectors, load_speaker_vectors
 from vclone.train.rng import restore_rng, seed_everything, use_deterministic
-from vclone.train.run_dir import RunDir, open_run
+from vclone.train.run_dir import RunDir, open_run, stored_run
 
 __all__ = ["check_layout", "train_pipeline", "pipeline_worker", "plan_and_record", "agree", "any_rank", "TIMELINE_NAME", "PARTITION_NAME"]
 
@@ -62,7 +62,9 @@ def train_pipeline(config: TrainConfig, *, show_progress: bool) -> TrainResult |
 
 def check_layout(config: TrainConfig) -> None:
     """Fail before any worker starts when the model cannot be cut as asked."""
-    check_block_layout(acoustic_block_names(config.acoustic_config()), num_stages=config.pipeline.num_stages,
+    stored = stored_run(config.out) if config.resume else None
+    pinned = (stored or {}).get("config", {}).get("model", {}).get("pinned")
+    check_block_layout(acoustic_block_names(config.acoustic_config(pinned)), num_stages=config.pipeline.num_stages,
                        explicit=config.pipeline.explicit_balance, model_label=f"preset {config.model.preset}")
 
 
@@ -134,14 +136,14 @@ def agree(ctx: ParallelContext, make: Callable[[], Any]) -> Any:
 def _start(config: TrainConfig, ctx: ParallelContext) -> _Session:
     data = TrainingData.from_dirs(config.data_dirs)
     opened = agree(ctx, lambda: open_run(config, data_info=data.describe()))
-    run = RunDir(root=Path(opened.root), run_id=opened.run_id, resume_from=opened.resume_from)
+    run = RunDir(root=Path(opened.root), run_id=opened.run_id, resume_from=opened.resume_from, model_pinned=opened.model_pinned)
     resolved = resolve_precision(config.precision)
     if resolved.dtype == "fp16":
         raise ConfigError("pipeline training runs in fp32 or bf16; fp16 needs a loss scaler, which is not pipelined")
     precision = Precision(device=ctx.device, dtype=resolved.dtype)
     use_deterministic(config.deterministic)
     seed_everything(config.seed)
-    model_config, dims = config.acoustic_config(), model_dims(data)
+    model_config, dims = config.acoustic_config(run.model_pinned), model_dims(data)
     model = build_acoustic_model(model_config, dims)
     if config.speaker_encoder:
         # Rank 0 embeds the corpus once; every rank reads the same vectors.
@@ -269,7 +271,8 @@ def _export(session: _Session, state: TrainState, checkpoint: Path | None) -> Pa
         return None
     assert checkpoint is not None
     config = session.config
-    model = build_acoustic_model(config.acoustic_config(), model_dims(session.data))
+    model_config = config.acoustic_config(session.run.model_pinned)
+    model = build_acoustic_model(model_config, model_dims(session.data))
     model.load_state_dict(load_checkpoint(checkpoint).model, strict=True)
-    return export_voice(model, config=config, run=session.run, data=session.data, model_config=config.acoustic_config(),
+    return export_voice(model, config=config, run=session.run, data=session.data, model_config=model_config,
                         dims=model_dims(session.data), state=state)

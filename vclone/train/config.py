@@ -81,15 +81,28 @@ class ModelChoice:
     """Name in the presets registry (tiny, small, base, deep)."""
     overrides: dict[str, Any] = field(default_factory=dict)
     """AcousticConfig fields to change, e.g. {"d_model": 32} to shrink a preset for tests."""
+    pinned: dict[str, Any] | None = None
+    """The whole AcousticConfig (preset and overrides) as it was when the run started, recorded in
+    the run's config.json, so a resume builds the same model after an upgrade that changed the
+    preset. None for a run not yet started (and runs started before it was recorded)."""
 
     def __post_init__(self) -> None:
         self.resolve(deterministic=False)
+
+    def pin(self) -> "ModelChoice":
+        """This choice with its resolved config recorded: what a new run stores."""
+        return replace(self, pinned=self.resolve(deterministic=False).to_dict())
 
     def resolve(self, *, deterministic: bool) -> AcousticConfig:
         """The AcousticConfig to build; deterministic runs switch dropout (language dropout, speaker
         swaps) off and judge the speaker in the middle window of each item."""
         try:
-            config = preset(self.preset, **self.overrides)
+            if self.pinned is None:
+                config = preset(self.preset, **self.overrides)
+            else:
+                # The losses a resume may change come from the overrides alone (absent: switched off).
+                losses = {f.name: f.default for f in fields(AcousticConfig) if f.name in MODEL_LOSSES_MAY_CHANGE}
+                config = replace(AcousticConfig.from_dict(self.pinned), **{**losses, **self.overrides})
         except TypeError as err:
             raise ConfigError(f"bad model override ({err}); valid names are the fields of AcousticConfig") from None
         if not deterministic:
@@ -261,9 +274,11 @@ class TrainConfig:
             raise ConfigError("--init fine-tunes in one process: drop --stages, --micro-batches and --data-parallel "
                               "(a pipeline run cannot start from a voice yet)")
 
-    def acoustic_config(self) -> AcousticConfig:
-        """The model settings this run trains."""
-        return self.model.resolve(deterministic=self.deterministic)
+    def acoustic_config(self, pinned: dict[str, Any] | None = None) -> AcousticConfig:
+        """The model settings this run trains; `pinned` is the config its run folder recorded when it
+        started (RunDir.model_pinned), which wins over today's preset."""
+        model = self.model if pinned is None else replace(self.model, pinned=pinned)
+        return model.resolve(deterministic=self.deterministic)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (paths as strings, data folders resolved). A run from scratch has no `init`

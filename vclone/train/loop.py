@@ -114,7 +114,7 @@ def _start(config: TrainConfig, phase: PhaseFn | None = None) -> _Session:
     precision = resolve_precision(config.precision)
     use_deterministic(config.deterministic)
     seed_everything(config.seed)
-    model_config = config.acoustic_config()
+    model_config = config.acoustic_config(run.model_pinned)
     dims = model_dims(data)
     model = build_acoustic_model(model_config, dims).to(precision.device)
     space = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ import vclone
 from vclone.atomic import write_json_atomic
 from vclone.errors import ConfigError
 from vclone.train.checkpoint import latest_checkpoint
-from vclone.train.config import MODEL_LOSSES_MAY_CHANGE, RESUME_MAY_CHANGE, TrainConfig
+from vclone.train.config import MODEL_LOSSES_MAY_CHANGE, RESUME_MAY_CHANGE, ModelChoice, TrainConfig
 
 if TYPE_CHECKING:
     from vclone.train.encoder_config import EncoderTrainConfig
@@ -39,6 +39,9 @@ class RunDir:
     """uuid4 hex made when the run started; the exported voice's speaker table is `table:<run_id>`."""
     resume_from: Path | None
     """Checkpoint folder to continue from, when resuming."""
+    model_pinned: dict[str, Any] | None = None
+    """The acoustic model's whole config as recorded when the run started (ModelChoice.pinned):
+    what the run builds, whatever the presets say today. None for other tasks and older runs."""
 
     @property
     def config_path(self) -> Path:
@@ -67,7 +70,8 @@ def _identity(config: dict[str, Any]) -> dict[str, Any]:
     model = identity.get("model")
     if isinstance(model, dict) and isinstance(model.get("overrides"), dict):
         overrides = {k: v for k, v in model["overrides"].items() if k not in MODEL_LOSSES_MAY_CHANGE}
-        identity["model"] = {**model, "overrides": overrides}
+        # The pinned config is recorded when a run starts: a new run's settings have none yet.
+        identity["model"] = {**{k: v for k, v in model.items() if k != "pinned"}, "overrides": overrides}
     return identity
 
 
@@ -110,7 +114,10 @@ def open_run(config: "TrainConfig | EncoderTrainConfig", *, data_info: dict[str,
     root = Path(config.out)
     path = root / CONFIG_NAME
     new = json.loads(json.dumps(config.to_dict()))
+    acoustic = isinstance(getattr(config, "model", None), ModelChoice)
     if not config.resume:
+        if acoustic:
+            new["model"] = json.loads(json.dumps(asdict(config.model.pin())))
         if path.exists():
             stored = _read(path)
             changed = _differences(_identity(stored["config"]), _identity(new)) + _differences(stored.get("data", {}), data_info)
@@ -119,7 +126,7 @@ def open_run(config: "TrainConfig | EncoderTrainConfig", *, data_info: dict[str,
         run_id = uuid.uuid4().hex
         stored = {"run_id": run_id, "vclone_version": vclone.__version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         write_json_atomic(path, {**stored, "config": new, "data": data_info})
-        return RunDir(root=root, run_id=run_id, resume_from=None)
+        return RunDir(root=root, run_id=run_id, resume_from=None, model_pinned=new["model"].get("pinned") if acoustic else None)
     if not path.exists():
         raise ConfigError(f"--resume: {root} holds no training run ({CONFIG_NAME} not found); drop --resume to start one")
     stored = _read(path)
@@ -132,5 +139,8 @@ def open_run(config: "TrainConfig | EncoderTrainConfig", *, data_info: dict[str,
     checkpoint = latest_checkpoint(root / "checkpoints")
     if checkpoint is None:
         raise ConfigError(f"--resume: {root} has no complete checkpoint yet; drop --resume and choose a new --out to start over")
+    pinned = stored["config"].get("model", {}).get("pinned") if acoustic else None
+    if pinned is not None:
+        new["model"]["pinned"] = pinned  # a resume builds what the run started with
     write_json_atomic(path, {**stored, "config": new})
-    return RunDir(root=root, run_id=str(stored["run_id"]), resume_from=checkpoint)
+    return RunDir(root=root, run_id=str(stored["run_id"]), resume_from=checkpoint, model_pinned=pinned)
