@@ -24,10 +24,12 @@ from vclone.cli.errors import reports_user_errors
 from vclone.cli.threads import THREADS_HELP, configure_threads, say_threads
 from vclone.errors import ConfigError
 from vclone.parallel.config import BALANCE_MODES, REMAT_MODES, SCHEDULE_KINDS, PipelineConfig
+from vclone.threads import ThreadRebalancer
 from vclone.train.progress import TrainProgress, format_report
 
 if TYPE_CHECKING:
     from vclone.train.config import ModelChoice, TrainConfig
+    from vclone.train.logs import StepReport
     from vclone.train.loop import TrainResult
 
 __all__ = ["register", "train", "given", "typed_command", "DEFAULT_MAX_STEPS", "TASKS"]
@@ -79,7 +81,7 @@ def _with_consistency(model: ModelChoice, *, encoder: str, weight: float | None,
         overrides.update(speaker_consistency_weight=weight, speaker_consistency_encoder=judge)
     if swaps:
         overrides["speaker_consistency_swaps"] = swaps
-    return ModelChoice(model.preset, overrides)
+    return replace(model, overrides=overrides)
 
 
 def _check_speaker_table(*, task: str, resume: bool, **encoder_options: Any) -> None:
@@ -342,8 +344,19 @@ def train(
         console = Console(stderr=True, quiet=quiet)
     else:
         console = Console(stderr=True, quiet=quiet)
+        # A training that started alone gives cores back while other vclone commands work beside it.
+        rebalancer = ThreadRebalancer(applied)
+
+        def progress(report: StepReport) -> None:
+            rebalancer.tick()
+            bar(report)
+
         with TrainProgress(console, disable=quiet) as bar:
-            result = run_training(config, progress=bar, phase=bar.phase)
+            result = run_training(config, progress=progress, phase=bar.phase)
+        if rebalancer.changes and not quiet:
+            fewest = min(threads for _, threads in rebalancer.changes)
+            typer.echo(f"threads: shared the cores with other vclone commands during the run ({len(rebalancer.changes)} changes, "
+                       f"down to {fewest} intra-op thread{'s' if fewest != 1 else ''})", err=True)
     say_threads(applied, num_workers=config.pipeline.world_size, quiet=quiet)
     _print_result(console, result)
     if result.interrupted:

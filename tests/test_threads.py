@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -10,6 +13,9 @@ import torch
 import vclone.threads as threads_module
 from vclone.errors import ConfigError
 from vclone.threads import (
+    AppliedThreads,
+    ThreadRebalancer,
+    share_of_cores,
     is_vclone_command,
     DEFAULT_POLICY,
     PASSIVE_POLICY,
@@ -138,3 +144,58 @@ def test_another_vclone_command_takes_its_share(restored_threads: None, monkeypa
     monkeypatch.delenv("OMP_NUM_THREADS")  # the first call wrote its choice there, as workers inherit it
     monkeypatch.setattr(threads_module, "vclone_peers", lambda: 0)
     assert threads_module.configure_threads().plan.intra_op == 2
+
+
+@pytest.mark.parametrize(("started", "cores", "peers", "expected"), [
+    (2, 2, 0, 2),  # alone: what it started with
+    (2, 2, 1, 1),  # a synthesize beside it: half
+    (4, 4, 1, 2),
+    (4, 4, 3, 1),
+    (2, 2, 5, 1),  # never below one
+    (1, 2, 0, 1),  # never above what it started with (it started on a busy machine)
+])
+def test_share_of_cores(started: int, cores: int, peers: int, expected: int) -> None:
+    assert share_of_cores(started, num_cores=cores, active_peers=peers) == expected
+
+
+def _applied(intra_op: int, *, requested: bool = False, managed: bool = True) -> AppliedThreads:
+    plan = plan_threads(num_cores=2, requested=intra_op if requested else None)
+    return AppliedThreads(plan=plan, intra_op=plan.intra_op, inter_op=1, wait_policy=plan.wait_policy, managed=managed)
+
+
+def test_a_running_training_gives_cores_to_a_busy_vclone_peer_and_takes_them_back(restored_threads: None) -> None:
+    # A real process whose argv[0] is `vclone`, spinning on a core, as a synthesize beside a training.
+    peer = subprocess.Popen(["bash", "-c", f"exec -a vclone {sys.executable} -c 'while True: pass'"])
+    try:
+        rebalancer = ThreadRebalancer(_applied(2), interval_s=0.0)
+        torch.set_num_threads(2)
+        assert rebalancer.tick() == 1 and torch.get_num_threads() == 1  # first look: a starting peer counts
+        time.sleep(0.3)
+        assert rebalancer.tick() == 1  # still burning CPU: still shared
+    finally:
+        peer.kill()
+        peer.wait()
+    assert rebalancer.tick() == 2 and torch.get_num_threads() == 2
+    assert rebalancer.changes == [(1, 1), (0, 2)]
+
+
+def test_idle_peers_do_not_count_after_the_first_look(restored_threads: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An idle `vclone serve` beside a training: counted while it may be starting, then not.
+    used = {"cpu": 1.0}
+    monkeypatch.setattr(threads_module, "_peer_pids", lambda: [4242])
+    monkeypatch.setattr(threads_module, "_cpu_seconds", lambda pid: used["cpu"])
+    rebalancer = ThreadRebalancer(_applied(2), interval_s=0.0)
+    assert rebalancer.tick() == 1
+    assert rebalancer.tick() == 2  # no CPU used since
+    used["cpu"] += 0.5
+    assert rebalancer.tick() == 1
+
+
+def test_fixed_threads_are_never_rebalanced(restored_threads: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(threads_module, "_peer_pids", lambda: [4242])
+    monkeypatch.setattr(threads_module, "_cpu_seconds", lambda pid: 1.0)
+    for applied in (_applied(2, requested=True), _applied(2, managed=False)):
+        rebalancer = ThreadRebalancer(applied, interval_s=0.0)
+        assert rebalancer.tick() == 2 and not rebalancer.changes
+    throttled = ThreadRebalancer(_applied(2), interval_s=3600.0)
+    assert throttled.tick() == 2  # looks at most every interval_s
