@@ -33,6 +33,40 @@ def write_csv(path: Path, rows: list[dict[str, str]], *, delimiter: str = ",") -
     return path
 
 
+Row = tuple[str, str, str, str, float]
+"""(id, speaker, language, text, seconds) of one clip of a tiny corpus."""
+
+SIX_CLIPS: list[Row] = [
+    ("a1", "alice", "en-us", "The quick brown fox jumps.", 0.9),
+    ("a2", "alice", "en-us", "She sells sea shells.", 0.7),
+    ("a3", "alice", "en-us", "Good morning to you.", 0.6),
+    ("b1", "bruno", "es", "El perro de San Roque.", 0.8),
+    ("b2", "bruno", "es", "¿Dónde está la biblioteca?", 0.7),
+    ("b3", "bruno", "es", "Buenos días.", 0.6),
+]
+"""Two speakers, en-us and es: the corpus the training and pipeline tests share."""
+TWO_CLIPS: list[Row] = [("a1", "alice", "en-us", "Good morning.", 0.6), ("b1", "bruno", "es", "Buenos días.", 0.6)]
+"""One clip per speaker: enough for the CLI's options."""
+
+
+def prepare_tiny_corpus(root: Path, rows: list[Row], *, f0: dict[str, float] | float = 140.0, min_duration_s: float = 0.3) -> Path:
+    """Write `rows` as tone clips with a metadata.csv under ROOT/corpus and prepare them into
+    ROOT/prepared (returned); `f0` is one pitch for all or one per speaker."""
+    from vclone.audio import AudioConfig
+    from vclone.data.features import FeatureSettings
+    from vclone.data.prepare import PrepareConfig, prepare_corpus
+
+    table = []
+    for utt_id, speaker, language, text, seconds in rows:
+        pitch = f0[speaker] if isinstance(f0, dict) else f0
+        write_voiced(root / "corpus" / "wavs" / f"{utt_id}.wav", seconds, f0=pitch)
+        table.append({"id": utt_id, "audio": f"wavs/{utt_id}.wav", "text": text, "speaker": speaker, "language": language})
+    write_csv(root / "corpus" / "metadata.csv", table)
+    settings = FeatureSettings(audio=AudioConfig(), min_duration_s=min_duration_s, max_duration_s=3.0)
+    prepare_corpus(PrepareConfig(corpus=root / "corpus", corpus_format="csv", out=root / "prepared", features=settings))
+    return root / "prepared"
+
+
 def synthetic_prosody(mel, generator, *, rising: bool | None = None) -> dict:
     """UtteranceTensors fields `pitch`, `energy` and `pitch_stats` for a synthetic item with this mel:
     a smooth log-F0 contour around a random register (rising, falling or random), about a fifth of

@@ -10,13 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from corpus_fixtures import write_csv, write_voiced
+from corpus_fixtures import TWO_CLIPS, prepare_tiny_corpus
 from typer.testing import CliRunner
 
-from vclone.audio import AudioConfig
 from vclone.cli.app import app
-from vclone.data.features import FeatureSettings
-from vclone.data.prepare import PrepareConfig, prepare_corpus
 
 runner = CliRunner()
 
@@ -32,16 +29,7 @@ def one_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("cli_train")
-    rows = [("a1", "alice", "en-us", "Good morning.", 0.6), ("b1", "bruno", "es", "Buenos días.", 0.6)]
-    table = []
-    for utt_id, speaker, language, text, seconds in rows:
-        write_voiced(root / "corpus" / "wavs" / f"{utt_id}.wav", seconds)
-        table.append({"id": utt_id, "audio": f"wavs/{utt_id}.wav", "text": text, "speaker": speaker, "language": language})
-    write_csv(root / "corpus" / "metadata.csv", table)
-    settings = FeatureSettings(audio=AudioConfig(), min_duration_s=0.3, max_duration_s=3.0)
-    prepare_corpus(PrepareConfig(corpus=root / "corpus", corpus_format="csv", out=root / "prepared", features=settings))
-    return root / "prepared"
+    return prepare_tiny_corpus(tmp_path_factory.mktemp("cli_train"), TWO_CLIPS)
 
 
 def _error_line(output: str) -> str:

@@ -8,39 +8,23 @@ from pathlib import Path
 
 import pytest
 import torch
-from corpus_fixtures import write_csv, write_voiced
+from corpus_fixtures import prepare_tiny_corpus
 from safetensors.torch import save_file
 
-from vclone.audio import AudioConfig
 from vclone.data.dataset import TrainingData
-from vclone.data.features import FeatureSettings, load_features
+from vclone.data.features import load_features
 from vclone.data.manifest import load_prepared
-from vclone.data.prepare import PrepareConfig, prepare_corpus
 from vclone.errors import CorpusError
-
-SETTINGS = FeatureSettings(audio=AudioConfig(), min_duration_s=0.5, max_duration_s=3.0)
-
-
-def _prepare(root: Path, rows: list[tuple[str, str, str, str, float]]) -> Path:
-    table = []
-    for utt_id, speaker, language, text, seconds in rows:
-        write_voiced(root / "corpus" / "wavs" / f"{utt_id}.wav", seconds, f0=150)
-        table.append({"id": utt_id, "audio": f"wavs/{utt_id}.wav", "text": text, "speaker": speaker, "language": language})
-    write_csv(root / "corpus" / "metadata.csv", table)
-    out = root / "prepared"
-    prepare_corpus(PrepareConfig(corpus=root / "corpus", corpus_format="csv", out=out, features=SETTINGS))
-    return out
-
 
 @pytest.fixture(scope="module")
 def two_corpora(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    first = _prepare(
+    first = prepare_tiny_corpus(
         tmp_path_factory.mktemp("first"),
-        [("a1", "zoe", "en-us", "The quick brown fox.", 1.0), ("b1", "bruno", "es", "El perro de San Roque.", 0.8)],
+        [("a1", "zoe", "en-us", "The quick brown fox.", 1.0), ("b1", "bruno", "es", "El perro de San Roque.", 0.8)], f0=150.0, min_duration_s=0.5,
     )
-    second = _prepare(
+    second = prepare_tiny_corpus(
         tmp_path_factory.mktemp("second"),
-        [("c1", "carla", "de", "Guten Morgen, liebe Freunde.", 0.9), ("c2", "bruno", "en-us", "Good morning.", 0.7)],
+        [("c1", "carla", "de", "Guten Morgen, liebe Freunde.", 0.9), ("c2", "bruno", "en-us", "Good morning.", 0.7)], f0=150.0, min_duration_s=0.5,
     )
     return first, second
 

@@ -7,11 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corpus_fixtures import write_csv, write_voiced
+from corpus_fixtures import SIX_CLIPS, prepare_tiny_corpus
 
-from vclone.audio import AudioConfig
-from vclone.data.features import FeatureSettings
-from vclone.data.prepare import PrepareConfig, prepare_corpus
 from vclone.parallel.config import PipelineConfig
 from vclone.train.config import BatchingConfig, CheckpointConfig, LoggingConfig, ModelChoice, OptimizerConfig, PlottingConfig, TrainConfig
 
@@ -19,28 +16,10 @@ SHRUNK = {
     "d_model": 16, "num_heads": 2, "num_encoder_layers": 2, "num_decoder_layers": 2, "ffn_dim": 32, "ffn_kernel": 3,
     "aligner_dim": 16, "duration_predictor_dim": 16, "speaker_embedding_dim": 8, "language_embedding_dim": 4,
 }
-ROWS = [
-    ("a1", "alice", "en-us", "The quick brown fox jumps.", 0.9),
-    ("a2", "alice", "en-us", "She sells sea shells.", 0.7),
-    ("a3", "alice", "en-us", "Good morning to you.", 0.6),
-    ("b1", "bruno", "es", "El perro de San Roque.", 0.8),
-    ("b2", "bruno", "es", "¿Dónde está la biblioteca?", 0.7),
-    ("b3", "bruno", "es", "Buenos días.", 0.6),
-]
-
-
 @pytest.fixture(scope="session")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Six short tone clips, two speakers, en-us + es."""
-    root = tmp_path_factory.mktemp("pipeline_corpus")
-    table = []
-    for utt_id, speaker, language, text, seconds in ROWS:
-        write_voiced(root / "corpus" / "wavs" / f"{utt_id}.wav", seconds, f0=120 if speaker == "bruno" else 200)
-        table.append({"id": utt_id, "audio": f"wavs/{utt_id}.wav", "text": text, "speaker": speaker, "language": language})
-    write_csv(root / "corpus" / "metadata.csv", table)
-    settings = FeatureSettings(audio=AudioConfig(), min_duration_s=0.3, max_duration_s=3.0)
-    prepare_corpus(PrepareConfig(corpus=root / "corpus", corpus_format="csv", out=root / "prepared", features=settings))
-    return root / "prepared"
+    return prepare_tiny_corpus(tmp_path_factory.mktemp("pipeline_corpus"), SIX_CLIPS, f0={"alice": 200.0, "bruno": 120.0})
 
 
 @pytest.fixture()
