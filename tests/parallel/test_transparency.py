@@ -32,6 +32,8 @@ def _assert_same(case: Case, folder: Path) -> None:
     got_params, got_grads, got_losses = joined(folder, case)
     label = f"{case.schedule} remat={case.remat} N={case.num_stages} M={case.num_micro_batches} D={case.num_replicas}"
     assert set(got_params) == set(want_params), label
+    # zip() would pass an empty or short loss list silently.
+    assert want_losses and len(got_losses) == len(want_losses), f"{label}: {len(got_losses)} losses, want {len(want_losses)}"
     for step, (got, want) in enumerate(zip(got_losses, want_losses)):
         assert got.keys() == want.keys(), label
         for name in want:
