@@ -1,6 +1,7 @@
 """Benchmark: synthesis real-time factor on ONE CPU thread, acoustic model alone and with Griffin-Lim.
 
     python bench/synth_rtf.py [--presets tiny,small] [--repeats 5] [--frames-per-token 5]
+    python bench/synth_rtf.py --voice base [--vocoders hifigan-universal,griffin-lim] [--repeats 5]
 
 RTF = compute seconds / seconds of audio produced (phonemization excluded: it is the same for every
 preset, and printed apart). Voices are random-init (speed does not depend on the weights), so their
@@ -9,6 +10,10 @@ input token (phones, stress marks, word boundaries) gets `--frames-per-token` wh
 prepared demo corpus averages 5.2: 34,776 frames for 6,630 tokens). Figures are medians over
 sentences x repeats, after one warm-up call each.
 Targets (issue 3, `small` preset): acoustic model <= 0.05, with Griffin-Lim <= 0.1.
+
+With --voice (a shipped voice's name or a voice folder), a trained voice speaks the sentences with its
+own durations through each vocoder in --vocoders: RTF of the acoustic model, of the vocoder, and of
+both (the same split `vclone synthesize` prints), medians over sentences x repeats.
 """
 
 from __future__ import annotations
@@ -78,14 +83,39 @@ def bench_preset(name: str, *, repeats: int, frames_per_token: int, root: Path) 
     }
 
 
+def bench_voice(spec: str, vocoder: str, *, repeats: int) -> dict[str, float]:
+    """RTF of a trained voice through `vocoder`, speaking as its first training speaker."""
+    synth = Synthesizer.from_path(spec, vocoder=vocoder)
+    speaker = synth.voice.vocab.speakers[0]
+    acoustic, vocoding, total = [], [], []
+    for sentence in SENTENCES:
+        synth(sentence, language="en-us", speaker=speaker, seed=0)  # warm-up
+        for _ in range(repeats):
+            result = synth(sentence, language="en-us", speaker=speaker, seed=0)
+            seconds = result.wav.numel() / result.sample_rate
+            acoustic.append(result.acoustic_seconds / seconds)
+            vocoding.append(result.vocoder_seconds / seconds)
+            total.append((result.acoustic_seconds + result.vocoder_seconds) / seconds)
+    return {"acoustic": statistics.median(acoustic), "vocoder": statistics.median(vocoding), "total": statistics.median(total)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", default="tiny,small")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--frames-per-token", type=int, default=5)
+    parser.add_argument("--voice", default=None, help="A trained voice (shipped name or folder): RTF per vocoder instead of presets.")
+    parser.add_argument("--vocoders", default="hifigan-universal,griffin-lim", help="With --voice: the vocoders to time.")
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {len(SENTENCES)} sentences x {args.repeats} runs")
+    if args.voice is not None:
+        print(f"voice {args.voice}")
+        print(f"{'vocoder':<20}{'RTF acoustic':>14}{'RTF vocoder':>13}{'RTF total':>11}")
+        for vocoder in args.vocoders.split(","):
+            r = bench_voice(args.voice, vocoder, repeats=args.repeats)
+            print(f"{vocoder:<20}{r['acoustic']:>14.4f}{r['vocoder']:>13.4f}{r['total']:>11.4f}")
+        return
     print(f"{'preset':<8}{'params':>9}{'frames/tok':>12}{'text ms':>9}{'RTF acoustic':>14}{'RTF +GL':>10}   targets")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.presets.split(","):
