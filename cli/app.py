@@ -17,7 +17,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from vclone.cli import embed_speaker, evaluate, languages, partition_inspect, prepare, serve, synthesize, train, vocoders, voices
+    from vclone.cli import embed_speaker, evaluate, export, languages, partition_inspect, prepare, serve, synthesize, train, vocoders, voices
 
     prepare.register(app)
     synthesize.register(app)
@@ -29,6 +29,7 @@ def _register() -> None:
     vocoders.register(app)
     voices.register(app)
     serve.register(app)
+    export.register(app)
 
 
 _register()

@@ -17,6 +17,7 @@ __all__ = [
     "VOCODERS",
     "DEFAULT_VOCODER",
     "TRAIN_DEFAULTS",
+    "RUNTIMES",
 ]
 
 ACOUSTIC_PRESETS = ("tiny", "small", "base", "deep")
@@ -36,6 +37,8 @@ DEFAULT_VOICE = "base"
 VOCODERS = ("hifigan-universal", "griffin-lim")
 """vclone.synth.vocoders.VOCODERS."""
 DEFAULT_VOCODER = "hifigan-universal"
+RUNTIMES = ("torch", "onnx")
+"""What `vclone synthesize --runtime` runs: a voice on torch, or an export (vclone.export) on onnxruntime."""
 
 TRAIN_DEFAULTS = {
     "batch_frames": 4000,  # BatchingConfig.max_frames

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from vclone.cli.choices import DEFAULT_VOCODER, DEFAULT_VOICE, VOCODERS
+from vclone.cli.choices import DEFAULT_VOCODER, DEFAULT_VOICE, RUNTIMES, VOCODERS
 from vclone.cli.errors import EXIT_USER_ERROR, reports_user_errors
 from vclone.cli.threads import THREADS_HELP, configure_threads, say_threads
 from vclone.errors import ConfigError
@@ -65,6 +65,7 @@ def synthesize(
     vocoder: Optional[str] = typer.Option(None, "--vocoder", help=f"Vocoder: {' | '.join(VOCODERS)}, or a vocoder folder / training run (default: the one the voice names, else {DEFAULT_VOCODER}; see `vclone vocoders`)."),
     device: str = typer.Option("cpu", "--device", help="Torch device (cpu, cuda, cuda:1, ...)."),
     threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
+    runtime: str = typer.Option("torch", "--runtime", help=f"{' | '.join(RUNTIMES)}: onnx runs an export folder (`vclone export onnx`) given as --voice with onnxruntime and no torch."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
 ) -> None:
     """Speak TEXT in LANGUAGE with SPEAKER's voice and write a WAV.
@@ -78,6 +79,17 @@ def synthesize(
     """
     if (text is None) == (text_file is None):
         raise ConfigError("give either TEXT or --text-file (exactly one)")
+    if runtime not in RUNTIMES:
+        raise ConfigError(f"unknown --runtime {runtime!r}; use {' or '.join(RUNTIMES)}")
+    if runtime == "onnx":
+        unsupported = {"--text-file": text_file, "--stream": stream or None, "--plot": plot, "--vocoder": vocoder, "--seed": seed,
+                       "--device": None if device == "cpu" else device}
+        given = [name for name, value in unsupported.items() if value is not None]
+        if given:
+            raise ConfigError(f"{', '.join(given)} cannot be used with --runtime onnx (one TEXT to --out, on the CPU, with the export's own vocoder); leave {'it' if len(given) == 1 else 'them'} out")
+        _synthesize_onnx(text, voice=voice, out=out, mel=mel, threads=threads, quiet=quiet, language=language, speaker=speaker,
+                         accent=accent, pace=pace, pitch_shift=pitch_shift, energy=energy)
+        return
     applied = configure_threads(threads)  # before the imports below load torch
     # Imported here so that `vclone --help` and the light commands never load torch or the models.
     from vclone.synth.jobs import OutputPaths, SynthesisOptions, read_text_lines, synthesize_lines, synthesize_to_files
@@ -107,6 +119,27 @@ def synthesize(
         outcomes = synthesize_lines(synth, lines, options=options, paths=paths, on_outcome=lambda o: _report(console, o))
     _summarize(console, outcomes)
     say_threads(applied, console=console)
+
+
+def _synthesize_onnx(text: str, *, voice: Optional[str], out: Optional[Path], mel: Optional[Path], threads: Optional[int], quiet: bool, **settings) -> None:
+    """--runtime onnx: one text through an export folder with onnxruntime; torch is never imported."""
+    from vclone.export.runtime import OnnxSynthesizer, UnknownPhonesWarning, write_result
+    from vclone.threads import available_cores, idle_cores, plan_threads
+
+    if voice is None:
+        raise ConfigError("--runtime onnx needs --voice: the folder `vclone export onnx VOICE --out DIR` wrote")
+    if out is None:
+        raise ConfigError("--out is required: the WAV to write")
+    cores = available_cores()
+    plan = plan_threads(num_cores=cores, num_idle=None if threads is not None else idle_cores(cores), requested=threads)
+    synth = OnnxSynthesizer(voice, num_threads=plan.intra_op)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnknownPhonesWarning)  # shown in the line below
+        result = synth(text, **settings)
+    write_result(result, wav=out, mel=mel)
+    console = Console(quiet=quiet, highlight=False)
+    console.print(f"threads: onnxruntime uses {plan.intra_op} intra-op thread{'s' if plan.intra_op > 1 else ''} ({plan.reason()}; --threads N to choose)", markup=False)
+    console.print(_describe(out, result))
 
 
 def _prepared_speaker(synth: Synthesizer, speaker: str):

@@ -26,6 +26,7 @@ print("\\nPROBE " + json.dumps({"code": code, "heavy": heavy[:5]}))
 """
 
 COMMANDS = sorted(command.name for command in app.registered_commands)
+GROUPS = sorted(group.name for group in app.registered_groups)
 
 
 def _probe(*args: str) -> dict:
@@ -35,7 +36,8 @@ def _probe(*args: str) -> dict:
     return json.loads(line[-1].removeprefix("PROBE "))
 
 
-@pytest.mark.parametrize("args", [["--help"], *[[command, "--help"] for command in COMMANDS], ["languages"]], ids=" ".join)
+@pytest.mark.parametrize("args", [["--help"], *[[command, "--help"] for command in COMMANDS], *[[group, "--help"] for group in GROUPS],
+                                  ["export", "onnx", "--help"], ["languages"]], ids=" ".join)
 def test_starts_without_torch(args: list[str]) -> None:
     report = _probe(*args)
     assert report == {"code": 0, "heavy": []}

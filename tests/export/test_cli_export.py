@@ -1,0 +1,109 @@
+"""`vclone export onnx` and `vclone synthesize --runtime onnx`: outputs, one-line errors, and no torch on the onnx path."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from vclone.cli.app import app
+from vclone.export.manifest import MANIFEST_NAME
+from vclone.export.runtime import OnnxSynthesizer
+
+runner = CliRunner()
+
+
+def _one_error_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr and lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_export_then_speak_from_the_cli(voices: dict[str, Path], vocoders: dict[str, Path], tmp_path: Path, restored_threads) -> None:
+    folder = tmp_path / "voice-onnx"
+    result = runner.invoke(app, ["export", "onnx", str(voices["bucket"]), "--out", str(folder), "--vocoder", str(vocoders["tiny"]), "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert "exported" in result.stdout and (folder / MANIFEST_NAME).is_file()
+    wav, mel = tmp_path / "a.wav", tmp_path / "a.npy"
+    result = runner.invoke(app, ["synthesize", "El perro.", "-l", "es", "-s", "bruno", "--runtime", "onnx", "--voice", str(folder),
+                                 "--out", str(wav), "--mel", str(mel), "--pitch-shift", "2", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert "wrote" in result.stdout and "onnxruntime uses 1 intra-op thread" in result.stdout
+    expected = OnnxSynthesizer(folder)("El perro.", language="es", speaker="bruno", pitch_shift=2.0)
+    audio, rate = sf.read(wav, dtype="float32")
+    assert rate == 22050 and audio.shape == expected.wav.shape and np.abs(audio - expected.wav).max() <= 1.0 / 32767
+    assert np.array_equal(np.load(mel), expected.mel)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--runtime", "bogus"], "unknown --runtime 'bogus'; use torch or onnx"),
+        (["--runtime", "onnx"], "--runtime onnx needs --voice"),
+        (["--runtime", "onnx", "--voice", "{voice}"], "is not a vclone ONNX export (no manifest.json)"),
+        (["--runtime", "onnx", "--voice", "{missing}"], "is not a folder"),
+        (["--runtime", "onnx", "--voice", "{export}", "--stream"], "--stream cannot be used with --runtime onnx"),
+        (["--runtime", "onnx", "--voice", "{export}", "--vocoder", "griffin-lim", "--device", "cuda"], "--vocoder, --device cannot be used with --runtime onnx"),
+        (["--runtime", "onnx", "--voice", "{export}", "-s", "carol"], "unknown speaker 'carol'"),
+        (["--runtime", "onnx", "--voice", "{export}", "--pace", "0"], "pace must be between 0.1 and 10"),
+        (["--runtime", "onnx", "--voice", "{export}", "--threads", "0"], "--threads 0 is less than 1"),
+    ],
+    ids=["bad-runtime", "no-voice", "voice-not-export", "missing-folder", "stream", "vocoder-device", "speaker", "pace", "threads"],
+)
+def test_synthesize_onnx_bad_input_is_one_line(exports, voices, tmp_path: Path, args: list[str], message: str) -> None:
+    names = {"voice": str(voices["bucket"]), "export": str(exports["no-pitch+istft"][1]), "missing": str(tmp_path / "nowhere")}
+    out = tmp_path / "out.wav"
+    result = runner.invoke(app, ["synthesize", "Hello.", "-l", "en-us", "-s", "alice", "--out", str(out), *[a.format(**names) for a in args]])
+    assert result.exit_code == 2
+    assert message in _one_error_line(result.stderr)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["no-such-voice"], "no voice 'no-such-voice'"),
+        (["{voice}", "--vocoder", "griffin-lim"], "griffin-lim has no network to export"),
+        (["{voice}", "--vocoder", "no-such-vocoder"], "unknown vocoder 'no-such-vocoder'"),
+        (["{voice}", "--out", "{voice}"], "exists and is not an empty folder nor an earlier export"),
+    ],
+    ids=["voice", "griffin-lim", "vocoder", "out-is-a-voice"],
+)
+def test_export_bad_input_is_one_line(voices, tmp_path: Path, restored_threads, args: list[str], message: str) -> None:
+    names = {"voice": str(voices["bucket"])}
+    out = ["--out", str(tmp_path / "out")] if "--out" not in args else []
+    result = runner.invoke(app, ["export", "onnx", *[a.format(**names) for a in args], *out, "--threads", "1"])
+    assert result.exit_code == 2
+    assert message in _one_error_line(result.stderr)
+    assert not (tmp_path / "out").exists()
+
+
+# Runs `vclone synthesize --runtime onnx ...` in a fresh interpreter, then reports the heavy modules it loaded.
+_PROBE = """
+import json, runpy, sys
+sys.argv = ["vclone", *sys.argv[1:]]
+code = 0
+try:
+    runpy.run_module("vclone.cli.app", run_name="__main__")
+except SystemExit as exit:
+    code = exit.code or 0
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "torchaudio") or m.startswith("vclone.models."))
+print("\\nPROBE " + json.dumps({"code": code, "heavy": heavy[:5]}))
+"""
+
+
+def test_onnx_runtime_never_imports_torch(exports, tmp_path: Path) -> None:
+    out = tmp_path / "a.wav"
+    args = ["synthesize", "Hello there.", "-l", "en-us", "-s", "alice", "--runtime", "onnx", "--voice", str(exports["bucket+hifigan"][1]), "--out", str(out), "--threads", "1"]
+    proc = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, timeout=120)
+    line = [line for line in proc.stdout.splitlines() if line.startswith("PROBE ")]
+    assert line, proc.stdout + proc.stderr
+    assert json.loads(line[-1].removeprefix("PROBE ")) == {"code": 0, "heavy": []}, proc.stderr
+    assert sf.info(out).frames > 0
