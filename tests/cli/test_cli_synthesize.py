@@ -108,7 +108,7 @@ BAD_CASES = [
     ({"-v": "@foreign_json"}, "not a vclone voice"),
     ({"-v": "@garbage_weights"}, "not a readable safetensors"),
     ({"-v": "@no_weights"}, "not found"),
-    ({"-v": "@missing_dir"}, "no voice.json"),
+    ({"-v": "@missing_dir"}, "not found"),
     ({"--text-file": "@lines"}, "exactly one"),
     ({"--mel": "@missing_dir/m.npy"}, "does not exist"),
 ]

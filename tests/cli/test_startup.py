@@ -19,8 +19,9 @@ try:
     runpy.run_module("vclone.cli.app", run_name="__main__")
 except SystemExit as exit:
     code = exit.code or 0
-# The shipped-voice registry reads voice.json only: the one part of vclone.models a listing may load.
-light = {"vclone.models.shipped", "vclone.models.voice_files"}
+# The shipped-voice registry reads voice.json only (through the artifact store's torch-free half):
+# the parts of vclone.models a listing may load.
+light = {"vclone.models.shipped", "vclone.models.voice_files", "vclone.models.artifact"}
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "torchaudio") or (m.startswith("vclone.models.") and m not in light))
 print("\\nPROBE " + json.dumps({"code": code, "heavy": heavy[:5]}))
 """

@@ -16,16 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-
-import vclone
-from vclone.atomic import atomic_output, write_json_atomic
 from vclone.data.manifest import CorpusVocab
 from vclone.errors import ConfigError, VcloneError
 from vclone.models.acoustic.config import AcousticConfig, ModelDims
+from vclone.models.artifact import load_artifact_state, save_artifact
 from vclone.models.voice_files import (
     CONFIG_NAME,
+    VOICE,
     VOICE_FORMAT,
     VOICE_FORMAT_VERSION,
     WEIGHTS_NAME,
@@ -91,26 +88,14 @@ def save_voice(
 ) -> Path:
     """Write voice.safetensors then voice.json, each atomically; returns the folder. `provenance`
     says how the voice was made (see vclone.train.provenance)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    with atomic_output(out_dir / WEIGHTS_NAME) as tmp:
-        save_file(state, str(tmp), metadata={"format": VOICE_FORMAT})
-    write_json_atomic(
-        out_dir / CONFIG_NAME,
-        {
-            **_attached_vocoder(out_dir),
-            "format": VOICE_FORMAT,
-            "format_version": VOICE_FORMAT_VERSION,
-            "vclone_version": vclone.__version__,
-            "model": {"type": "acoustic", "preset": preset, "config": config.to_dict(), "dims": dims.__dict__},
-            "vocab": vocab.to_dict(),
-            "speaker_space": speaker_space.to_dict(),
-            "training": training or {},
-            "provenance": provenance or {},
-        },
-    )
-    return out_dir
+    return save_artifact(VOICE, Path(out_dir), model, {
+        **_attached_vocoder(Path(out_dir)),
+        "model": {"type": "acoustic", "preset": preset, "config": config.to_dict(), "dims": dims.__dict__},
+        "vocab": vocab.to_dict(),
+        "speaker_space": speaker_space.to_dict(),
+        "training": training or {},
+        "provenance": provenance or {},
+    })
 
 
 def _attached_vocoder(out_dir: Path) -> dict[str, Any]:
@@ -149,17 +134,7 @@ def load_voice(path: Path | str, *, device: str | torch.device = "cpu") -> Voice
         space = SpeakerSpace(**data["speaker_space"])
     except (KeyError, TypeError, ConfigError, VcloneError) as err:
         raise VoiceError(f"{voice_dir / CONFIG_NAME} is missing or has a bad field ({err}); export the voice again") from None
-    try:
-        state = load_file(str(voice_dir / WEIGHTS_NAME))
-    except FileNotFoundError:
-        raise VoiceError(f"{voice_dir / WEIGHTS_NAME} not found; the voice folder is incomplete") from None
-    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
-        raise VoiceError(f"{voice_dir / WEIGHTS_NAME} is not a readable safetensors file ({err})") from None
     model = build_acoustic_model(config, dims)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        first = str(err).splitlines()[0]
-        raise VoiceError(f"{voice_dir / WEIGHTS_NAME} does not match its voice.json ({first})") from None
+    load_artifact_state(VOICE, voice_dir, model)
     model.to(device).eval()
     return Voice(model=model, vocab=vocab, preset=model_info.get("preset", "?"), config=config, speaker_space=space, meta=data, path=voice_dir)

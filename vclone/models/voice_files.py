@@ -3,13 +3,13 @@ torch, so listing voices (`vclone voices`) stays instant."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from vclone.errors import VcloneError
+from vclone.models.artifact import ArtifactKind, find_artifact_dir, read_artifact_config
 
-__all__ = ["VOICE_FORMAT", "VOICE_FORMAT_VERSION", "WEIGHTS_NAME", "CONFIG_NAME", "VoiceError", "find_voice_dir", "read_voice_config"]
+__all__ = ["VOICE_FORMAT", "VOICE_FORMAT_VERSION", "WEIGHTS_NAME", "CONFIG_NAME", "VOICE", "VoiceError", "find_voice_dir", "read_voice_config"]
 
 VOICE_FORMAT = "vclone-voice"
 VOICE_FORMAT_VERSION = 1
@@ -21,26 +21,17 @@ class VoiceError(VcloneError):
     """A voice file that is missing, corrupt, or not a vclone voice."""
 
 
+VOICE = ArtifactKind(label="voice", format=VOICE_FORMAT, version=VOICE_FORMAT_VERSION, config_name=CONFIG_NAME, weights_name=WEIGHTS_NAME,
+                     run_subdir="voice", error=VoiceError, not_found_hint="pass a voice folder, a training run folder or a shipped voice's name")
+"""Voice folders in the artifact store."""
+
+
 def find_voice_dir(path: Path) -> Path:
     """Accept a voice folder, its voice.json, or a training run folder (uses RUN/voice)."""
-    path = Path(path)
-    if path.is_file() and path.name == CONFIG_NAME:
-        return path.parent
-    for candidate in (path, path / "voice"):
-        if (candidate / CONFIG_NAME).is_file():
-            return candidate
-    raise VoiceError(f"no {CONFIG_NAME} in {path} or {path / 'voice'}; pass a voice folder or a training run folder")
+    return find_artifact_dir(VOICE, path)
 
 
 def read_voice_config(voice_dir: Path) -> dict[str, Any]:
     """The parsed voice.json of a voice folder, checked to be a vclone voice of a readable version
     (the weights are not read)."""
-    try:
-        data = json.loads((voice_dir / CONFIG_NAME).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise VoiceError(f"{voice_dir / CONFIG_NAME} is not valid JSON; the voice is corrupt, export it again") from None
-    if not isinstance(data, dict) or data.get("format") != VOICE_FORMAT:
-        raise VoiceError(f"{voice_dir / CONFIG_NAME} is not a vclone voice (format {data.get('format') if isinstance(data, dict) else None!r})")
-    if data.get("format_version") != VOICE_FORMAT_VERSION:
-        raise VoiceError(f"voice format version {data.get('format_version')} is not supported (this vclone reads {VOICE_FORMAT_VERSION})")
-    return data
+    return read_artifact_config(VOICE, voice_dir)

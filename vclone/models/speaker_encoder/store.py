@@ -7,17 +7,12 @@ A training run exports its encoder to RUN/encoder.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-
-import vclone
-from vclone.atomic import atomic_output, write_json_atomic
 from vclone.audio.config import AudioConfig
 from vclone.errors import ConfigError
+from vclone.models.artifact import ArtifactKind, find_artifact_dir, load_artifact_state, load_artifact_weights, read_artifact_config, save_artifact
 from vclone.models.speaker_encoder.config import EncoderConfig, WindowConfig
 from vclone.models.speaker_encoder.encoder import RESEMBLYZER, DVectorEncoder, EncoderError, ResemblyzerEncoder, SpeakerEncoder, weights_version
 from vclone.models.speaker_encoder.network import DVectorNet
@@ -39,18 +34,19 @@ def encoder_name_for_run(run_id: str) -> str:
     return f"dvector:{run_id[:12]}"
 
 
+ENCODER = ArtifactKind(
+    label="speaker encoder", format=ENCODER_FORMAT, version=ENCODER_FORMAT_VERSION, config_name=CONFIG_NAME, weights_name=WEIGHTS_NAME,
+    run_subdir="encoder", error=EncoderError,
+    not_found_hint=f"pass {VOICEFILTER!r}, {RESEMBLYZER!r} or a folder written by `vclone train --task speaker-encoder`",
+)
+"""Trained speaker encoder folders in the artifact store."""
+
+
 def save_encoder(out_dir: Path, net: DVectorNet, *, name: str, audio: AudioConfig, windows: WindowConfig,
                  training: dict[str, Any] | None = None) -> Path:
     """Write encoder.safetensors then encoder.json, each atomically; returns the folder."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
-    with atomic_output(out_dir / WEIGHTS_NAME) as tmp:
-        save_file(state, str(tmp), metadata={"format": ENCODER_FORMAT})
-    write_json_atomic(out_dir / CONFIG_NAME, {
-        "format": ENCODER_FORMAT,
-        "format_version": ENCODER_FORMAT_VERSION,
-        "vclone_version": vclone.__version__,
+    return save_artifact(ENCODER, Path(out_dir), net, {
         "name": name,
         "version": weights_version(state),
         "config": net.config.to_dict(),
@@ -59,33 +55,11 @@ def save_encoder(out_dir: Path, net: DVectorNet, *, name: str, audio: AudioConfi
         "windows": windows.__dict__,
         "training": training or {},
     })
-    return out_dir
 
 
 def find_encoder_dir(path: Path) -> Path:
     """Accept an encoder folder, its encoder.json, or a training run folder (uses RUN/encoder)."""
-    path = Path(path)
-    if path.is_file() and path.name == CONFIG_NAME:
-        return path.parent
-    for candidate in (path, path / "encoder"):
-        if (candidate / CONFIG_NAME).is_file():
-            return candidate
-    if not path.exists():
-        raise EncoderError(f"speaker encoder {path} not found; pass {VOICEFILTER!r}, {RESEMBLYZER!r} or a folder written by `vclone train --task speaker-encoder`")
-    raise EncoderError(f"{path} holds no speaker encoder ({CONFIG_NAME} not found); pass a run folder of `vclone train --task speaker-encoder`")
-
-
-def _read_config(folder: Path) -> dict[str, Any]:
-    path = folder / CONFIG_NAME
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise EncoderError(f"{path} cannot be read ({err}); export the encoder again") from None
-    if not isinstance(data, dict) or data.get("format") != ENCODER_FORMAT:
-        raise EncoderError(f"{path} is not a vclone speaker encoder (format {data.get('format') if isinstance(data, dict) else None!r})")
-    if data.get("format_version") != ENCODER_FORMAT_VERSION:
-        raise EncoderError(f"{path} has encoder format version {data.get('format_version')!r}; this vclone reads {ENCODER_FORMAT_VERSION}")
-    return data
+    return find_artifact_dir(ENCODER, path)
 
 
 def load_encoder(spec: str | Path) -> SpeakerEncoder:
@@ -96,18 +70,16 @@ def load_encoder(spec: str | Path) -> SpeakerEncoder:
     if str(spec) == RESEMBLYZER:
         return ResemblyzerEncoder()
     folder = find_encoder_dir(Path(spec))
-    data = _read_config(folder)
+    data = read_artifact_config(ENCODER, folder)
     try:
         config = EncoderConfig.from_dict(data["config"])
         audio = AudioConfig.from_dict(data["audio"])
         windows = WindowConfig(**data["windows"])
         net = DVectorNet(config, n_mels=int(data["n_mels"]))
-        state = load_file(str(folder / WEIGHTS_NAME))
-        net.load_state_dict(state, strict=True)
     except (KeyError, TypeError, ValueError, ConfigError) as err:
         raise EncoderError(f"{folder / CONFIG_NAME} is malformed ({err}); export the encoder again") from None
-    except (SafetensorError, OSError, RuntimeError) as err:
-        raise EncoderError(f"{folder / WEIGHTS_NAME} cannot be loaded ({str(err).splitlines()[0]}); export the encoder again") from None
+    state = load_artifact_weights(ENCODER, folder)
+    load_artifact_state(ENCODER, folder, net, state)
     version = weights_version(state)
     if version != data.get("version"):
         raise EncoderError(f"{folder / WEIGHTS_NAME} does not match {CONFIG_NAME} (weights {version}, config {data.get('version')}); export the encoder again")

@@ -8,19 +8,14 @@ Loading never unpickles anything.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-
-import vclone
-from vclone.atomic import atomic_output, write_json_atomic
 from vclone.audio import AudioConfig
 from vclone.errors import ConfigError, VcloneError
+from vclone.models.artifact import ArtifactKind, find_artifact_dir, load_artifact_state, read_artifact_config, save_artifact
 
 __all__ = [
     "VOCODER_FORMAT",
@@ -64,46 +59,23 @@ class VocoderFile:
         return sum(p.numel() for p in self.generator.parameters())
 
 
+VOCODER = ArtifactKind(label="vocoder", format=VOCODER_FORMAT, version=VOCODER_FORMAT_VERSION, config_name=CONFIG_NAME, weights_name=WEIGHTS_NAME,
+                       run_subdir="vocoder", error=VocoderError, not_found_hint="pass a vocoder folder or a vocoder training run")
+"""Vocoder folders in the artifact store."""
+
+
 def save_vocoder(out_dir: Path, generator: torch.nn.Module, *, kind: str, config: dict[str, Any], audio: AudioConfig, name: str,
                  source: Any = None, description: str = "", training: dict[str, Any] | None = None) -> Path:
-    """Write vocoder.safetensors then vocoder.json, each atomically; returns the folder."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in generator.state_dict().items()}
-    with atomic_output(out_dir / WEIGHTS_NAME) as tmp:
-        save_file(state, str(tmp), metadata={"format": VOCODER_FORMAT})
-    write_json_atomic(out_dir / CONFIG_NAME, {
-        "format": VOCODER_FORMAT, "format_version": VOCODER_FORMAT_VERSION, "vclone_version": vclone.__version__,
+    """Write vocoder.safetensors (float32) then vocoder.json, each atomically; returns the folder."""
+    return save_artifact(VOCODER, Path(out_dir), generator, {
         "name": name, "kind": kind, "config": config, "audio": audio.to_dict(), "source": source,
         "description": description, "training": training or {},
-    })
-    return out_dir
+    }, dtype=torch.float32)
 
 
 def find_vocoder_dir(path: Path) -> Path:
     """Accept a vocoder folder, its vocoder.json, or a training run folder (RUN/vocoder)."""
-    path = Path(path)
-    if path.is_file() and path.name == CONFIG_NAME:
-        return path.parent
-    for candidate in (path, path / "vocoder"):
-        if (candidate / CONFIG_NAME).is_file():
-            return candidate
-    if path.is_file():
-        raise VocoderError(f"{path} is not a vclone vocoder; pass the folder holding {CONFIG_NAME} and {WEIGHTS_NAME}")
-    raise VocoderError(f"no {CONFIG_NAME} in {path} or {path / 'vocoder'}; pass a vocoder folder or a vocoder training run")
-
-
-def _read_config(folder: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise VocoderError(f"{folder / CONFIG_NAME} is not valid JSON; the vocoder is corrupt") from None
-    if not isinstance(data, dict) or data.get("format") != VOCODER_FORMAT:
-        found = data.get("format") if isinstance(data, dict) else None
-        raise VocoderError(f"{folder / CONFIG_NAME} is not a vclone vocoder (format {found!r})")
-    if data.get("format_version") != VOCODER_FORMAT_VERSION:
-        raise VocoderError(f"vocoder format version {data.get('format_version')} is not supported (this vclone reads {VOCODER_FORMAT_VERSION})")
-    return data
+    return find_artifact_dir(VOCODER, path)
 
 
 def load_vocoder(path: Path, *, device: str | torch.device = "cpu") -> VocoderFile:
@@ -111,22 +83,13 @@ def load_vocoder(path: Path, *, device: str | torch.device = "cpu") -> VocoderFi
     from vclone.models.vocoder.config import build_generator
 
     folder = find_vocoder_dir(path)
-    data = _read_config(folder)
+    data = read_artifact_config(VOCODER, folder)
     try:
         audio = AudioConfig.from_dict(data["audio"])
         generator = build_generator(str(data["kind"]), dict(data["config"]))
     except (KeyError, TypeError, ValueError, ConfigError) as err:
         raise VocoderError(f"{folder / CONFIG_NAME} is missing or has a bad field ({err})") from None
-    try:
-        state = load_file(str(folder / WEIGHTS_NAME))
-    except FileNotFoundError:
-        raise VocoderError(f"{folder / WEIGHTS_NAME} not found; the vocoder folder is incomplete") from None
-    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
-        raise VocoderError(f"{folder / WEIGHTS_NAME} is not a readable safetensors file ({err})") from None
-    try:
-        generator.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise VocoderError(f"{folder / WEIGHTS_NAME} does not match its {CONFIG_NAME} ({str(err).splitlines()[0]})") from None
+    load_artifact_state(VOCODER, folder, generator)
     generator.to(device).eval()
     return VocoderFile(generator=generator, kind=str(data["kind"]), name=str(data.get("name") or folder.name), audio=audio, meta=data, path=folder)
 
