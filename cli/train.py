@@ -54,8 +54,6 @@ def given(**options: Any) -> dict[str, Any]:
 def _with_consistency(model: ModelChoice, *, encoder: str, weight: float | None, swaps: float | None, judge: str | None = None) -> ModelChoice:
     """`model` with the speaker consistency loss, swaps and judge given (None keeps the model's own;
     the judge defaults to the encoder the voice clones with)."""
-    from vclone.train.config import ModelChoice
-
     current = model.overrides
     if judge is not None and judge not in (RESEMBLYZER, VOICEFILTER):
         from vclone.models.speaker_encoder.store import find_encoder_dir
