@@ -138,3 +138,13 @@ def test_language_switch_notices_stay_off_the_console(phonemizer_for, capfd, cap
     phonemizer_for("fr").phonemize_batch(["Un whisky, s'il vous plaît.", "Le week-end."])
     assert capfd.readouterr().err == ""
     assert all(record.levelno == logging.DEBUG for record in caplog.records)
+
+
+def test_punctuation_a_voice_never_saw_is_left_out_and_the_rest_kept() -> None:
+    # A voice trained on Spanish texts without ¿ reads nothing for it, rather than <unk>.
+    read = PhonemizedText(text="¿Qué?", ipa="¿kˈe?", phones=("¿", "k", "ˈ", "e", "?"))
+    kept = read.keeping_punctuation({"k", "ˈ", "e", "?"})
+    assert kept.phones == ("k", "ˈ", "e", "?") and kept.ipa == "kˈe?" and kept.text == read.text
+    assert read.keeping_punctuation({"¿", "k", "ˈ", "e", "?"}) is read
+    # Unknown phones are not punctuation: they stay, to be read as <unk> with a warning.
+    assert read.keeping_punctuation({"k"}).phones == ("k", "ˈ", "e")

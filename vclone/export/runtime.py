@@ -270,7 +270,7 @@ class OnnxSynthesizer:
             raise TextError("the text is empty; give the words to speak")
         if language not in self._phonemizers:
             self._phonemizers[language] = Phonemizer(language)
-        return self._phonemizers[language](text)
+        return self._phonemizers[language](text).keeping_punctuation(self.inventory)
 
     def tokenize(self, phones: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
         """Phones -> (N,) int64 token ids and the phones the voice lacks (read as <unk>, with a warning)."""

@@ -397,7 +397,7 @@ class Synthesizer:
             raise TextError("the text is empty; give the words to speak")
         if language not in self._phonemizers:
             self._phonemizers[language] = Phonemizer(language)
-        return self._phonemizers[language](text)
+        return self._phonemizers[language](text).keeping_punctuation(self.voice.vocab.phones)
 
     def tokenize(self, phones: tuple[str, ...]) -> tuple[torch.Tensor, tuple[str, ...]]:
         """Phones -> (N,) token ids through the voice's inventory, and the phones it lacks.

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Container, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal, overload
 
 import espeakng_loader
@@ -43,6 +43,15 @@ class PhonemizedText:
                 f"phones must spell the IPA exactly, got {''.join(self.phones)!r} for "
                 f"{self.ipa!r}; build them with tokenize_ipa(ipa)"
             )
+
+    def keeping_punctuation(self, known: Container[str]) -> PhonemizedText:
+        """This text without the punctuation marks that `known` (a voice's inventory) lacks: a mark
+        carries no sound, so a voice that never saw it (Spanish ¿ in a voice trained on texts without
+        one) reads nothing for it rather than <unk>."""
+        kept = tuple(p for p in self.phones if p in known or p not in PUNCTUATION)
+        if len(kept) == len(self.phones):
+            return self
+        return replace(self, ipa="".join(kept), phones=kept)
 
 
 class _DemotedLogger(logging.LoggerAdapter):
