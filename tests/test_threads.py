@@ -138,12 +138,29 @@ def test_another_vclone_command_takes_its_share(restored_threads: None, monkeypa
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(threads_module, "available_cores", lambda: 2)
     monkeypatch.setattr(threads_module, "idle_cores", lambda cores, sample_s: 2)
-    monkeypatch.setattr(threads_module, "vclone_peers", lambda: 1)
+    monkeypatch.setattr(threads_module, "busy_peers", lambda before: 1)
     applied = threads_module.configure_threads()
     assert applied.plan.intra_op == 1 and applied.plan.wait_policy == threads_module.PASSIVE_POLICY
     monkeypatch.delenv("OMP_NUM_THREADS")  # the first call wrote its choice there, as workers inherit it
-    monkeypatch.setattr(threads_module, "vclone_peers", lambda: 0)
+    monkeypatch.setattr(threads_module, "busy_peers", lambda before: 0)
     assert threads_module.configure_threads().plan.intra_op == 2
+
+
+def test_only_vclone_peers_that_use_cpu_are_busy() -> None:
+    # Two real processes whose argv[0] is `vclone`: one spinning (a training), one asleep (an idle server).
+    spinning = subprocess.Popen(["bash", "-c", f"exec -a vclone {sys.executable} -c 'while True: pass'"])
+    sleeping = subprocess.Popen(["bash", "-c", f"exec -a vclone {sys.executable} -c 'import time; time.sleep(60)'"])
+    try:
+        time.sleep(0.5)  # both past their start-up
+        before = threads_module.peer_cpu_times()
+        assert {spinning.pid, sleeping.pid} <= set(before)
+        time.sleep(0.3)
+        assert threads_module.busy_peers(before) == 1
+        assert threads_module.busy_peers({}) == 2  # peers started since the snapshot count as busy
+    finally:
+        for proc in (spinning, sleeping):
+            proc.kill()
+            proc.wait()
 
 
 @pytest.mark.parametrize(("started", "cores", "peers", "expected"), [
@@ -167,6 +184,9 @@ def test_a_running_training_gives_cores_to_a_busy_vclone_peer_and_takes_them_bac
     # A real process whose argv[0] is `vclone`, spinning on a core, as a synthesize beside a training.
     peer = subprocess.Popen(["bash", "-c", f"exec -a vclone {sys.executable} -c 'while True: pass'"])
     try:
+        deadline = time.monotonic() + 10
+        while peer.pid not in threads_module.peer_cpu_times() and time.monotonic() < deadline:
+            time.sleep(0.05)  # until bash has exec'd into `vclone`
         rebalancer = ThreadRebalancer(_applied(2), interval_s=0.0)
         torch.set_num_threads(2)
         assert rebalancer.tick() == 1 and torch.get_num_threads() == 1  # first look: a starting peer counts

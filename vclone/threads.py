@@ -39,6 +39,8 @@ __all__ = [
     "plan_threads",
     "is_vclone_command",
     "vclone_peers",
+    "peer_cpu_times",
+    "busy_peers",
     "share_of_cores",
     "ThreadRebalancer",
     "available_cores",
@@ -289,9 +291,28 @@ def _parent(pid: int) -> int:
 
 
 def vclone_peers() -> int:
-    """Other vclone commands running now (not this process or its parents): started together, two
-    trainings both see an idle machine, so each counts the other as wanting cores too."""
+    """Other vclone commands running now (not this process or its parents), busy or not."""
     return len(_peer_pids())
+
+
+def peer_cpu_times() -> dict[int, float]:
+    """CPU seconds used so far by each other vclone command running now: a snapshot for `busy_peers`."""
+    times = {}
+    for pid in _peer_pids():
+        used = _cpu_seconds(pid)
+        if used is not None:
+            times[pid] = used
+    return times
+
+
+def busy_peers(before: dict[int, float]) -> int:
+    """Other vclone commands that used CPU since the snapshot `before` (or started since): started
+    together, two trainings both see an idle machine, so each counts the other as wanting cores too;
+    an idle `vclone serve` or a stopped job does not count."""
+    busy = 0
+    for pid, used in peer_cpu_times().items():
+        busy += pid not in before or used > before[pid]
+    return busy
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -430,8 +451,10 @@ def configure_threads(threads: int | None = None, *, num_workers: int = 1, sampl
         plan_threads(num_cores=cores, requested=requested)  # raises the one-line error before the machine is watched
     # One thread on one worker never waits for another, so the wait policy and the idle count are moot.
     alone = requested == 1 and num_workers == 1
-    idle = cores if cores == 1 or alone else idle_cores(cores, sample_s=sample_s)
-    peers = 0 if cores == 1 or alone else vclone_peers()
+    watch = not (cores == 1 or alone)
+    before = peer_cpu_times() if watch else {}
+    idle = idle_cores(cores, sample_s=sample_s) if watch else cores
+    peers = busy_peers(before) if watch else 0
     if peers:  # each vclone process running beside this one gets its share of the cores
         idle = min(idle, max(1, cores // (peers + 1)))
     return apply_threads(plan_threads(num_cores=cores, num_idle=idle, num_workers=num_workers, requested=requested))
