@@ -45,7 +45,7 @@ class BuildOptions:
     out_dir: Path
     """Corpus folder (created if missing; an earlier build there is resumed)."""
     size: str = "tiny"
-    """A size from the catalog: tiny, small or full."""
+    """A size from the catalog: tiny, small, medium or full."""
     seed: int = 0
     """Chooses sentences and recordings; a folder keeps the seed it was first built with."""
     num_threads: int = 1
@@ -175,7 +175,7 @@ def build(options: BuildOptions, console: Console) -> BuildResult:
 def _parse_args(argv: Sequence[str] | None) -> BuildOptions:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, required=True, help="corpus folder to build or resume")
-    parser.add_argument("--size", choices=("tiny", "small", "full"), default="tiny")
+    parser.add_argument("--size", choices=("tiny", "small", "medium", "full"), default="tiny")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default 1)")
     parser.add_argument("--voices", type=Path, default=DEFAULT_CATALOG, help="voice catalog (voices.toml)")

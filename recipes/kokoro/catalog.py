@@ -106,7 +106,7 @@ class Catalog:
     speakers: tuple[KokoroSpeaker, ...]
     """Kokoro speakers, in file order."""
     sizes: dict[str, SizeSpec]
-    """Build sizes by name (tiny, small, full)."""
+    """Build sizes by name (tiny, small, medium, full)."""
     sha256: dict[str, str]
     """Style table name -> sha256 of its .bin file."""
     real: PolyglotSpeaker | None = None

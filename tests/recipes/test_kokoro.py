@@ -140,6 +140,18 @@ def test_sentences_exist_for_every_language(catalog):
     assert " " not in zh and zh[-1] in "。？"
 
 
+def test_medium_keeps_small_held_out_sets_and_extends_its_training_split(catalog):
+    # The base voice moves to `medium` with the benchmark unchanged: the same cross-language and
+    # zero-shot clips, and every training clip of `small` (so a build in small's folder re-renders none).
+    key = lambda j: (j.split, j.speaker, j.language, j.voice, j.text)  # noqa: E731
+    small, medium = plan_corpus(catalog, "small", 0), plan_corpus(catalog, "medium", 0)
+    for split in ("cross", "zeroshot"):
+        assert {key(j) for j in small.split(split)} == {key(j) for j in medium.split(split)}
+    assert {key(j) for j in small.split("train")} < {key(j) for j in medium.split("train")}
+    assert len(medium.split("train")) == 6 * len(small.split("train"))
+    assert check_minimums(medium.jobs) == []
+
+
 # ---- file checks: one clear line naming the file and the install command ----
 
 def test_a_missing_truncated_or_altered_voice_table_is_one_line(tmp_path):
