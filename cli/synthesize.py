@@ -123,7 +123,7 @@ def synthesize(
 
 def _synthesize_onnx(text: str, *, voice: Optional[str], out: Optional[Path], mel: Optional[Path], threads: Optional[int], quiet: bool, **settings) -> None:
     """--runtime onnx: one text through an export folder with onnxruntime; torch is never imported."""
-    from vclone.export.runtime import OnnxSynthesizer, UnknownPhonesWarning, write_result
+    from vclone.export.runtime import OnnxSynthesizer, ShortReferenceWarning, UnknownPhonesWarning, write_result
     from vclone.threads import available_cores, idle_cores, plan_threads
 
     if voice is None:
@@ -133,9 +133,13 @@ def _synthesize_onnx(text: str, *, voice: Optional[str], out: Optional[Path], me
     cores = available_cores()
     plan = plan_threads(num_cores=cores, num_idle=None if threads is not None else idle_cores(cores), requested=threads)
     synth = OnnxSynthesizer(voice, num_threads=plan.intra_op)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("ignore", UnknownPhonesWarning)  # shown in the line below
+        warnings.simplefilter("always", ShortReferenceWarning)
         result = synth(text, **settings)
+    for warning in caught:
+        if issubclass(warning.category, ShortReferenceWarning):
+            typer.echo(f"warning: {warning.message}", err=True)
     write_result(result, wav=out, mel=mel)
     console = Console(quiet=quiet, highlight=False)
     console.print(f"threads: onnxruntime uses {plan.intra_op} intra-op thread{'s' if plan.intra_op > 1 else ''} ({plan.reason()}; --threads N to choose)", markup=False)

