@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -15,19 +15,18 @@ from vclone.data.dataset import TrainingData
 from vclone.eval.verification import equal_error_rate, verification_scores
 from vclone.models.speaker_encoder import DVectorEncoder, DVectorNet, GE2ELoss, encoder_name_for_run, save_encoder
 from vclone.models.speaker_encoder.frames import speech_frames
-from vclone.train.checkpoint import Checkpoint, CheckpointError, TrainState, load_checkpoint, save_checkpoint
+from vclone.train.checkpoint import Checkpoint, TrainState
 from vclone.train.encoder_config import EncoderTrainConfig
 from vclone.train.encoder_data import SpeakerSplit, crop_start, plan_ge2e_batch, split_speakers
-from vclone.train.interrupt import graceful_interrupt
-from vclone.train.logs import CsvLog, StepReport
-from vclone.train.optimizer import build_optimizer, learning_rate
+from vclone.train.logs import StepReport
+from vclone.train.optimizer import build_optimizer
 from vclone.train.precision import resolve_precision
-from vclone.train.rng import capture_rng, restore_rng, seed_everything, use_deterministic
+from vclone.train.rng import seed_everything
 from vclone.train.run_dir import RunDir, open_run
+from vclone.train.trainer import Clock, ProgressFn, Stepped, run_task, training_mode
 
 __all__ = ["train_encoder", "EncoderTrainResult", "EncoderModel", "measure_eer"]
 
-ProgressFn = Callable[[StepReport], None]
 _ENROLL_UTTERANCES = 8
 """Training utterances per speaker averaged into the centroid the held-out ones are scored against."""
 
@@ -81,83 +80,68 @@ def measure_eer(encoder: DVectorEncoder, data: TrainingData, split: SpeakerSplit
     return equal_error_rate(target, nontarget)
 
 
+class _EncoderTask:
+    """GE2E steps on planned speaker x utterance batches (a pure function of seed and step)."""
+
+    label = "the speaker encoder"
+    plot_last = False
+    export_with_checkpoints = False  # the export measures the held-out EER: once, at the end
+
+    def __init__(self, config: EncoderTrainConfig, run: RunDir, data: TrainingData, split: SpeakerSplit, device: torch.device) -> None:
+        self.config, self.run, self.data, self.split, self.device = config, run, data, split, device
+        self.model = EncoderModel(DVectorNet(config.encoder_config(), n_mels=data.vocab.audio.n_mels)).to(device)
+        self.optimizers = {"": build_optimizer(self.model, config.optimizer)}
+        self.eer: float | None = None
+        self.model.train()
+
+    def step(self, state: TrainState, lr: float, clock: Clock) -> Stepped:
+        config, step = self.config, state.step + 1
+        groups = plan_ge2e_batch(self.split, step=step, seed=config.seed, num_speakers=config.batching.num_speakers,
+                                 num_utterances=config.batching.num_utterances)
+        segments, lengths = _segments(self.data, groups, config, step)
+        tic = time.perf_counter()
+        embeddings = self.model.net(segments.to(self.device), lengths.to(self.device)).view(len(groups), len(groups[0]), -1)
+        loss = self.model.ge2e(embeddings)
+        optimizer = self.optimizers[""].optimizer
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = float(nn.utils.clip_grad_norm_(self.model.parameters(), config.optimizer.grad_clip))
+        optimizer.step()
+        seconds = time.perf_counter() - tic
+        report = StepReport(
+            step=step, epoch=0, max_steps=config.max_steps, lr=lr, loss=loss.item(), losses={"ge2e": loss.item()},
+            grad_norm=grad_norm, num_frames=int(lengths.sum()), frames_per_s=float(lengths.sum()) / max(seconds, 1e-9),
+            elapsed_s=clock.elapsed(),
+        )
+        return Stepped(state=TrainState(step=step), report=report)
+
+    def checkpoint_meta(self, state: TrainState) -> dict[str, Any]:
+        return {"task": self.config.task}
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        pass
+
+    def export(self, state: TrainState) -> Path:
+        folder, self.eer = _export(self.run, self.config, self.model, self.data, self.split, state)
+        return folder
+
+
 def train_encoder(config: EncoderTrainConfig, *, progress: ProgressFn | None = None) -> EncoderTrainResult:
     """Train (or resume) the speaker encoder run `config.out` up to `config.max_steps` steps."""
-    started = time.perf_counter()
-    was_deterministic = torch.are_deterministic_algorithms_enabled()
-    progress = progress or (lambda report: None)
-    try:
+    clock = Clock()
+    with training_mode(config.deterministic):
         data = TrainingData.from_dirs(config.data_dirs)
         split = split_speakers([item.entry.speaker for item in data.items], held_out=config.held_out)
         run = open_run(config, data_info={**data.describe(), "encoder_speakers": list(split.speakers)})
         device = resolve_precision(config.precision).device
-        use_deterministic(config.deterministic)
         seed_everything(config.seed)
-        model = EncoderModel(DVectorNet(config.encoder_config(), n_mels=data.vocab.audio.n_mels)).to(device)
-        optimizer = build_optimizer(model, config.optimizer)
-        log = CsvLog(run.log_path)
-        state, elapsed_before = TrainState(), 0.0
-        if run.resume_from is not None:
-            state, elapsed_before = _restore(run.resume_from, model, optimizer, log)
-        report = None
-        model.train()
-        with graceful_interrupt() as stop:
-            while state.step < config.max_steps and not stop.requested:
-                step = state.step + 1
-                groups = plan_ge2e_batch(split, step=step, seed=config.seed, num_speakers=config.batching.num_speakers,
-                                         num_utterances=config.batching.num_utterances)
-                segments, lengths = _segments(data, groups, config, step)
-                lr = learning_rate(step, config.optimizer)
-                optimizer.set_lr(lr)
-                tic = time.perf_counter()
-                embeddings = model.net(segments.to(device), lengths.to(device)).view(len(groups), len(groups[0]), -1)
-                loss = model.ge2e(embeddings)
-                optimizer.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                grad_norm = float(nn.utils.clip_grad_norm_(model.parameters(), config.optimizer.grad_clip))
-                optimizer.optimizer.step()
-                seconds = time.perf_counter() - tic
-                state = TrainState(step=step)
-                report = StepReport(
-                    step=step, epoch=0, max_steps=config.max_steps, lr=lr, loss=loss.item(), losses={"ge2e": loss.item()},
-                    grad_norm=grad_norm, num_frames=int(lengths.sum()), frames_per_s=float(lengths.sum()) / max(seconds, 1e-9),
-                    elapsed_s=elapsed_before + time.perf_counter() - started,
-                )
-                progress(report)
-                if step % config.logging.every == 0 or step == config.max_steps:
-                    log.write(report)
-                if step % config.checkpoint.every == 0 and step < config.max_steps:
-                    _save(run, config, model, optimizer, state, elapsed_before + time.perf_counter() - started)
-        checkpoint = _save(run, config, model, optimizer, state, elapsed_before + time.perf_counter() - started)
-        encoder_dir, eer = _export(run, config, model, data, split, state)
-        return EncoderTrainResult(
-            run_dir=run.root, run_id=run.run_id, step=state.step, last_report=report, checkpoint=checkpoint, encoder=encoder_dir,
-            eer=eer, speakers=len(split.speakers), skipped=split.skipped,
-            interrupted=stop.requested and state.step < config.max_steps, seconds=time.perf_counter() - started,
-        )
-    finally:
-        use_deterministic(was_deterministic)
-
-
-def _save(run: RunDir, config: EncoderTrainConfig, model: EncoderModel, optimizer, state: TrainState, elapsed: float) -> Path:
-    rng_tensors, rng_meta = capture_rng()
-    checkpoint = Checkpoint(
-        state=state, model=dict(model.state_dict()), optimizer=optimizer.state_tensors(), rng=rng_tensors,
-        meta={"run_id": run.run_id, "task": config.task, "rng": rng_meta, "elapsed_s": elapsed, "config": config.to_dict()},
+        task = _EncoderTask(config, run, data, split, device)
+        outcome = run_task(task, config=config, run=run, clock=clock, progress=progress)
+    return EncoderTrainResult(
+        run_dir=run.root, run_id=run.run_id, step=outcome.state.step, last_report=outcome.last_report, checkpoint=outcome.checkpoint,
+        encoder=outcome.artifact, eer=task.eer, speakers=len(split.speakers), skipped=split.skipped,
+        interrupted=outcome.interrupted, seconds=outcome.seconds,
     )
-    return save_checkpoint(run.checkpoints, checkpoint, keep=config.checkpoint.keep)
-
-
-def _restore(folder: Path, model: EncoderModel, optimizer, log: CsvLog) -> tuple[TrainState, float]:
-    checkpoint = load_checkpoint(folder)
-    try:
-        model.load_state_dict(checkpoint.model, strict=True)
-    except RuntimeError as err:
-        raise CheckpointError(f"{folder} does not fit the speaker encoder ({str(err).splitlines()[0]})") from None
-    optimizer.load_state_tensors(checkpoint.optimizer)
-    restore_rng(checkpoint.rng, checkpoint.meta["rng"])
-    log.truncate_after(checkpoint.state.step)
-    return checkpoint.state, float(checkpoint.meta.get("elapsed_s", 0.0))
 
 
 def _export(run: RunDir, config: EncoderTrainConfig, model: EncoderModel, data: TrainingData, split: SpeakerSplit,

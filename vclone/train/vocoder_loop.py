@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -27,13 +28,13 @@ from vclone.models.vocoder.losses import discriminator_loss
 from vclone.models.vocoder.pipeline import VocoderObjective, segment_batch
 from vclone.models.vocoder.store import check_mel_convention, load_vocoder, save_vocoder
 from vclone.models.vocoder.universal import UNIVERSAL, load_universal
-from vclone.train.checkpoint import Checkpoint, CheckpointError, TrainState, load_checkpoint, save_checkpoint
-from vclone.train.interrupt import graceful_interrupt
-from vclone.train.logs import CsvLog, StepReport
-from vclone.train.optimizer import NamedAdamW, build_optimizer, learning_rate
+from vclone.train.checkpoint import Checkpoint, TrainState, checkpoint_name, save_checkpoint
+from vclone.train.logs import StepReport
+from vclone.train.optimizer import NamedAdamW, build_optimizer
 from vclone.train.precision import resolve_precision
-from vclone.train.rng import capture_rng, restore_rng, seed_everything, use_deterministic
+from vclone.train.rng import capture_rng, seed_everything
 from vclone.train.run_dir import RunDir, open_run
+from vclone.train.trainer import Clock, Stepped, run_task, training_mode
 from vclone.train.vocoder_config import VocoderTrainConfig
 from vclone.train.vocoder_data import SegmentSource, plan_segments, teacher_forced_mels
 from vclone.train.vocoder_plots import plot_mel_pair
@@ -112,19 +113,6 @@ def initial_generator(config: VocoderTrainConfig, *, audio: AudioConfig) -> nn.M
     return generator
 
 
-def _optimizer_state(optimizers: dict[str, NamedAdamW]) -> dict[str, torch.Tensor]:
-    return {f"{part}.{name}": value for part, opt in optimizers.items() for name, value in opt.state_tensors().items()}
-
-
-def _load_optimizer_state(optimizers: dict[str, NamedAdamW], tensors: dict[str, torch.Tensor]) -> None:
-    for part, opt in optimizers.items():
-        prefix = part + "."
-        opt.load_state_tensors({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
-    unknown = [k for k in tensors if not any(k.startswith(p + ".") for p in optimizers)]
-    if unknown:
-        raise CheckpointError(f"optimizer state {unknown[0]!r} belongs to no part of the vocoder; the checkpoint is another model's")
-
-
 class _Objective:
     """The losses of one step, and the two updates (the generator's losses are VocoderObjective's,
     the same the pipeline's last stage computes)."""
@@ -161,75 +149,73 @@ class _Objective:
         return norm
 
 
+class _VocoderTask:
+    """GAN steps on planned audio segments (a pure function of seed and step)."""
+
+    label = "this vocoder"
+    plot_last = True
+    export_with_checkpoints = True
+
+    def __init__(self, config: VocoderTrainConfig, run: RunDir, source: SegmentSource, model: VocoderGAN, device: torch.device,
+                 teacher: Teacher | None) -> None:
+        self.config, self.run, self.source, self.model, self.device, self.teacher = config, run, source, model, device, teacher
+        self.audio = source.data.vocab.audio
+        self.optimizers = {"generator": build_optimizer(model.generator, config.optimizer), "discriminators": build_optimizer(model.discriminators, config.optimizer)}
+        self.objective = _Objective(config, model, self.optimizers, self.audio)
+        self.model.train()
+
+    def step(self, state: TrainState, lr: float, clock: Clock) -> Stepped:
+        config, step, frames = self.config, state.step + 1, self.config.segments.segment_frames
+        batch = segment_training_batch(self.source, config, step=step, device=self.device, teacher=self.teacher)
+        tic = time.perf_counter()
+        loss, parts, grad_norm, fake = self.objective.step(batch, adversarial=step > config.losses.adversarial_start)
+        seconds = time.perf_counter() - tic
+        report = StepReport(
+            step=step, epoch=0, max_steps=config.max_steps, lr=lr, loss=loss, losses=parts, grad_norm=grad_norm,
+            ids=batch.ids, num_frames=frames * batch.size, frames_per_s=frames * batch.size / max(seconds, 1e-9), elapsed_s=clock.elapsed(),
+        )
+        return Stepped(state=TrainState(step=step), report=report,
+                       plot=lambda path: plot_step(self.run, self.audio, fake[0], batch.audio_mel[0], report))
+
+    def checkpoint_meta(self, state: TrainState) -> dict[str, Any]:
+        return {"task": self.config.task}
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        pass
+
+    def export(self, state: TrainState) -> Path:
+        return export_vocoder_run(self.run, self.config, model=dict(self.model.state_dict()), state=state, audio=self.audio)
+
+
 def train_vocoder(config: VocoderTrainConfig, *, progress: ProgressFn | None = None, phase: PhaseFn | None = None) -> VocoderTrainResult:
     """Train (or resume) the vocoder run `config.out` up to `config.max_steps` steps."""
-    started = time.perf_counter()
-    was_deterministic = torch.are_deterministic_algorithms_enabled()
-    progress = progress or (lambda report: None)
-    try:
+    clock = Clock()
+    with training_mode(config.deterministic):
         data = TrainingData.from_dirs(config.data_dirs)
         audio = data.vocab.audio
         run = open_run(config, data_info=data.describe())
         device = resolve_precision(config.precision).device
-        use_deterministic(config.deterministic)
         seed_everything(config.seed)
         model = VocoderGAN(initial_generator(config, audio=audio), Discriminators(discriminator_preset(config.discriminator))).to(device)
-        optimizers = {"generator": build_optimizer(model.generator, config.optimizer), "discriminators": build_optimizer(model.discriminators, config.optimizer)}
         mels = None
         if config.acoustic_voice:
             tick = phase(f"predicting the mels of {len(data)} utterances", len(data)) if phase is not None else None
             mels = teacher_forced_mels(Path(config.acoustic_voice), data, device=device, tick=tick)
-        source = SegmentSource(data, mels=mels)
         teacher = Teacher(config.teacher, audio=audio, device=device) if config.teacher else None
-        objective = _Objective(config, model, optimizers, audio)
-        log = CsvLog(run.log_path)
-        state, elapsed_before = TrainState(), 0.0
-        if run.resume_from is not None:
-            state, elapsed_before = _restore(run.resume_from, model, optimizers, log)
-        report, frames = None, config.segments.segment_frames
-        model.train()
-        with graceful_interrupt() as stop:
-            while state.step < config.max_steps and not stop.requested:
-                step = state.step + 1
-                batch = segment_training_batch(source, config, step=step, device=device, teacher=teacher)
-                lr = learning_rate(step, config.optimizer)
-                for opt in optimizers.values():
-                    opt.set_lr(lr)
-                tic = time.perf_counter()
-                loss, parts, grad_norm, fake = objective.step(batch, adversarial=step > config.losses.adversarial_start)
-                seconds = time.perf_counter() - tic
-                state = TrainState(step=step)
-                report = StepReport(
-                    step=step, epoch=0, max_steps=config.max_steps, lr=lr, loss=loss, losses=parts, grad_norm=grad_norm,
-                    ids=batch.ids, num_frames=frames * batch.size, frames_per_s=frames * batch.size / max(seconds, 1e-9), elapsed_s=elapsed_before + time.perf_counter() - started,
-                )
-                progress(report)
-                if step % config.logging.every == 0 or step == config.max_steps:
-                    log.write(report)
-                if step % config.plotting.every == 0 or step == config.max_steps:
-                    plot_step(run, audio, fake[0], batch.audio_mel[0], report)
-                if step % config.checkpoint.every == 0 and step < config.max_steps:
-                    _save(run, config, model, optimizers, state, elapsed_before + time.perf_counter() - started, audio)
-        checkpoint = _save(run, config, model, optimizers, state, elapsed_before + time.perf_counter() - started, audio)
-        return VocoderTrainResult(
-            run_dir=run.root, run_id=run.run_id, step=state.step, last_report=report, checkpoint=checkpoint, vocoder=run.root / "vocoder",
-            interrupted=stop.requested and state.step < config.max_steps, seconds=time.perf_counter() - started,
-        )
-    finally:
-        use_deterministic(was_deterministic)
+        task = _VocoderTask(config, run, SegmentSource(data, mels=mels), model, device, teacher)
+        outcome = run_task(task, config=config, run=run, clock=clock, progress=progress)
+    return VocoderTrainResult(
+        run_dir=run.root, run_id=run.run_id, step=outcome.state.step, last_report=outcome.last_report, checkpoint=outcome.checkpoint,
+        vocoder=outcome.artifact, interrupted=outcome.interrupted, seconds=outcome.seconds,
+    )
 
 
 def plot_step(run: RunDir, audio: AudioConfig, fake: torch.Tensor, real_mel: torch.Tensor, report: StepReport) -> None:
+    """The generated audio's mel beside the real one's, in RUN/plots/step_XXXXXXX.png."""
     with torch.no_grad():
         generated = MelSpectrogram(audio)(fake.float().cpu())
-    plot_mel_pair(run.plots / f"step_{report.step:07d}.png", real=real_mel.cpu(), generated=generated,
+    plot_mel_pair(run.plots / f"{checkpoint_name(report.step)}.png", real=real_mel.cpu(), generated=generated,
                   title=f"step {report.step}: {report.ids[0]} (mel L1 {report.losses['mel']:.3f})")
-
-
-def _save(run: RunDir, config: VocoderTrainConfig, model: VocoderGAN, optimizers: dict[str, NamedAdamW], state: TrainState,
-          elapsed: float, audio: AudioConfig) -> Path:
-    return save_vocoder_run(run, config, model=dict(model.state_dict()), optimizer=_optimizer_state(optimizers), state=state,
-                            elapsed=elapsed, audio=audio)
 
 
 def save_vocoder_run(run: RunDir, config: VocoderTrainConfig, *, model: dict[str, torch.Tensor], optimizer: dict[str, torch.Tensor],
@@ -243,6 +229,12 @@ def save_vocoder_run(run: RunDir, config: VocoderTrainConfig, *, model: dict[str
         meta={"run_id": run.run_id, "task": config.task, "rng": rng_meta, "elapsed_s": elapsed, "config": config.to_dict()},
     )
     path = save_checkpoint(run.checkpoints, checkpoint, keep=config.checkpoint.keep)
+    export_vocoder_run(run, config, model=model, state=state, audio=audio)
+    return path
+
+
+def export_vocoder_run(run: RunDir, config: VocoderTrainConfig, *, model: dict[str, torch.Tensor], state: TrainState, audio: AudioConfig) -> Path:
+    """RUN/vocoder: the generator of the GAN weights `model` (`generator.*`), weight norm folded."""
     kind, settings = config.generator_settings()
     trained = build_generator(kind, settings)
     if hasattr(trained, "apply_weight_norm"):
@@ -254,18 +246,5 @@ def save_vocoder_run(run: RunDir, config: VocoderTrainConfig, *, model: dict[str
     generator.load_state_dict(trained.plain_state_dict() if hasattr(trained, "plain_state_dict") else trained.state_dict())
     training = {"run_id": run.run_id, "step": state.step, "init": config.init, "acoustic_voice": config.acoustic_voice, "teacher": config.teacher,
                 "data": [str(Path(d).resolve()) for d in config.data_dirs], "seed": config.seed}
-    save_vocoder(run.root / "vocoder", generator, kind=kind, config=settings, audio=audio, name=f"vocoder:{run.run_id[:8]}",
-                 description=f"vclone --task vocoder, preset {config.preset}, step {state.step}", training=training)
-    return path
-
-
-def _restore(folder: Path, model: VocoderGAN, optimizers: dict[str, NamedAdamW], log: CsvLog) -> tuple[TrainState, float]:
-    checkpoint = load_checkpoint(folder)
-    try:
-        model.load_state_dict(checkpoint.model, strict=True)
-    except RuntimeError as err:
-        raise CheckpointError(f"{folder} does not fit this vocoder ({str(err).splitlines()[0]})") from None
-    _load_optimizer_state(optimizers, checkpoint.optimizer)
-    restore_rng(checkpoint.rng, checkpoint.meta["rng"])
-    log.truncate_after(checkpoint.state.step)
-    return checkpoint.state, float(checkpoint.meta.get("elapsed_s", 0.0))
+    return save_vocoder(run.root / "vocoder", generator, kind=kind, config=settings, audio=audio, name=f"vocoder:{run.run_id[:8]}",
+                        description=f"vclone --task vocoder, preset {config.preset}, step {state.step}", training=training)
