@@ -17,11 +17,11 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from vclone.cli import embed_speaker, evaluate, export, languages, partition_inspect, prepare, serve, synthesize, train, vocoders, voices
+    from vclone.cli import embed_speaker, evaluate, export, languages, partition_inspect, prepare, serve, synthesize, train_group, vocoders, voices
 
     prepare.register(app)
     synthesize.register(app)
-    train.register(app)
+    train_group.register(app)
     embed_speaker.register(app)
     evaluate.register(app)
     partition_inspect.register(app)

@@ -50,7 +50,11 @@ TRAIN_DEFAULTS = {
     "device": "auto",  # PrecisionConfig.device
     "batch_speakers": 8,  # EncoderBatching.num_speakers
     "batch_utterances": 5,  # EncoderBatching.num_utterances
+    "encoder_lr": 0.002,  # EncoderTrainConfig.optimizer.lr
+    "encoder_checkpoint_every": 250,  # EncoderTrainConfig.checkpoint.every
     "vocoder_items": 16,  # VocoderSegments.num_items
     "segment_frames": 32,  # VocoderSegments.segment_frames
+    "vocoder_lr": 0.0002,  # VocoderTrainConfig.optimizer.lr
+    "vocoder_checkpoint_every": 500,  # VocoderTrainConfig.checkpoint.every
 }
-"""Defaults `vclone train --help` shows, from the training configs (vclone.train.*)."""
+"""Defaults `vclone train acoustic|vocoder|encoder --help` show, from the training configs (vclone.train.*)."""

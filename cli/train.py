@@ -1,29 +1,20 @@
-"""`vclone train`: prepared data -> a trained acoustic model (checkpoints, logs, plots, a voice)."""
+"""`vclone train acoustic`: prepared data -> a trained acoustic model (checkpoints, logs, plots, a voice)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 
-from vclone.cli.choices import (
-    ACOUSTIC_PRESETS,
-    DEFAULT_ENCODER,
-    ENCODER_PRESETS,
-    ENCODER_TASK,
-    RESEMBLYZER,
-    TRAIN_DEFAULTS,
-    VOCODER_PRESETS,
-    VOCODER_TASK,
-    VOICEFILTER,
-)
+from vclone.cli import train_options as opt
+from vclone.cli.choices import ACOUSTIC_PRESETS, DEFAULT_ENCODER, RESEMBLYZER, TRAIN_DEFAULTS, VOICEFILTER
 from vclone.cli.errors import reports_user_errors
-from vclone.cli.threads import THREADS_HELP, configure_threads, say_threads
+from vclone.cli.threads import configure_threads, say_threads
+from vclone.cli.train_options import EXIT_INTERRUPTED, given, given_options, typed_command
 from vclone.errors import ConfigError
-from vclone.parallel.config import BALANCE_MODES, REMAT_MODES, SCHEDULE_KINDS, PipelineConfig
 from vclone.threads import ThreadRebalancer
 from vclone.train.progress import TrainProgress, format_report
 
@@ -32,9 +23,7 @@ if TYPE_CHECKING:
     from vclone.train.logs import StepReport
     from vclone.train.loop import TrainResult
 
-__all__ = ["register", "train", "given", "typed_command", "DEFAULT_MAX_STEPS", "TASKS"]
-
-TASKS = ("acoustic", ENCODER_TASK, VOCODER_TASK)
+__all__ = ["acoustic", "DEFAULT_MAX_STEPS"]
 
 DEFAULT_MAX_STEPS = 10_000
 CLONING_LANGUAGE_DROPOUT = 0.5
@@ -43,12 +32,6 @@ CLONING_SPEAKER_CONSISTENCY = 0.0
 """--speaker-consistency of a voice trained with --speaker-encoder unless given."""
 CLONING_SPEAKER_SWAPS = 0.0
 """--speaker-swaps of a voice trained with a speaker consistency loss unless given."""
-EXIT_INTERRUPTED = 130
-
-
-def given(**options: Any) -> dict[str, Any]:
-    """The options the user actually gave (None means not given)."""
-    return {k: v for k, v in options.items() if v is not None}
 
 
 def _with_consistency(model: ModelChoice, *, encoder: str, weight: float | None, swaps: float | None, judge: str | None = None) -> ModelChoice:
@@ -72,7 +55,7 @@ def _with_consistency(model: ModelChoice, *, encoder: str, weight: float | None,
         raise ConfigError("--speaker-judge judges the speaker consistency loss: give --speaker-consistency a weight")
     if weight and (judge or current.get("speaker_consistency_encoder") or encoder) == VOICEFILTER:
         raise ConfigError(f"the {VOICEFILTER} encoder (ONNX) gives no gradients, so it cannot judge the speaker consistency loss; "
-                          "add --speaker-judge resemblyzer (eval extra) or a run of --task speaker-encoder")
+                          "add --speaker-judge resemblyzer (eval extra) or a run of `vclone train encoder`")
     overrides = {k: v for k, v in current.items() if not k.startswith("speaker_consistency_")}
     if weight:
         judge = judge or current.get("speaker_consistency_encoder") or encoder
@@ -82,11 +65,11 @@ def _with_consistency(model: ModelChoice, *, encoder: str, weight: float | None,
     return replace(model, overrides=overrides)
 
 
-def _check_speaker_table(*, task: str, resume: bool, **encoder_options: Any) -> None:
-    """--speaker-table starts an acoustic run on a learned table: nothing that needs an encoder goes with it."""
+def _check_speaker_table(*, resume: bool, **encoder_options: Any) -> None:
+    """--speaker-table starts a run on a learned table: nothing that needs an encoder goes with it."""
     encoder_only = given(**encoder_options)
-    if task != "acoustic" or resume or encoder_only:
-        what = f"--task {task}" if task != "acoustic" else "--resume" if resume else ", ".join("--" + k.replace("_", "-") for k in encoder_only)
+    if resume or encoder_only:
+        what = "--resume" if resume else ", ".join("--" + k.replace("_", "-") for k in encoder_only)
         raise ConfigError(f"--speaker-table chooses the acoustic model's speaker conditioning when a run starts; it does not go with {what}")
 
 
@@ -171,7 +154,7 @@ def _fine_tune_run(*, data: list[Path], preset: Optional[str], out: Path, option
     from vclone.synth.vocoders import VOCODERS
 
     if options["init"] in VOCODERS:
-        raise ConfigError(f"--init {options['init']} is a vocoder: vocoder weights apply to --task vocoder only; "
+        raise ConfigError(f"--init {options['init']} is a vocoder: vocoder weights go to `vclone train vocoder --init`; "
                           "the acoustic model fine-tunes from a voice (`base`, see `vclone voices`)")
     voice = read_init_voice(options["init"])
     model, encoder = init_settings(voice, preset_name=preset, speaker_encoder=options.get("speaker_encoder"),
@@ -185,28 +168,6 @@ def _fine_tune_run(*, data: list[Path], preset: Optional[str], out: Path, option
                        speaker_vectors=options.get("speaker_vectors", "utterance"), init=voice.spec)
 
 
-def typed_command(ctx: typer.Context) -> tuple[str, ...]:
-    """The command line as the user gave it, rebuilt from what was parsed: `vclone <command>`, then
-    every option given on the command line (long names, in declaration order) and the arguments."""
-    words = ["vclone", ctx.info_name or ctx.command.name or ""]
-    for param in ctx.command.params:
-        source = ctx.get_parameter_source(param.name)
-        if source is None or source.name != "COMMANDLINE":  # typer bundles its own click: compared by name
-            continue
-        value = ctx.params[param.name]
-        values = list(value) if isinstance(value, (list, tuple)) else [value]
-        if param.param_type_name == "argument":
-            words += [str(v) for v in values]
-            continue
-        flag = max(param.opts, key=len)
-        if getattr(param, "is_flag", False):
-            words += [flag] if value else list(param.secondary_opts[:1])
-            continue
-        for v in values:
-            words += [flag, str(v)]
-    return tuple(words)
-
-
 def _print_result(console: Console, result: "TrainResult") -> None:
     if result.last_report is not None:
         console.print(f"step {result.step}: {format_report(result.last_report)}", markup=False, highlight=False, soft_wrap=True)
@@ -214,122 +175,78 @@ def _print_result(console: Console, result: "TrainResult") -> None:
     console.print(f"voice: {result.voice}  ({result.seconds:.1f} s this session)", markup=False, highlight=False, soft_wrap=True)
 
 
+SpeakerEncoder = Annotated[Optional[str], typer.Option(
+    "--speaker-encoder", help=f"Condition on this speaker encoder's embeddings ({VOICEFILTER}, {RESEMBLYZER}, or a run of `vclone train encoder`), so the voice clones from reference audio made by `vclone embed-speaker` (default {DEFAULT_ENCODER}).")]
+SpeakerTable = Annotated[bool, typer.Option(
+    "--speaker-table", help="Learn a speaker table instead of conditioning on a speaker encoder: the voice speaks its training speakers only and cannot clone from audio.")]
+SpeakerVectors = Annotated[Optional[str], typer.Option(
+    "--speaker-vectors", help="With --speaker-encoder: utterance (each clip's own embedding) or speaker (its speaker's mean; default utterance).")]
+LanguageDropout = Annotated[Optional[float], typer.Option(
+    "--language-dropout", help="Share of training items whose language is hidden from the decoder's condition, so a voice keeps more of itself in languages its speaker never spoke (measured on the demo corpus: 0.5 lifts cross-language identification from 19% to 68%, and to 86% with the speaker-conditioned decoder; default 0.5, or 0 with --speaker-table).")]
+SpeakerConsistency = Annotated[Optional[float], typer.Option(
+    "--speaker-consistency", help="With --speaker-encoder: weight of a speaker consistency loss, 1 - cosine of that encoder's embeddings of predicted and real mel (default 0: off; may be added or changed on --resume).")]
+SpeakerSwaps = Annotated[Optional[float], typer.Option(
+    "--speaker-swaps", help="With --speaker-consistency: share of training items rendered in another training speaker's voice, trained only by that loss against the speaker's mean embedding, so the voice holds on text its speaker never read (default 0).")]
+SpeakerJudge = Annotated[Optional[str], typer.Option(
+    "--speaker-judge", help=f"With --speaker-consistency: the speaker encoder that judges the loss ({RESEMBLYZER}, or a run of `vclone train encoder`; default the --speaker-encoder). Judging with another encoder than the one you evaluate with keeps the evaluation fair.")]
+Init = Annotated[Optional[str], typer.Option(
+    "--init", help="Fine-tune from a voice: `base` (the shipped voice, see `vclone voices`), another shipped voice's name, or a voice folder / run. The run keeps the voice's model and speaker conditioning; new phones, speakers and languages of --data extend it.")]
+
+
 @reports_user_errors
-def train(
+def acoustic(
     ctx: typer.Context,
-    data: list[Path] = typer.Option([], "--data", "-d", help="Prepared corpus folder (repeat for several). Optional with --resume."),
-    task: str = typer.Option("acoustic", "--task", help=f"What to train: {' | '.join(TASKS)}."),
-    preset: Optional[str] = typer.Option(None, "--preset", "-p", help=f"Model preset: {' | '.join(ACOUSTIC_PRESETS)}; for the speaker encoder {' | '.join(ENCODER_PRESETS)} (default tiny); for a vocoder {' | '.join(VOCODER_PRESETS)} (default small)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Run folder: config.json, checkpoints/, logs/, plots/, voice/."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help=f"Optimizer steps to reach (default {DEFAULT_MAX_STEPS}, or the resumed run's)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of initialization, dropout and batch order (default 0)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its latest checkpoint, exactly."),
-    deterministic: bool = typer.Option(False, "--deterministic", help="No dropout, deterministic kernels: same seed, same weights."),
-    batch_frames: Optional[int] = typer.Option(None, "--batch-frames", help=f"Padded mel frames per batch (default {TRAIN_DEFAULTS['batch_frames']})."),
-    batch_items: Optional[int] = typer.Option(None, "--batch-items", help=f"Items per batch at most (default {TRAIN_DEFAULTS['batch_items']}; vocoder: audio segments per batch, default {TRAIN_DEFAULTS['vocoder_items']})."),
-    lr: Optional[float] = typer.Option(None, "--lr", help=f"Peak learning rate after warm-up (default {TRAIN_DEFAULTS['lr']})."),
-    checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help=f"Steps between checkpoints (default {TRAIN_DEFAULTS['checkpoint_every']})."),
-    log_every: Optional[int] = typer.Option(None, "--log-every", help=f"Steps between rows of logs/train.csv (default {TRAIN_DEFAULTS['log_every']})."),
-    plot_every: Optional[int] = typer.Option(None, "--plot-every", help=f"Steps between mel/alignment plots (default {TRAIN_DEFAULTS['plot_every']})."),
-    device: Optional[str] = typer.Option(None, "--device", help=f"cpu | cuda | auto (default {TRAIN_DEFAULTS['device']})."),
-    stages: Optional[int] = typer.Option(None, "--stages", help="Pipeline stages (composite layers), one worker each (default 1: no pipeline)."),
-    micro_batches: Optional[int] = typer.Option(None, "--micro-batches", help="Micro-batches per mini-batch (GPipe; default 1)."),
-    data_parallel: Optional[int] = typer.Option(None, "--data-parallel", help="Copies of the whole pipeline, each on part of the batch (default 1)."),
-    remat: Optional[str] = typer.Option(None, "--remat", help=f"Re-materialization: {' | '.join(REMAT_MODES)} (default {PipelineConfig.remat})."),
-    schedule: Optional[str] = typer.Option(None, "--schedule", help=f"Pipeline schedule: {' | '.join(SCHEDULE_KINDS)} (default {PipelineConfig.schedule})."),
-    balance: Optional[str] = typer.Option(None, "--balance", help=f"Cut the model by {' | '.join(BALANCE_MODES)}, or give block counts per stage like 3,5,4 (default {PipelineConfig.balance})."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=f"Seconds a stage waits for a peer before every worker stops with an error (default {PipelineConfig.timeout_s:.0f})."),
-    batch_speakers: Optional[int] = typer.Option(None, "--batch-speakers", help=f"Speaker encoder: speakers per GE2E batch (default {TRAIN_DEFAULTS['batch_speakers']})."),
-    batch_utterances: Optional[int] = typer.Option(None, "--batch-utterances", help=f"Speaker encoder: utterances per speaker per batch (default {TRAIN_DEFAULTS['batch_utterances']})."),
-    speaker_encoder: Optional[str] = typer.Option(None, "--speaker-encoder", help=f"Condition on this speaker encoder's embeddings ({VOICEFILTER}, resemblyzer, or a run of --task speaker-encoder), so the voice clones from reference audio made by `vclone embed-speaker` (default {DEFAULT_ENCODER})."),
-    speaker_table: bool = typer.Option(False, "--speaker-table", help="Learn a speaker table instead of conditioning on a speaker encoder: the voice speaks its training speakers only and cannot clone from audio."),
-    speaker_vectors: Optional[str] = typer.Option(None, "--speaker-vectors", help="With --speaker-encoder: utterance (each clip's own embedding) or speaker (its speaker's mean; default utterance)."),
-    language_dropout: Optional[float] = typer.Option(None, "--language-dropout", help="Share of training items whose language is hidden from the decoder's condition, so a voice keeps more of itself in languages its speaker never spoke (measured on the demo corpus: 0.5 lifts cross-language identification from 19% to 68%, and to 86% with the speaker-conditioned decoder; default 0.5, or 0 with --speaker-table)."),
-    speaker_consistency: Optional[float] = typer.Option(None, "--speaker-consistency", help="With --speaker-encoder: weight of a speaker consistency loss, 1 - cosine of that encoder's embeddings of predicted and real mel (default 0: off; may be added or changed on --resume)."),
-    speaker_swaps: Optional[float] = typer.Option(None, "--speaker-swaps", help="With --speaker-consistency: share of training items rendered in another training speaker's voice, trained only by that loss against the speaker's mean embedding, so the voice holds on text its speaker never read (default 0)."),
-    speaker_judge: Optional[str] = typer.Option(None, "--speaker-judge", help="With --speaker-consistency: the speaker encoder that judges the loss (resemblyzer, or a run of --task speaker-encoder; default the --speaker-encoder). Judging with another encoder than the one you evaluate with keeps the evaluation fair."),
-    init: Optional[str] = typer.Option(None, "--init", help="Fine-tune from a voice: `base` (the shipped voice, see `vclone voices`), another shipped voice's name, or a voice folder / run. The run keeps the voice's model and speaker conditioning; new phones, speakers and languages of --data extend it. Vocoder: start from these generator weights (hifigan-universal with --preset universal, or a vocoder folder)."),
-    teacher: Optional[str] = typer.Option(None, "--teacher", help="Vocoder: distil from this vocoder (hifigan-universal or a vocoder folder): learn its audio for the same mels instead of the recordings."),
-    predicted_mels: Optional[Path] = typer.Option(None, "--predicted-mels", help="Vocoder: train on the teacher-forced mels this acoustic voice (or run) predicts for --data, so the vocoder learns the mels synthesis will feed it."),
-    segment_frames: Optional[int] = typer.Option(None, "--segment-frames", help=f"Vocoder: mel frames per audio segment (default {TRAIN_DEFAULTS['segment_frames']}, i.e. 8192 samples)."),
-    adversarial_start: Optional[int] = typer.Option(None, "--adversarial-start", help="Vocoder: steps of mel-loss-only training before the discriminators join (default 0)."),
-    discriminator: Optional[str] = typer.Option(None, "--discriminator", help="Vocoder: hifigan (multi-period + multi-scale, the paper's) | univnet | light (a fraction of the width, for CPUs) | tiny (default hifigan)."),
-    stft_loss: Optional[float] = typer.Option(None, "--stft-loss", help="Vocoder: weight of a multi-resolution STFT loss against the real audio (default 0; e.g. 2 for a generator trained from scratch)."),
-    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+    *,
+    data: opt.Data = [],
+    preset: Annotated[Optional[str], typer.Option("--preset", "-p", help=f"Model preset: {' | '.join(ACOUSTIC_PRESETS)} (default tiny).")] = None,
+    out: opt.Out,
+    max_steps: Annotated[Optional[int], opt.max_steps(DEFAULT_MAX_STEPS)] = None,
+    seed: opt.Seed = None,
+    resume: opt.Resume = False,
+    deterministic: opt.Deterministic = False,
+    batch_frames: Annotated[Optional[int], typer.Option("--batch-frames", help=f"Padded mel frames per batch (default {TRAIN_DEFAULTS['batch_frames']}).")] = None,
+    batch_items: Annotated[Optional[int], typer.Option("--batch-items", help=f"Items per batch at most (default {TRAIN_DEFAULTS['batch_items']}).")] = None,
+    lr: Annotated[Optional[float], opt.lr(TRAIN_DEFAULTS["lr"])] = None,
+    checkpoint_every: Annotated[Optional[int], opt.checkpoint_every(TRAIN_DEFAULTS["checkpoint_every"])] = None,
+    log_every: opt.LogEvery = None,
+    plot_every: opt.PlotEvery = None,
+    device: opt.Device = None,
+    stages: opt.Stages = None,
+    micro_batches: opt.MicroBatches = None,
+    data_parallel: opt.DataParallel = None,
+    remat: opt.Remat = None,
+    schedule: opt.Schedule = None,
+    balance: opt.Balance = None,
+    timeout: opt.Timeout = None,
+    speaker_encoder: SpeakerEncoder = None,
+    speaker_table: SpeakerTable = False,
+    speaker_vectors: SpeakerVectors = None,
+    language_dropout: LanguageDropout = None,
+    speaker_consistency: SpeakerConsistency = None,
+    speaker_swaps: SpeakerSwaps = None,
+    speaker_judge: SpeakerJudge = None,
+    init: Init = None,
+    threads: opt.Threads = None,
+    quiet: opt.Quiet = False,
 ) -> None:
-    """Train the acoustic model, on one process or pipeline-parallel (--stages N --micro-batches M):
-    local workers are started here, or each rank runs this command under torchrun. The voice is
-    conditioned on a speaker encoder's embeddings (--speaker-encoder, default the pretrained
-    d-vector), so it clones from any `vclone embed-speaker` file; --speaker-table learns a table
-    instead. Ctrl-C saves a checkpoint; --resume continues (with any number of stages). --task speaker-encoder trains a GE2E
-    speaker encoder instead (RUN/encoder, for `vclone embed-speaker --encoder RUN`); --task vocoder
-    trains or fine-tunes a HiFi-GAN-style vocoder (RUN/vocoder, for `vclone synthesize --vocoder RUN`)."""
-    if task not in TASKS:
-        raise ConfigError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    """Train a voice's acoustic model (RUN/voice, for `vclone synthesize --voice RUN`).
+
+    On one process or pipeline-parallel (--stages N --micro-batches M): local workers are started
+    here, or each rank runs this command under torchrun. The voice is conditioned on a speaker
+    encoder's embeddings (--speaker-encoder, default the pretrained d-vector), so it clones from any
+    `vclone embed-speaker` file; --speaker-table learns a table instead. Ctrl-C saves a
+    checkpoint; --resume continues (with any number of stages)."""
     applied = configure_threads(threads)  # before anything below loads torch
     if speaker_table:
-        _check_speaker_table(task=task, resume=resume, speaker_encoder=speaker_encoder, speaker_vectors=speaker_vectors,
+        _check_speaker_table(resume=resume, speaker_encoder=speaker_encoder, speaker_vectors=speaker_vectors,
                              speaker_consistency=speaker_consistency, speaker_swaps=speaker_swaps, speaker_judge=speaker_judge)
-    if task == ENCODER_TASK and init is not None:
-        raise ConfigError(f"--init fine-tunes a voice (acoustic) or a vocoder; it does not go with --task {ENCODER_TASK}")
-    vocoder_only = given(teacher=teacher, predicted_mels=predicted_mels, segment_frames=segment_frames, adversarial_start=adversarial_start,
-                         discriminator=discriminator, stft_loss=stft_loss)
-    if task != VOCODER_TASK and vocoder_only:
-        raise ConfigError(f"{', '.join('--' + k.replace('_', '-') for k in vocoder_only)} apply to --task {VOCODER_TASK} only")
-    if task == VOCODER_TASK:
-        from vclone.cli.train_vocoder import train_vocoder_command
-
-
-        vocoder_options = given(
-            max_steps=max_steps, seed=seed, lr=lr, checkpoint_every=checkpoint_every, log_every=log_every, plot_every=plot_every,
-            device=device, batch_items=batch_items, stages=stages, micro_batches=micro_batches, data_parallel=data_parallel,
-            remat=remat, schedule=schedule, balance=balance, timeout=timeout, batch_frames=batch_frames, batch_speakers=batch_speakers,
-            batch_utterances=batch_utterances, speaker_encoder=speaker_encoder, speaker_vectors=speaker_vectors,
-            language_dropout=language_dropout, **vocoder_only,
-        )
-        if init is not None:
-            vocoder_options["init"] = init
-        if train_vocoder_command(data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=vocoder_options, quiet=quiet,
-                                 threads=applied):
-            typer.echo("interrupted; checkpoint saved, continue with --resume", err=True)
-            raise typer.Exit(EXIT_INTERRUPTED)
-        return
-    if task != "acoustic" and (speaker_consistency is not None or speaker_swaps is not None or speaker_judge is not None):
-        raise ConfigError(f"--speaker-consistency, --speaker-swaps and --speaker-judge apply to the acoustic model, not --task {task}")
-    if task == ENCODER_TASK and (speaker_encoder is not None or speaker_vectors is not None or language_dropout is not None):
-        raise ConfigError(f"--speaker-encoder, --speaker-vectors and --language-dropout apply to the acoustic model, not --task {ENCODER_TASK}")
     if resume and language_dropout is not None:
         raise ConfigError("--language-dropout is part of the model and cannot change on --resume; drop it")
-    if task == ENCODER_TASK:
-        from vclone.cli.train_encoder import train_speaker_encoder
-
-        encoder_options = given(
-            max_steps=max_steps, seed=seed, lr=lr, checkpoint_every=checkpoint_every, log_every=log_every, device=device,
-            batch_speakers=batch_speakers, batch_utterances=batch_utterances, stages=stages, micro_batches=micro_batches,
-            data_parallel=data_parallel, remat=remat, schedule=schedule, balance=balance, timeout=timeout,
-            batch_frames=batch_frames, batch_items=batch_items, plot_every=plot_every,
-        )
-        if train_speaker_encoder(data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=encoder_options, quiet=quiet,
-                                 threads=applied):
-            typer.echo("interrupted; checkpoint saved, continue with --resume", err=True)
-            raise typer.Exit(EXIT_INTERRUPTED)
-        return
-    if batch_speakers is not None or batch_utterances is not None:
-        raise ConfigError(f"--batch-speakers and --batch-utterances apply to --task {ENCODER_TASK} only")
     from vclone.train.run_dir import load_run_config
 
     base = load_run_config(out) if resume else None
-    options = given(
-        max_steps=max_steps, seed=seed, batch_frames=batch_frames, batch_items=batch_items, lr=lr,
-        checkpoint_every=checkpoint_every, log_every=log_every, plot_every=plot_every, device=device,
-        stages=stages, micro_batches=micro_batches, data_parallel=data_parallel, remat=remat, schedule=schedule,
-        balance=balance, timeout=timeout, speaker_encoder=speaker_encoder, speaker_vectors=speaker_vectors,
-        language_dropout=language_dropout, speaker_consistency=speaker_consistency, speaker_swaps=speaker_swaps,
-        speaker_judge=speaker_judge, speaker_table=speaker_table or None, init=init,
-    )
-    config = _build_config(base, data=data, preset=preset, out=out, resume=resume, deterministic=deterministic, options=options,
-                           command=typed_command(ctx))
+    config = _build_config(base, data=data, preset=preset, out=out, resume=resume, deterministic=deterministic,
+                           options=given_options(ctx), command=typed_command(ctx))
     # Imported here so that `vclone --help` and the other commands never load the model code.
     from vclone.parallel.training import train_pipeline
     from vclone.train.loop import train as run_training
@@ -361,7 +278,3 @@ def train(
         typer.echo(f"interrupted at step {result.step}; checkpoint saved, continue with --resume", err=True)
         raise typer.Exit(EXIT_INTERRUPTED)
 
-
-def register(app: typer.Typer) -> None:
-    """Add the command to the app."""
-    app.command(name="train")(train)

@@ -1,40 +1,44 @@
-"""`vclone train --task speaker-encoder`: prepared corpora -> a GE2E speaker encoder (RUN/encoder)."""
+"""`vclone train encoder`: prepared corpora -> a GE2E speaker encoder (RUN/encoder)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
+import typer
 from rich.console import Console
 
-from vclone.cli.threads import say_threads
-from vclone.cli.train import given
+from vclone.cli import train_options as opt
+from vclone.cli.choices import ENCODER_PRESETS, ENCODER_TASK, TRAIN_DEFAULTS
+from vclone.cli.errors import reports_user_errors
+from vclone.cli.threads import configure_threads, say_threads
+from vclone.cli.train_options import EXIT_INTERRUPTED, TASK_COMMANDS, given, given_options
 from vclone.errors import ConfigError
 from vclone.threads import AppliedThreads
-from vclone.train.encoder_config import ENCODER_TASK, EncoderTrainConfig
 from vclone.train.progress import TrainProgress, format_report
-from vclone.train.run_dir import stored_run
 
-__all__ = ["train_speaker_encoder", "build_encoder_config", "ACOUSTIC_ONLY_OPTIONS"]
+if TYPE_CHECKING:
+    from vclone.train.encoder_config import EncoderTrainConfig
+
+__all__ = ["encoder", "train_speaker_encoder", "build_encoder_config", "DEFAULT_MAX_STEPS"]
 
 DEFAULT_MAX_STEPS = 2000
-ACOUSTIC_ONLY_OPTIONS = ("batch_items", "stages", "micro_batches", "data_parallel", "remat", "schedule", "balance", "timeout", "batch_frames", "plot_every")
-"""Options of `vclone train` that have no meaning for a speaker encoder."""
 
 
 def build_encoder_config(*, data: list[Path], preset: str | None, out: Path, resume: bool, deterministic: bool,
                          options: dict[str, Any]) -> EncoderTrainConfig:
     """Options given on the command line over the resumed run's settings (or the defaults)."""
-    misplaced = [f"--{name.replace('_', '-')}" for name in ACOUSTIC_ONLY_OPTIONS if name in options]
-    if misplaced:
-        raise ConfigError(f"{', '.join(misplaced)} do not apply to --task {ENCODER_TASK}; drop them")
+    from vclone.train.encoder_config import EncoderTrainConfig
+    from vclone.train.run_dir import stored_run
+
     stored = stored_run(out) if resume else None
     if resume and stored is None:
         raise ConfigError(f"--resume: {out} holds no training run to resume; drop --resume and pass --data to start one")
     if stored is not None:
         if stored["config"].get("task") != ENCODER_TASK:
-            raise ConfigError(f"{out} holds an acoustic training run; resume it without --task {ENCODER_TASK}")
+            task = stored["config"].get("task", "acoustic")
+            raise ConfigError(f"{out} holds a {task} training run; resume it with `vclone train {TASK_COMMANDS.get(task, task)}`")
         base = EncoderTrainConfig.from_dict(stored["config"])
     elif not data:
         raise ConfigError("--data is required: pass a folder written by `vclone prepare` (repeat --data for several)")
@@ -79,3 +83,36 @@ def train_speaker_encoder(*, data: list[Path], preset: str | None, out: Path, re
     say(f"encoder: {result.encoder}  ({result.seconds:.1f} s this session)")
     return result.interrupted
 
+
+
+@reports_user_errors
+def encoder(
+    ctx: typer.Context,
+    *,
+    data: opt.Data = [],
+    preset: Annotated[Optional[str], typer.Option("--preset", "-p", help=f"Encoder preset: {' | '.join(ENCODER_PRESETS)} (default tiny).")] = None,
+    out: opt.Out,
+    max_steps: Annotated[Optional[int], opt.max_steps(DEFAULT_MAX_STEPS)] = None,
+    seed: opt.Seed = None,
+    resume: opt.Resume = False,
+    deterministic: opt.Deterministic = False,
+    batch_speakers: Annotated[Optional[int], typer.Option(
+        "--batch-speakers", help=f"Speakers per GE2E batch (default {TRAIN_DEFAULTS['batch_speakers']}).")] = None,
+    batch_utterances: Annotated[Optional[int], typer.Option(
+        "--batch-utterances", help=f"Utterances per speaker per batch (default {TRAIN_DEFAULTS['batch_utterances']}).")] = None,
+    lr: Annotated[Optional[float], opt.lr(TRAIN_DEFAULTS["encoder_lr"])] = None,
+    checkpoint_every: Annotated[Optional[int], opt.checkpoint_every(TRAIN_DEFAULTS["encoder_checkpoint_every"])] = None,
+    log_every: opt.LogEvery = None,
+    device: opt.Device = None,
+    threads: opt.Threads = None,
+    quiet: opt.Quiet = False,
+) -> None:
+    """Train a GE2E speaker encoder (RUN/encoder, for `vclone embed-speaker --encoder RUN`).
+
+    A voice trained with `vclone train acoustic --speaker-encoder RUN` clones from its embeddings.
+    Ctrl-C saves a checkpoint; --resume continues."""
+    applied = configure_threads(threads)  # before anything below loads torch
+    if train_speaker_encoder(data=data, preset=preset, out=out, resume=resume, deterministic=deterministic,
+                             options=given_options(ctx), quiet=quiet, threads=applied):
+        typer.echo("interrupted; checkpoint saved, continue with --resume", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED)

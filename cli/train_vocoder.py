@@ -1,40 +1,44 @@
-"""`vclone train --task vocoder`: prepared corpora -> a GAN-trained vocoder (RUN/vocoder)."""
+"""`vclone train vocoder`: prepared corpora -> a GAN-trained vocoder (RUN/vocoder)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
+import typer
 from rich.console import Console
 
-from vclone.cli.threads import say_threads
-from vclone.cli.train import given
+from vclone.cli import train_options as opt
+from vclone.cli.choices import TRAIN_DEFAULTS, VOCODER_PRESETS, VOCODER_TASK
+from vclone.cli.errors import reports_user_errors
+from vclone.cli.threads import configure_threads, say_threads
+from vclone.cli.train_options import EXIT_INTERRUPTED, TASK_COMMANDS, given, given_options
 from vclone.errors import ConfigError
 from vclone.threads import AppliedThreads
 from vclone.train.progress import TrainProgress, format_report
-from vclone.train.run_dir import stored_run
-from vclone.train.vocoder_config import VOCODER_TASK, VocoderTrainConfig
 
-__all__ = ["train_vocoder_command", "build_vocoder_config", "NOT_FOR_VOCODERS", "DEFAULT_MAX_STEPS"]
+if TYPE_CHECKING:
+    from vclone.train.vocoder_config import VocoderTrainConfig
+
+__all__ = ["vocoder", "train_vocoder_command", "build_vocoder_config", "DEFAULT_MAX_STEPS"]
 
 DEFAULT_MAX_STEPS = 20_000
-NOT_FOR_VOCODERS = ("batch_frames", "batch_speakers", "batch_utterances", "speaker_encoder", "speaker_vectors", "language_dropout")
-"""Options of `vclone train` that have no meaning for a vocoder."""
 
 
 def build_vocoder_config(*, data: list[Path], preset: str | None, out: Path, resume: bool, deterministic: bool,
                          options: dict[str, Any]) -> VocoderTrainConfig:
     """Options given on the command line over the resumed run's settings (or the defaults)."""
-    misplaced = [f"--{name.replace('_', '-')}" for name in NOT_FOR_VOCODERS if name in options]
-    if misplaced:
-        raise ConfigError(f"{', '.join(misplaced)} do not apply to --task {VOCODER_TASK}; drop them")
+    from vclone.train.run_dir import stored_run
+    from vclone.train.vocoder_config import VocoderTrainConfig
+
     stored = stored_run(out) if resume else None
     if resume and stored is None:
         raise ConfigError(f"--resume: {out} holds no training run to resume; drop --resume and pass --data to start one")
     if stored is not None:
         if stored["config"].get("task") != VOCODER_TASK:
-            raise ConfigError(f"{out} holds a {stored['config'].get('task', 'acoustic')} training run; resume it with its own --task")
+            task = stored["config"].get("task", "acoustic")
+            raise ConfigError(f"{out} holds a {task} training run; resume it with `vclone train {TASK_COMMANDS.get(task, task)}`")
         fixed = [f"--{k.replace('_', '-')}" for k in ("init", "predicted_mels", "discriminator", "teacher") if k in options]
         if fixed:
             raise ConfigError(f"{', '.join(fixed)} decide what the run trains and cannot change on --resume; drop them")
@@ -105,3 +109,55 @@ def train_vocoder_command(*, data: list[Path], preset: str | None, out: Path, re
     say(f"checkpoint: {result.checkpoint}")
     say(f"vocoder: {result.vocoder}  ({result.seconds:.1f} s this session; use it with `vclone synthesize --vocoder {result.run_dir}`)")
     return result.interrupted
+
+
+@reports_user_errors
+def vocoder(
+    ctx: typer.Context,
+    *,
+    data: opt.Data = [],
+    preset: Annotated[Optional[str], typer.Option("--preset", "-p", help=f"Generator preset: {' | '.join(VOCODER_PRESETS)} (default small).")] = None,
+    out: opt.Out,
+    max_steps: Annotated[Optional[int], opt.max_steps(DEFAULT_MAX_STEPS)] = None,
+    seed: opt.Seed = None,
+    resume: opt.Resume = False,
+    deterministic: opt.Deterministic = False,
+    batch_items: Annotated[Optional[int], typer.Option("--batch-items", help=f"Audio segments per batch (default {TRAIN_DEFAULTS['vocoder_items']}).")] = None,
+    lr: Annotated[Optional[float], opt.lr(TRAIN_DEFAULTS["vocoder_lr"])] = None,
+    checkpoint_every: Annotated[Optional[int], opt.checkpoint_every(TRAIN_DEFAULTS["vocoder_checkpoint_every"])] = None,
+    log_every: opt.LogEvery = None,
+    plot_every: opt.PlotEvery = None,
+    device: opt.Device = None,
+    stages: opt.Stages = None,
+    micro_batches: opt.MicroBatches = None,
+    data_parallel: opt.DataParallel = None,
+    remat: opt.Remat = None,
+    schedule: opt.Schedule = None,
+    balance: opt.Balance = None,
+    timeout: opt.Timeout = None,
+    init: Annotated[Optional[str], typer.Option(
+        "--init", help="Start from these generator weights: hifigan-universal (with --preset universal) or a vocoder folder.")] = None,
+    teacher: Annotated[Optional[str], typer.Option(
+        "--teacher", help="Distil from this vocoder (hifigan-universal or a vocoder folder): learn its audio for the same mels instead of the recordings.")] = None,
+    predicted_mels: Annotated[Optional[Path], typer.Option(
+        "--predicted-mels", help="Train on the teacher-forced mels this acoustic voice (or run) predicts for --data, so the vocoder learns the mels synthesis will feed it.")] = None,
+    segment_frames: Annotated[Optional[int], typer.Option(
+        "--segment-frames", help=f"Mel frames per audio segment (default {TRAIN_DEFAULTS['segment_frames']}, i.e. 8192 samples).")] = None,
+    adversarial_start: Annotated[Optional[int], typer.Option(
+        "--adversarial-start", help="Steps of mel-loss-only training before the discriminators join (default 0).")] = None,
+    discriminator: Annotated[Optional[str], typer.Option(
+        "--discriminator", help="hifigan (multi-period + multi-scale, the paper's) | univnet | light (a fraction of the width, for CPUs) | tiny (default hifigan).")] = None,
+    stft_loss: Annotated[Optional[float], typer.Option(
+        "--stft-loss", help="Weight of a multi-resolution STFT loss against the real audio (default 0; e.g. 2 for a generator trained from scratch).")] = None,
+    threads: opt.Threads = None,
+    quiet: opt.Quiet = False,
+) -> None:
+    """Train or fine-tune a HiFi-GAN-style vocoder (RUN/vocoder, for `vclone synthesize --vocoder RUN`).
+
+    On one process or pipeline-parallel (--stages N --micro-batches M). Ctrl-C saves a
+    checkpoint; --resume continues."""
+    applied = configure_threads(threads)  # before anything below loads torch
+    if train_vocoder_command(data=data, preset=preset, out=out, resume=resume, deterministic=deterministic,
+                             options=given_options(ctx), quiet=quiet, threads=applied):
+        typer.echo("interrupted; checkpoint saved, continue with --resume", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED)

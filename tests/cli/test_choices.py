@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from vclone.cli import choices
 from vclone.models.acoustic.config import preset_names
 from vclone.models.shipped import DEFAULT_VOICE
@@ -12,8 +14,8 @@ from vclone.models.speaker_encoder.voicefilter import VOICEFILTER
 from vclone.models.vocoder.config import vocoder_preset_names
 from vclone.synth.vocoders import DEFAULT_VOCODER, VOCODERS
 from vclone.train.config import BatchingConfig, CheckpointConfig, LoggingConfig, OptimizerConfig, PlottingConfig, PrecisionConfig
-from vclone.train.encoder_config import ENCODER_TASK, EncoderBatching
-from vclone.train.vocoder_config import VOCODER_TASK, VocoderSegments
+from vclone.train.encoder_config import ENCODER_TASK, EncoderBatching, EncoderTrainConfig
+from vclone.train.vocoder_config import VOCODER_TASK, VocoderSegments, VocoderTrainConfig
 
 
 def test_names_match_their_owners() -> None:
@@ -37,6 +39,16 @@ def test_train_defaults_match_the_configs() -> None:
         "device": PrecisionConfig.device,
         "batch_speakers": EncoderBatching.num_speakers,
         "batch_utterances": EncoderBatching.num_utterances,
+        "encoder_lr": _default(EncoderTrainConfig, "optimizer").lr,
+        "encoder_checkpoint_every": _default(EncoderTrainConfig, "checkpoint").every,
         "vocoder_items": VocoderSegments.num_items,
         "segment_frames": VocoderSegments.segment_frames,
+        "vocoder_lr": _default(VocoderTrainConfig, "optimizer").lr,
+        "vocoder_checkpoint_every": _default(VocoderTrainConfig, "checkpoint").every,
     }
+
+
+def _default(config: type, name: str) -> object:
+    """The default of a task config's field that a factory makes."""
+    (field,) = [f for f in fields(config) if f.name == name]
+    return field.default_factory()

@@ -1,4 +1,4 @@
-"""`vclone train` through Typer's runner, and a bad-input check as a subprocess."""
+"""`vclone train acoustic` (and the old `vclone train` form) through Typer's runner, and a bad-input check as a subprocess."""
 
 from __future__ import annotations
 
@@ -41,23 +41,26 @@ def _error_line(output: str) -> str:
 
 def test_train_then_resume(prepared: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    args = ["train", "--data", str(prepared), "--preset", "tiny", "--out", str(run), "--max-steps", "2", "--seed", "3"]
+    args = ["train", "acoustic", "--data", str(prepared), "--preset", "tiny", "--out", str(run), "--max-steps", "2", "--seed", "3"]
     result = runner.invoke(app, [*args, "--batch-items", "1", "--log-every", "1", "--checkpoint-every", "1", "--device", "cpu", "--quiet"])
     assert result.exit_code == 0, result.output
     config = json.loads((run / "config.json").read_text())["config"]
     assert (config["max_steps"], config["seed"], config["batching"]["max_items"], config["model"]["preset"]) == (2, 3, 1, "tiny")
     assert (run / "checkpoints" / "latest").read_text().strip() == "step_0000002"
     assert (run / "voice" / "voice.json").is_file()
-    # --resume takes the stored settings; only what is given on the command line changes.
+    # --resume takes the stored settings; only what is given on the command line changes. The old form
+    # (no command) trains the acoustic model too, and the run records each command as typed.
     result = runner.invoke(app, ["train", "--out", str(run), "--resume", "--max-steps", "3"])
     assert result.exit_code == 0, result.output
     summary = next(line for line in result.output.splitlines() if line.startswith("step 3: loss"))
     assert " mel " in summary and " duration " in summary  # the loss parts, not eaten as markup
     assert (run / "checkpoints" / "latest").read_text().strip() == "step_0000003"
+    commands = json.loads((run / "config.json").read_text())["config"]["commands"]
+    assert [c[:4] for c in commands] == [["vclone", "train", "acoustic", "--data"], ["vclone", "train", "--out", str(run)]]
     # The same folder again without --resume is refused, as is a different run in it.
     again = runner.invoke(app, args)
     assert "pass --resume" in _error_line(again.output) and again.exit_code == 2
-    different = runner.invoke(app, ["train", "--out", str(run), "--resume", "--lr", "0.1"])
+    different = runner.invoke(app, ["train", "acoustic", "--out", str(run), "--resume", "--lr", "0.1"])
     assert "settings differ" in _error_line(different.output) and different.exit_code == 2
 
 
@@ -72,14 +75,14 @@ def test_train_then_resume(prepared: Path, tmp_path: Path) -> None:
     ],
 )
 def test_bad_options_are_one_line(prepared: Path, tmp_path: Path, extra: list[str], needle: str) -> None:
-    result = runner.invoke(app, ["train", "--data", str(prepared), "--out", str(tmp_path / "run"), *extra])
+    result = runner.invoke(app, ["train", "acoustic", "--data", str(prepared), "--out", str(tmp_path / "run"), *extra])
     assert result.exit_code == 2
     assert needle in _error_line(result.output)
 
 
 def test_missing_data_as_subprocess(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "vclone.cli.app", "train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "run")],
+        [sys.executable, "-m", "vclone.cli.app", "train", "acoustic", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "run")],
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 2
@@ -104,7 +107,7 @@ def test_data_is_required(tmp_path: Path) -> None:
     ],
 )
 def test_bad_pipeline_options_are_one_line(prepared: Path, tmp_path: Path, flags: list[str], expected: str) -> None:
-    args = ["train", "--data", str(prepared), "--out", str(tmp_path / "run"), "--max-steps", "1", "--device", "cpu", "--quiet", *flags]
+    args = ["train", "acoustic", "--data", str(prepared), "--out", str(tmp_path / "run"), "--max-steps", "1", "--device", "cpu", "--quiet", *flags]
     result = runner.invoke(app, args)
     assert result.exit_code != 0
     assert expected in _error_line(result.output)

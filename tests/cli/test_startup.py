@@ -28,6 +28,7 @@ print("\\nPROBE " + json.dumps({"code": code, "heavy": heavy[:5]}))
 
 COMMANDS = sorted(command.name for command in app.registered_commands)
 GROUPS = sorted(group.name for group in app.registered_groups)
+SUBCOMMANDS = sorted([group.name, command.name] for group in app.registered_groups for command in group.typer_instance.registered_commands)
 
 
 def _probe(*args: str) -> dict:
@@ -38,10 +39,15 @@ def _probe(*args: str) -> dict:
 
 
 @pytest.mark.parametrize("args", [["--help"], *[[command, "--help"] for command in COMMANDS], *[[group, "--help"] for group in GROUPS],
-                                  ["export", "onnx", "--help"], ["languages"]], ids=" ".join)
+                                  *[[*subcommand, "--help"] for subcommand in SUBCOMMANDS],
+                                  ["train", "--task", "vocoder", "--help"], ["train", "--data", "d", "--help"], ["languages"]], ids=" ".join)
 def test_starts_without_torch(args: list[str]) -> None:
     report = _probe(*args)
     assert report == {"code": 0, "heavy": []}
+
+
+def test_every_group_has_commands() -> None:
+    assert {"export onnx", "train acoustic", "train encoder", "train vocoder"} <= {" ".join(s) for s in SUBCOMMANDS}
 
 
 def test_voices_starts_without_torch() -> None:

@@ -116,7 +116,7 @@ def test_resume_reuses_the_cached_vectors(voice_run: Path, prepared: Path, tmp_p
 
 def test_speaker_encoder_options_are_checked(prepared: Path, tmp_path: Path) -> None:
     wrong = runner.invoke(app, ["train", "--task", "speaker-encoder", "--data", str(prepared), "--out", str(tmp_path / "r"), "--speaker-encoder", "resemblyzer"])
-    assert wrong.exit_code == 2 and "apply to the acoustic model" in wrong.output
+    assert wrong.exit_code == 2 and "No such option: --speaker-encoder" in wrong.output
     missing = runner.invoke(app, ["train", "--data", str(prepared), "--out", str(tmp_path / "r2"), "--speaker-encoder", str(tmp_path / "none")])
     assert missing.exit_code == 2 and "not found" in missing.output
 
@@ -205,7 +205,7 @@ def test_speaker_consistency_option(prepared: Path, encoder_run: Path, tmp_path:
           "--speaker-judge", str(tmp_path / "nowhere")], "not found"),
         (["--data", str(prepared), "--out", str(tmp_path / "a"), "--speaker-encoder", str(encoder_run), "--speaker-swaps", "0.2"], "give --speaker-consistency a weight"),
         (["--data", str(prepared), "--out", str(tmp_path / "a"), "--speaker-encoder", str(encoder_run), "--speaker-consistency", "1", "--speaker-swaps", "1"], "[0, 1)"),
-        (["--task", "speaker-encoder", "--data", str(prepared), "--out", str(tmp_path / "b"), "--speaker-consistency", "1"], "acoustic model"),
+        (["encoder", "--data", str(prepared), "--out", str(tmp_path / "b"), "--speaker-consistency", "1"], "No such option: --speaker-consistency"),
         (["--data", str(prepared), "--out", str(tmp_path / "c"), "--speaker-encoder", str(encoder_run), "--speaker-consistency", "-1"], ">= 0"),
     ]
     for args, needle in checks:

@@ -129,7 +129,7 @@ def test_cli_trains_a_run_that_synthesis_can_load(prepared: Path, tmp_path: Path
 
 @pytest.mark.parametrize(("extra", "needle"), [
     (["--stages", "50"], "--stages 50 needs at least 50 blocks"),
-    (["--batch-frames", "900"], "--batch-frames do not apply to --task vocoder"),
+    (["--batch-frames", "900"], "No such option: --batch-frames"),
     (["--stages", "2", "--balance", "1,1,1"], "names 3 stages but --stages is 2"),
     (["--init", "nowhere"], "neither hifigan-universal nor an existing vocoder folder"),
     (["--preset", "wavenet"], "unknown vocoder preset 'wavenet'"),
@@ -139,7 +139,7 @@ def test_cli_trains_a_run_that_synthesis_can_load(prepared: Path, tmp_path: Path
     (["--resume"], "holds no training run"),
 ])
 def test_cli_bad_vocoder_options_are_one_line(prepared: Path, tmp_path: Path, extra: list[str], needle: str) -> None:
-    argv = ["train", "--task", "vocoder", "--data", str(prepared), "--preset", "tiny-fast", "--discriminator", "tiny",
+    argv = ["train", "vocoder", "--data", str(prepared), "--preset", "tiny-fast", "--discriminator", "tiny",
             "--out", str(tmp_path / "voc"), "--max-steps", "1", "--batch-items", "2", "--segment-frames", "16", "--quiet"]
     for option in ("--preset", "--discriminator", "--segment-frames"):
         if option in extra:
@@ -153,7 +153,7 @@ def test_cli_bad_vocoder_options_are_one_line(prepared: Path, tmp_path: Path, ex
 
 def test_vocoder_only_options_are_refused_for_other_tasks(prepared: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "--data", str(prepared), "--out", str(tmp_path / "a"), "--init", "hifigan-universal"])
-    assert result.exit_code == 2 and "apply to --task vocoder only" in result.stderr
+    assert result.exit_code == 2 and "vocoder weights go to `vclone train vocoder --init`" in result.stderr
 
 
 def test_fine_tuning_on_predicted_mels(prepared: Path, tmp_path: Path, make_config, tiny_csv_corpus: Path) -> None:
