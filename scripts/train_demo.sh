@@ -9,7 +9,7 @@ bash scripts/install.sh
 .venv/bin/vclone prepare demo/polyglot-tiny --recipe recipes/polyglot/recipe.toml --out demo/prepared
 STEPS="${VCLONE_DEMO_STEPS:-300}"
 if [ -f runs/demo/checkpoints/latest ]; then RESUME=--resume; else RESUME=; fi
-.venv/bin/vclone train --data demo/prepared --preset tiny --out runs/demo --max-steps "$STEPS" $RESUME
+.venv/bin/vclone train acoustic --data demo/prepared --preset tiny --out runs/demo --max-steps "$STEPS" $RESUME
 .venv/bin/vclone synthesize "Good morning, this voice has never spoken English before." \
   --language en-us --speaker espeak-f2 --voice runs/demo --out demo/clone-en.wav --plot demo/clone-en.png
 echo "prepared corpus: demo/prepared; voice: runs/demo/voice; cross-language clone: demo/clone-en.wav"
