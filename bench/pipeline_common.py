@@ -33,10 +33,13 @@ from vclone.models.record import AcousticRecord
 from vclone.parallel.config import PipelineConfig
 from vclone.parallel.context import ParallelContext
 from vclone.parallel.partition import Partition
-from vclone.parallel.profile import EXAMPLE_DIMS, example_batch, plan_partition
-from vclone.parallel.runner import StageModule, StageRunner
+from vclone.parallel.profile import plan_partition
+from vclone.parallel.runner import StageRunner
+from vclone.parallel.stage import StageModule
 from vclone.train.config import OptimizerConfig
 from vclone.train.optimizer import build_optimizer
+from vclone.train.pipeline_profile import EXAMPLE_DIMS, example_batch
+from vclone.train.pipeline_stage import RECORD_TYPE, stage_runner
 from vclone.train.precision import Precision
 
 __all__ = [
@@ -81,7 +84,7 @@ def acoustic_stage(model: AcousticModel, config: PipelineConfig, stage: int, bat
     the model is still on the CPU here, so the plan is profiled on a CPU copy of the batch."""
     box = [None]
     if not dist.is_initialized() or dist.get_rank() == 0:
-        box[0] = plan_partition(model, config, batch=batch.to("cpu"))[0].to_dict()
+        box[0] = plan_partition(model, config, batch=batch.to("cpu"), record_type=RECORD_TYPE)[0].to_dict()
     if dist.is_initialized() and dist.get_world_size() > 1:
         dist.broadcast_object_list(box, src=0)
     partition = Partition.from_dict(box[0])
@@ -156,7 +159,7 @@ def torch_dense_stage(layers: list[nn.Linear], stage: int, num_stages: int) -> n
 
 def make_runner(module: StageModule, ctx: ParallelContext, config: PipelineConfig) -> StageRunner:
     module.to(ctx.device)
-    return StageRunner(module, ctx, config, optimizer=build_optimizer(module, OPTIMIZER), precision=precision_for(ctx.device))
+    return stage_runner(module, ctx, config, optimizer=build_optimizer(module, OPTIMIZER), precision=precision_for(ctx.device))
 
 
 def timed(fn: Callable[[], object], device: torch.device, *, world: bool) -> float:

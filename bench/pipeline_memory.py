@@ -46,8 +46,11 @@ from vclone.parallel.config import PipelineConfig  # noqa: E402
 from vclone.parallel.context import close_context, init_context  # noqa: E402
 from vclone.parallel.launch import launch_local  # noqa: E402
 from vclone.parallel.p2p import ACTIVATIONS  # noqa: E402
-from vclone.parallel.profile import plan_partition, stage_memory  # noqa: E402
-from vclone.parallel.runner import StageModule, StageRunner  # noqa: E402
+from vclone.parallel.memory import stage_memory  # noqa: E402
+from vclone.parallel.profile import plan_partition  # noqa: E402
+from vclone.parallel.runner import StageRunner  # noqa: E402
+from vclone.parallel.stage import StageModule  # noqa: E402
+from vclone.train.pipeline_stage import RECORD_TYPE  # noqa: E402
 
 KINDS = ("inputs", "saved", "sends")
 """Ledger categories, in the order a storage held for several reasons is attributed."""
@@ -147,7 +150,7 @@ def memory_worker(opts: dict) -> dict:
             for m in opts["micro_batches"]:
                 config = PipelineConfig(num_stages=n, num_micro_batches=m, remat=remat, balance=opts["balance"], timeout_s=600)
                 model = acoustic_model(opts["preset"], dropout=0.0)
-                partition, profiles = plan_partition(model, config, batch=batch.to("cpu"))  # the model is on the CPU until make_runner
+                partition, profiles = plan_partition(model, config, batch=batch.to("cpu"), record_type=RECORD_TYPE)  # the model is on the CPU until make_runner
                 planned = stage_memory(partition, profiles, config=config)[ctx.stage].planned_bytes
                 module = StageModule.of_stage(model, partition, ctx.stage)
                 del model

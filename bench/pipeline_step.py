@@ -46,7 +46,7 @@ from vclone.models.blocks import BlockSequence  # noqa: E402
 from vclone.parallel.config import PipelineConfig  # noqa: E402
 from vclone.parallel.context import close_context, init_context  # noqa: E402
 from vclone.parallel.launch import launch_local  # noqa: E402
-from vclone.parallel.runner import StageModule  # noqa: E402
+from vclone.parallel.stage import StageModule  # noqa: E402
 from vclone.parallel.schedule import bubble_fraction  # noqa: E402
 from vclone.parallel.timeline import Timeline  # noqa: E402
 from vclone.train.optimizer import build_optimizer  # noqa: E402
@@ -143,7 +143,7 @@ def _one_process(opts: dict, device: torch.device) -> dict[str, list[float]]:
     layers = dense_layers(opts["dense_blocks"], opts["dense_width"])
     dbatch = dense_batch(num_items=opts["batch_items"], num_frames=opts["dense_frames"], width=opts["dense_width"], device=device)
     dense: StageModule = dense_stage_blocks(layers, 0, 1)
-    out["dense_whole"] = _whole(dense.blocks.to(device), dbatch, opts, device, precision)
+    out["dense_whole"] = _whole(BlockSequence(list(dense.blocks)).to(device), dbatch, opts, device, precision)
     return out
 
 

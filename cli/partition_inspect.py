@@ -112,6 +112,8 @@ def partition_inspect(
     # Imported here so that `vclone --help` and the other commands never load the profiling code.
     from vclone.models.acoustic import build_acoustic_model
     from vclone.parallel import profile as plan
+    from vclone.train import pipeline_profile as examples
+    from vclone.train.pipeline_stage import RECORD_TYPE
 
     console = Console(highlight=False)
     if data:
@@ -119,15 +121,15 @@ def partition_inspect(
         from vclone.train.loop import model_dims
 
         corpus = TrainingData.from_dirs(data)
-        dims, batch = model_dims(corpus), plan.first_training_batch(corpus, batching=batching, seed=seed)
+        dims, batch = model_dims(corpus), examples.first_training_batch(corpus, batching=batching, seed=seed)
         source = f"first training batch of --data (seed {seed})"
     else:
-        dims = plan.EXAMPLE_DIMS
-        batch = plan.example_batch(dims, num_items=batch_items, num_phones=plan.EXAMPLE_NUM_PHONES, num_frames=plan.EXAMPLE_NUM_FRAMES, seed=seed)
+        dims = examples.EXAMPLE_DIMS
+        batch = examples.example_batch(dims, num_items=batch_items, num_phones=examples.EXAMPLE_NUM_PHONES, num_frames=examples.EXAMPLE_NUM_FRAMES, seed=seed)
         source = (f"no --data: an example batch with default sizes ({dims.num_phones} phones, {dims.num_languages} languages, "
                   f"{dims.num_speakers} speakers, {dims.n_mels} mel bands)")
     model = build_acoustic_model(model_config, dims)
-    partition, profiles = plan.plan_partition(model, config, batch=batch, model_label=f"preset {preset}", time_blocks=profile)
+    partition, profiles = plan.plan_partition(model, config, batch=batch, record_type=RECORD_TYPE, model_label=f"preset {preset}", time_blocks=profile)
     summary = plan.summarize_plan(partition, profiles, config=config)
     micro_items = -(-batch.size // micro_batches)
     console.print(f"profiled on one micro-batch: {micro_items} of the {batch.size} items; {source}", soft_wrap=True)
@@ -149,7 +151,7 @@ def partition_inspect(
 
 def _load_run_timeline(run: Path):
     from vclone.parallel.timeline import Timeline
-    from vclone.parallel.training import TIMELINE_NAME
+    from vclone.train.pipelined import TIMELINE_NAME
 
     path = Path(run) / "logs" / TIMELINE_NAME
     if not path.is_file():
@@ -173,13 +175,14 @@ def _unwritable_plot(path: Path, err: OSError) -> ConfigError:
 def _measured(*, run: Optional[Path], run_timeline, measure: bool, partition, config: PipelineConfig, model_config, dims, batch):
     """(timeline, where it came from) from --run or --measure, or (None, "")."""
     if run is not None:
-        from vclone.parallel.training import PARTITION_NAME
+        from vclone.train.pipelined import PARTITION_NAME
 
         return run_timeline, f"run {run} ({_run_layout(Path(run) / 'logs' / PARTITION_NAME, partition)})"
     if measure:
-        from vclone.parallel.measure import MeasureJob, measure_timeline
+        from vclone.parallel.measure import measure_timeline
+        from vclone.train.pipeline_profile import acoustic_measure_job
 
-        job = MeasureJob(model=model_config.to_dict(), dims=dict(dims.__dict__), partition=partition.to_dict(), pipeline=config, batch=batch, num_steps=4)
+        job = acoustic_measure_job(model_config, dims, partition=partition, pipeline=config, batch=batch, num_steps=4)
         return measure_timeline(job), f"3 timed steps on {config.world_size} local CPU workers"
     return None, ""
 

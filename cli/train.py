@@ -248,7 +248,7 @@ def acoustic(
     config = _build_config(base, data=data, preset=preset, out=out, resume=resume, deterministic=deterministic,
                            options=given_options(ctx), command=typed_command(ctx))
     # Imported here so that `vclone --help` and the other commands never load the model code.
-    from vclone.parallel.training import train_pipeline
+    from vclone.train.pipelined import train_pipeline
     from vclone.train.loop import train as run_training
 
     if config.pipeline.uses_runner:

@@ -9,8 +9,8 @@ import torch
 from pipeline_cases import CPU, OPTIMIZER, Case, build_model, make_batch, stage_module
 
 from vclone.parallel.context import init_context
-from vclone.parallel.runner import StageRunner
 from vclone.train.optimizer import build_optimizer
+from vclone.train.pipeline_stage import stage_runner
 
 
 def faulty_worker(fault: str, timeout_s: float) -> None:
@@ -24,6 +24,6 @@ def faulty_worker(fault: str, timeout_s: float) -> None:
         time.sleep(120)
     torch.manual_seed(0)
     module = stage_module(build_model(), ctx.stage, 2)
-    runner = StageRunner(module, ctx, config, optimizer=build_optimizer(module, OPTIMIZER), precision=CPU)
+    runner = stage_runner(module, ctx, config, optimizer=build_optimizer(module, OPTIMIZER), precision=CPU)
     for step in range(3):
         runner.step(make_batch(case.batches[0], seed=step), lr=1e-3, grad_clip=1.0, step=step + 1)

@@ -16,9 +16,10 @@ from vclone.models.acoustic import ModelDims, build_acoustic_model, preset
 from vclone.models.acoustic.model import AcousticModel
 from vclone.parallel.config import PipelineConfig
 from vclone.parallel.context import init_context
-from vclone.parallel.runner import StageModule, StageRunner
+from vclone.parallel.stage import StageModule
 from vclone.train.config import OptimizerConfig
 from vclone.train.optimizer import build_optimizer
+from vclone.train.pipeline_stage import stage_runner
 from vclone.train.precision import Precision
 from vclone.train.step import train_step
 
@@ -83,7 +84,7 @@ def run_case_worker(cases: list[dict], out_dir: str) -> None:
         ctx = init_context(case.pipeline(), device="cpu")
         torch.manual_seed(1234)  # the dropout stream; the same on every rank of a case
         module = stage_module(build_model(case.dropout), ctx.stage, case.num_stages)
-        runner = StageRunner(module, ctx, case.pipeline(), optimizer=build_optimizer(module, OPTIMIZER), precision=CPU)
+        runner = stage_runner(module, ctx, case.pipeline(), optimizer=build_optimizer(module, OPTIMIZER), precision=CPU)
         losses = []
         for step, lengths in enumerate(case.batches):
             outcome = runner.step(make_batch(lengths, seed=step), lr=OPTIMIZER.lr, grad_clip=case.grad_clip, step=step + 1)

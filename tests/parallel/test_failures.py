@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from failure_workers import faulty_worker
 
-from vclone.parallel.context import PipelineError
+from vclone.parallel.errors import PipelineError
 from vclone.parallel.launch import launch_local
 
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]

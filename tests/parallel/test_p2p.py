@@ -6,7 +6,7 @@ import pytest
 import torch
 from p2p_workers import p2p_worker, records, stepped_worker, storage_worker
 
-from vclone.parallel.context import PipelineError
+from vclone.parallel.errors import PipelineError
 from vclone.parallel.launch import launch_local
 from vclone.parallel.p2p import HEADER_BYTES, _pack
 

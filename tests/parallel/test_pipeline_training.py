@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from vclone.parallel.training import train_pipeline
+from vclone.train.pipelined import train_pipeline
 from vclone.train.loop import train
 
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]

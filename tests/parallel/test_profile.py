@@ -15,16 +15,10 @@ from vclone.models.acoustic.model import AcousticModel
 from vclone.parallel.config import PipelineConfig
 from vclone.parallel.partition import partition_blocks
 from vclone.parallel.schedule import bubble_fraction
-from vclone.parallel.profile import (
-    BlockProfile,
-    block_costs,
-    example_batch,
-    ideal_speedup,
-    plan_partition,
-    profile_blocks,
-    stage_memory,
-    summarize_plan,
-)
+from vclone.parallel.memory import stage_memory
+from vclone.parallel.profile import BlockProfile, block_costs, ideal_speedup, plan_partition, profile_blocks, summarize_plan
+from vclone.train.pipeline_profile import example_batch
+from vclone.train.pipeline_stage import RECORD_TYPE
 
 DIMS = ModelDims(num_phones=12, num_languages=2, num_speakers=3, n_mels=10)
 
@@ -53,7 +47,7 @@ def batch():
 
 @pytest.fixture(scope="module")
 def profiles(model: AcousticModel, batch) -> list[BlockProfile]:  # noqa: ANN001
-    return profile_blocks(model.named_blocks(), batch, time_it=True, repeats=2)
+    return profile_blocks(model.named_blocks(), batch, record_type=RECORD_TYPE, time_it=True, repeats=2)
 
 
 def test_example_batch_shapes_and_lengths() -> None:
@@ -85,7 +79,7 @@ def test_profiling_leaves_no_trace(model: AcousticModel, batch) -> None:  # noqa
     weights = {k: v.clone() for k, v in model.state_dict().items()}
     rng = torch.get_rng_state()
     try:
-        untimed = profile_blocks(model.named_blocks(), batch, time_it=False)
+        untimed = profile_blocks(model.named_blocks(), batch, record_type=RECORD_TYPE, time_it=False)
         assert torch.equal(torch.get_rng_state(), rng)  # training's dropout stream is untouched
         assert not any(m.training for m in model.modules())
         assert all(p.grad is None for p in model.parameters())
@@ -136,7 +130,7 @@ def test_stage_memory_model(profiles: list[BlockProfile], schedule: str, num_mic
 @pytest.mark.parametrize("balance", ["params", "memory", "time", "2,7,2"])
 def test_plan_partition_in_every_mode(model: AcousticModel, batch, balance: str) -> None:  # noqa: ANN001
     config = PipelineConfig(num_stages=3, num_micro_batches=3, balance=balance)
-    partition, profiles = plan_partition(model, config, batch=batch)
+    partition, profiles = plan_partition(model, config, batch=batch, record_type=RECORD_TYPE)
     names = model.blocks.names()
     assert partition.block_names == tuple(names) and partition.num_stages == 3
     assert sum((partition.stage_blocks(s) for s in range(3)), ()) == tuple(names)
@@ -148,20 +142,20 @@ def test_plan_partition_in_every_mode(model: AcousticModel, batch, balance: str)
         assert partition.bounds == (0, 2, 9, 11)
         assert partition.block_costs == tuple(float(p.num_params) for p in profiles)
     # Profiled on one micro-batch: the first ceil(4 / 3) = 2 items.
-    micro = profile_blocks(model.named_blocks(), batch.select(0, math.ceil(batch.size / 3)), time_it=False)
+    micro = profile_blocks(model.named_blocks(), batch.select(0, math.ceil(batch.size / 3)), record_type=RECORD_TYPE, time_it=False)
     assert [p.output_bytes for p in profiles] == [p.output_bytes for p in micro]
 
 
 def test_plan_partition_fails_fast_on_too_many_stages(model: AcousticModel, batch) -> None:  # noqa: ANN001
     with pytest.raises(ConfigError, match=r"--stages 12 needs at least 12 blocks .* preset tiny has 11 blocks .*use --stages <= 11"):
-        plan_partition(model, PipelineConfig(num_stages=12), batch=batch, model_label="preset tiny")
+        plan_partition(model, PipelineConfig(num_stages=12), batch=batch, record_type=RECORD_TYPE, model_label="preset tiny")
     with pytest.raises(ConfigError, match="add up to 11"):
-        plan_partition(model, PipelineConfig(num_stages=2, balance="3,3"), batch=batch)
+        plan_partition(model, PipelineConfig(num_stages=2, balance="3,3"), batch=batch, record_type=RECORD_TYPE)
 
 
 def test_summary_figures_and_json(model: AcousticModel, batch) -> None:  # noqa: ANN001
     config = PipelineConfig(num_stages=4, num_micro_batches=6, balance="memory")
-    partition, profiles = plan_partition(model, config, batch=batch, time_blocks=True)
+    partition, profiles = plan_partition(model, config, batch=batch, record_type=RECORD_TYPE, time_blocks=True)
     summary = summarize_plan(partition, profiles, config=config)
     assert summary.bubble == pytest.approx(3 / 9) == bubble_fraction(4, 6)
     assert summary.speedup == pytest.approx(24 / 9) == ideal_speedup(4, 6)

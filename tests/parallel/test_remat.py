@@ -8,8 +8,10 @@ import torch
 
 from pipeline_cases import CPU, OPTIMIZER, Case, build_model, make_batch, reference
 from vclone.parallel.context import init_context
-from vclone.parallel.runner import StageModule, StageRunner, keeps_activations
+from vclone.parallel.runner import StageRunner, keeps_activations
+from vclone.parallel.stage import StageModule
 from vclone.train.optimizer import build_optimizer
+from vclone.train.pipeline_stage import stage_runner
 
 
 @pytest.mark.parametrize(
@@ -43,7 +45,7 @@ def test_runner_recomputes_what_the_mode_says(monkeypatch: pytest.MonkeyPatch, r
     ctx = init_context(case.pipeline(), device="cpu")
     torch.manual_seed(1234)
     module = StageModule(build_model(case.dropout).named_blocks())
-    runner = StageRunner(module, ctx, case.pipeline(), optimizer=build_optimizer(module, OPTIMIZER), precision=CPU)
+    runner = stage_runner(module, ctx, case.pipeline(), optimizer=build_optimizer(module, OPTIMIZER), precision=CPU)
     losses = [
         runner.step(make_batch(lengths, seed=step), lr=OPTIMIZER.lr, grad_clip=case.grad_clip, step=step + 1).losses
         for step, lengths in enumerate(case.batches)

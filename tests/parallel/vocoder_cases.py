@@ -15,9 +15,10 @@ from vclone.models.vocoder.config import build_generator, vocoder_preset
 from vclone.models.vocoder.pipeline import VocoderPipelineModel, segment_batch
 from vclone.parallel.config import PipelineConfig
 from vclone.parallel.context import init_context
-from vclone.parallel.runner import StageModule, StageRunner
+from vclone.parallel.stage import StageModule
 from vclone.train.config import OptimizerConfig
 from vclone.train.optimizer import build_optimizer
+from vclone.train.pipeline_stage import stage_runner
 from vclone.train.precision import Precision
 from vclone.train.step import train_step
 
@@ -65,7 +66,7 @@ def run_vocoder_worker(cases: list[dict], out_dir: str) -> None:
         case = VocoderCase(**raw)
         ctx = init_context(case.pipeline(), device="cpu")
         module = stage_module(build_model(case), ctx.stage, case.num_stages)
-        runner = StageRunner(module, ctx, case.pipeline(), optimizer=build_optimizer(module, OPTIMIZER), precision=CPU)
+        runner = stage_runner(module, ctx, case.pipeline(), optimizer=build_optimizer(module, OPTIMIZER), precision=CPU)
         losses = [runner.step(make_batch(step), lr=OPTIMIZER.lr, grad_clip=1000.0, step=step + 1).losses for step in range(len(BATCH_SIZES))]
         folder = Path(out_dir) / f"case{index}"
         folder.mkdir(parents=True, exist_ok=True)

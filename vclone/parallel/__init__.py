@@ -1,1 +1,1 @@
-"""GPipe pipeline-parallel training: partition, schedule, micro-batches, point-to-point, stage runner."""
+"""A generic GPipe engine over named blocks: partitions, schedules, micro-batches, point-to-point records, the stage runner, profiling; it knows no model."""

@@ -12,15 +12,7 @@ import torch.distributed as dist
 from vclone.errors import VcloneError
 from vclone.parallel.config import PipelineConfig
 
-__all__ = ["ParallelContext", "PipelineError", "PeerReported", "init_context", "rank_of", "close_context"]
-
-
-class PipelineError(VcloneError):
-    """A pipeline peer died, timed out, or sent something this stage did not expect."""
-
-
-class PeerReported(PipelineError):
-    """The same error another rank (rank 0) reports to the user: this rank exits quietly."""
+__all__ = ["ParallelContext", "init_context", "rank_of", "close_context"]
 
 
 def rank_of(*, stage: int, replica: int, num_stages: int) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from vclone.errors import VcloneError
-from vclone.parallel.context import PeerReported, PipelineError
+from vclone.parallel.errors import PeerReported, PipelineError
 from vclone.threads import worker_threads
 
 __all__ = ["launch_local", "under_launcher", "free_port", "run_on_ranks"]

@@ -2,38 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
-from vclone.data.batch import Batch
-from vclone.models.acoustic.config import AcousticConfig, ModelDims
-from vclone.models.acoustic.model import build_acoustic_model
 from vclone.parallel.config import PipelineConfig
 from vclone.parallel.context import close_context, init_context
 from vclone.parallel.launch import launch_local
 from vclone.parallel.partition import Partition
-from vclone.parallel.runner import StageModule, StageRunner
+from vclone.parallel.record import StageRecord
+from vclone.parallel.runner import LossFn, StageRunner
+from vclone.parallel.stage import BlockModel, StageModule
 from vclone.parallel.timeline import Event, Timeline
-from vclone.train.config import OptimizerConfig
-from vclone.train.optimizer import build_optimizer
-from vclone.train.precision import Precision
 
 __all__ = ["MeasureJob", "measure_timeline", "measure_worker"]
 
 
 @dataclass(frozen=True)
 class MeasureJob:
-    """What every rank of the measuring run rebuilds: the model, its cut, the batch, the layout."""
+    """What every rank of the measuring run rebuilds. The callables travel to fresh processes, so
+    they must pickle: module-level functions, or functools.partial of them."""
 
-    model: dict[str, Any]
-    """AcousticConfig.to_dict()."""
-    dims: dict[str, int]
+    build_model: Callable[[], BlockModel]
+    """The whole model, the same on every rank (seed inside)."""
+    record_type: type[StageRecord]
+    loss: LossFn
+    make_optimizer: Callable[[nn.Module], torch.optim.Optimizer]
+    """The optimizer of one stage's parameters."""
     partition: dict[str, Any]
     """Partition.to_dict()."""
     pipeline: PipelineConfig
-    batch: Batch
+    batch: Any
+    """The mini-batch every step trains on (Splittable)."""
     num_steps: int
     """Steps to time; the first (warm-up) is dropped from the timeline."""
 
@@ -43,13 +46,11 @@ def measure_worker(job: MeasureJob) -> list[Event]:
     ctx = init_context(job.pipeline, device="cpu")
     try:
         torch.manual_seed(0)
-        model = build_acoustic_model(AcousticConfig.from_dict(job.model), ModelDims(**job.dims))
-        module = StageModule.of_stage(model, Partition.from_dict(job.partition), ctx.stage)
-        optimizer = build_optimizer(module, OptimizerConfig(warmup_steps=0, schedule="constant"))
-        runner = StageRunner(module, ctx, job.pipeline, optimizer=optimizer, precision=Precision(torch.device("cpu"), "fp32"))
+        module = StageModule.of_stage(job.build_model(), Partition.from_dict(job.partition), ctx.stage)
+        runner = StageRunner(module, ctx, job.pipeline, record_type=job.record_type, loss=job.loss, optimizer=job.make_optimizer(module))
         events: list[Event] = []
         for step in range(1, job.num_steps + 1):
-            outcome = runner.step(job.batch, lr=1e-4, grad_clip=1.0, step=step)
+            outcome = runner.step(job.batch, grad_clip=1.0, step=step)
             if step > 1:
                 events += outcome.events
         return events

@@ -1,18 +1,35 @@
 """Micro-batching: which items of a mini-batch each data-parallel replica runs, in which micro-batch.
 
-The plan is pure data (item index ranges); `split_batch` cuts a Batch along it. Each micro-batch is
-trimmed to its own longest phone and mel lengths (no padding carried over from longer neighbours) and
-keeps the mini-batch's LossNormalizer, so micro-batch losses add up to the one-device loss.
+The plan is pure data (item index ranges); `split_batch` cuts a batch along it. The engine batches
+anything `Splittable`: a batch type that knows its item count and cuts out a range of items. How a
+cut is made is the batch type's business (vclone's speech Batch trims each micro-batch to its own
+longest item and keeps the mini-batch's loss normalizer, so micro-batch losses add up to the
+one-device loss).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
-from vclone.data.batch import Batch
 from vclone.errors import ConfigError
 
-__all__ = ["MicroBatchPlan", "plan_micro_batches", "split_batch"]
+__all__ = ["Splittable", "MicroBatchPlan", "plan_micro_batches", "split_batch"]
+
+B = TypeVar("B", bound="Splittable")
+
+
+class Splittable(Protocol):
+    """A mini-batch the engine can cut into micro-batches."""
+
+    @property
+    def size(self) -> int:
+        """Number of items."""
+        ...
+
+    def select(self: B, start: int, stop: int) -> B:
+        """Items [start, stop) as a batch of the same type."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -55,8 +72,8 @@ def plan_micro_batches(num_items: int, *, num_micro_batches: int, num_replicas: 
     return MicroBatchPlan(num_items=num_items, slices=tuple(slices))
 
 
-def split_batch(batch: Batch, plan: MicroBatchPlan, replica: int) -> list[Batch]:
-    """The micro-batches of `replica`, each cut with Batch.select (own lengths, mini-batch normalizer)."""
+def split_batch(batch: B, plan: MicroBatchPlan, replica: int) -> list[B]:
+    """The micro-batches of `replica`, each cut with the batch's own `select`."""
     if batch.size != plan.num_items:
         raise ValueError(f"the plan is for {plan.num_items} items but the batch has {batch.size}")
     if not 0 <= replica < plan.num_replicas:

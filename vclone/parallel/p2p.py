@@ -20,7 +20,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from vclone.parallel.context import PipelineError
+from vclone.parallel.errors import PipelineError
 
 __all__ = ["Channel", "ACTIVATIONS", "GRADIENTS", "HEADER_BYTES"]
 

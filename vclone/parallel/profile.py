@@ -1,7 +1,9 @@
-"""Block costs measured on a real model and batch, and the partition plan `train` and
-`partition-inspect` both build from them.
+"""Block costs measured on a real model and batch, and the partition plan built from them (the plan
+that training executes and `partition-inspect` prints).
 
-Shape legend: B items, N phones, T mel frames, M mel bands.
+The engine knows no model: blocks are nn.Modules called as `block(record, batch) -> record`, the
+record type says how records become tensors and back (vclone.parallel.record), and the batch is
+anything Splittable.
 """
 
 from __future__ import annotations
@@ -12,47 +14,26 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 import torch
+from torch import nn
 
-from vclone.audio import AudioConfig
-from vclone.data.batch import Batch, UtteranceTensors, collate
-from vclone.data.dataset import TrainingData
-from vclone.data.features import frame_energy
-from vclone.data.sampler import plan_batches
 from vclone.errors import ConfigError
-from vclone.models.acoustic.config import ModelDims
-from vclone.models.acoustic.head import mel_pad_value
-from vclone.models.blocks import Block
-from vclone.models.record import AcousticRecord
 from vclone.parallel.config import PipelineConfig
-from vclone.parallel.schedule import bubble_fraction
+from vclone.parallel.memory import StageMemory, stage_memory
+from vclone.parallel.microbatch import Splittable
 from vclone.parallel.partition import Partition, check_num_stages, partition_blocks
-from vclone.train.config import BatchingConfig
+from vclone.parallel.record import StageRecord
+from vclone.parallel.schedule import bubble_fraction
+from vclone.parallel.stage import BlockModel, first_device
 
 __all__ = [
-    "BlockProfile", "StageMemory", "StageFigures", "PlanSummary", "BlockModel",
-    "COST_KINDS", "EXAMPLE_DIMS", "EXAMPLE_NUM_PHONES", "EXAMPLE_NUM_FRAMES",
-    "profile_blocks", "block_costs", "stage_memory", "summarize_plan", "ideal_speedup",
-    "example_batch", "first_training_batch", "plan_partition",
+    "BlockProfile", "StageFigures", "PlanSummary", "COST_KINDS",
+    "profile_blocks", "block_costs", "summarize_plan", "ideal_speedup", "plan_partition",
 ]
 
 COST_KINDS = ("params", "time", "memory")
-
-EXAMPLE_DIMS = ModelDims(num_phones=64, num_languages=4, num_speakers=8, n_mels=AudioConfig().n_mels)
-"""Data sizes assumed when a plan is made without prepared data: an IPA inventory of a few
-languages, a handful of speakers, the project's 80 mel bands."""
-EXAMPLE_NUM_PHONES = 60
-EXAMPLE_NUM_FRAMES = 250
-"""Longest item of an example batch: about 3 s of speech (16 such items fill the default
-4000-frame batch)."""
-
-
-class BlockModel(Protocol):
-    """What can be partitioned: a model that lists its (name, block) pairs in running order."""
-
-    def named_blocks(self) -> list[tuple[str, Block]]: ...
 
 
 @dataclass(frozen=True)
@@ -74,12 +55,12 @@ class BlockProfile:
     inputs it saves are included)."""
 
 
-def _leaf_record(record: AcousticRecord) -> AcousticRecord:
+def _leaf_record(record: StageRecord, record_type: type[StageRecord]) -> StageRecord:
     """The record as a stage receives it: detached tensors, floating ones requiring grad."""
-    return AcousticRecord.from_tensors({k: v.detach().requires_grad_(v.is_floating_point()) for k, v in record.tensors().items()})
+    return record_type.from_tensors({k: v.detach().requires_grad_(v.is_floating_point()) for k, v in record.tensors().items()})
 
 
-def _record_bytes(record: AcousticRecord) -> int:
+def _record_bytes(record: StageRecord) -> int:
     return sum(t.numel() * t.element_size() for t in record.tensors().values())
 
 
@@ -88,7 +69,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _saved_bytes(block: Block, x: AcousticRecord, batch: Batch) -> tuple[int, AcousticRecord]:
+def _saved_bytes(block: nn.Module, x: StageRecord, batch: Any) -> tuple[int, StageRecord]:
     """Run the block once, counting the storages autograd saves for its backward."""
     param_storages = {p.untyped_storage().data_ptr() for p in block.parameters()}
     seen: dict[tuple[int, str], int] = {}
@@ -105,14 +86,13 @@ def _saved_bytes(block: Block, x: AcousticRecord, batch: Batch) -> tuple[int, Ac
     return sum(seen.values()), out
 
 
-def _time_block(block: Block, x: AcousticRecord, batch: Batch, repeats: int) -> tuple[float, float]:
+def _time_block(block: nn.Module, x: StageRecord, batch: Any, repeats: int, device: torch.device) -> tuple[float, float]:
     """Median forward and backward seconds of the block alone.
 
     The backward asks autograd for the gradients of the block's parameters and of its input
     activations, given gradients of ones on every tensor the block computed (tensors it only passes
     on have no grad_fn and cost nothing). torch.autograd.grad leaves the parameters' .grad alone.
     """
-    device = batch.phone_ids.device
     wrt = [p for p in block.parameters() if p.requires_grad] + [t for t in x.tensors().values() if t.requires_grad]
     forward, backward = [], []
     for _ in range(repeats):
@@ -131,7 +111,7 @@ def _time_block(block: Block, x: AcousticRecord, batch: Batch, repeats: int) -> 
 
 
 @contextmanager
-def _isolated(blocks: Sequence[Block], device: torch.device) -> Iterator[None]:
+def _isolated(blocks: Sequence[nn.Module], device: torch.device) -> Iterator[None]:
     """Profiling leaves no trace on training: the RNG streams (dropout draws) are forked, buffers
     restored, train/eval modes put back; gradients never reach .grad (see _time_block)."""
     modes = [(m, m.training) for b in blocks for m in b.modules()]
@@ -149,22 +129,25 @@ def _isolated(blocks: Sequence[Block], device: torch.device) -> Iterator[None]:
                 module.train(mode)
 
 
-def profile_blocks(blocks: list[tuple[str, Block]], batch: Batch, *, time_it: bool, repeats: int = 3) -> list[BlockProfile]:
+def profile_blocks(blocks: list[tuple[str, nn.Module]], batch: Any, *, record_type: type[StageRecord], time_it: bool,
+                   repeats: int = 3) -> list[BlockProfile]:
     """Run `blocks` in order on `batch` in train mode and measure each one.
 
-    Each block gets the previous block's output as detached tensors (as a stage would receive
-    them). A first forward, under saved-tensor hooks, measures saved and output bytes and warms
-    the block up; with `time_it`, `repeats` more forward+backward runs give the median times.
+    The first block gets an empty record of `record_type`, each later one the previous block's
+    output as detached tensors (as a stage would receive them). A first forward, under saved-tensor
+    hooks, measures saved and output bytes and warms the block up; with `time_it`, `repeats` more
+    forward+backward runs give the median times. The batch must be where the blocks are.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
     profiles = []
-    with _isolated([b for _, b in blocks], batch.phone_ids.device):
-        record = AcousticRecord()
+    device = first_device(blocks)
+    with _isolated([b for _, b in blocks], device):
+        record = record_type.from_tensors({})
         for name, block in blocks:
-            x = _leaf_record(record)
+            x = _leaf_record(record, record_type)
             saved, out = _saved_bytes(block, x, batch)
-            forward_s, backward_s = _time_block(block, x, batch, repeats) if time_it else (0.0, 0.0)
+            forward_s, backward_s = _time_block(block, x, batch, repeats, device) if time_it else (0.0, 0.0)
             params = list(block.parameters())
             profiles.append(
                 BlockProfile(
@@ -177,7 +160,7 @@ def profile_blocks(blocks: list[tuple[str, Block]], batch: Batch, *, time_it: bo
                     saved_bytes=saved,
                 )
             )
-            record = AcousticRecord.from_tensors({k: v.detach() for k, v in out.tensors().items()})
+            record = record_type.from_tensors({k: v.detach() for k, v in out.tensors().items()})
     return profiles
 
 
@@ -193,78 +176,6 @@ def block_costs(profiles: Sequence[BlockProfile], by: str) -> list[float]:
     if by == "memory":
         return [float(p.saved_bytes) for p in profiles]
     raise ConfigError(f"unknown cost {by!r}; choose one of {', '.join(COST_KINDS)}")
-
-
-@dataclass(frozen=True)
-class StageMemory:
-    """Peak activation memory of one stage during a step, estimated from a profile made on one
-    micro-batch (so the per-micro-batch figures are the profile's own; micro-batches of other
-    lengths scale them roughly linearly).
-
-    Model: a micro-batch is *live* on a stage from its forward to its backward. GPipe runs every
-    forward before any backward, so all M are live at once; 1F1B keeps at most min(M, N - s) live
-    on stage s. Without re-materialization each live micro-batch holds the stage input (the
-    runner always keeps it) plus everything the stage's blocks save for backward. With it, each
-    live micro-batch holds only the stage input, and the backward recomputes one micro-batch at a
-    time, adding one micro-batch's saved tensors. except_last also keeps the last micro-batch's
-    saved tensors: under GPipe they are freed by its backward before any recomputation (the
-    peak of `always`); under 1F1B its backward comes last, so they stay while the other live
-    micro-batches recompute. Saved bytes are summed over the stage's blocks, so a storage saved by
-    two blocks (or the input, also saved by the first block) counts twice: the figures are upper
-    bounds. Stage 0's input is the batch, read by every stage anyway: 0.
-    """
-
-    stage: int
-    input_bytes: int
-    """Stage input per micro-batch (the previous stage's output record)."""
-    saved_bytes: int
-    """Tensors the stage's blocks save for backward, per micro-batch."""
-    live_micro_batches: int
-    remat: str
-    """The run's --remat mode."""
-    schedule: str
-    """The run's --schedule."""
-
-    @property
-    def without_remat_bytes(self) -> int:
-        """Peak under --remat never."""
-        return self.live_micro_batches * (self.input_bytes + self.saved_bytes)
-
-    @property
-    def with_remat_bytes(self) -> int:
-        """Peak under --remat always."""
-        return self.live_micro_batches * self.input_bytes + self.saved_bytes
-
-    @property
-    def planned_bytes(self) -> int:
-        """Peak under the run's --remat mode."""
-        if self.remat == "never":
-            return self.without_remat_bytes
-        if self.remat == "except_last" and self.schedule == "1f1b" and self.live_micro_batches > 1:
-            return self.with_remat_bytes + self.saved_bytes
-        return self.with_remat_bytes
-
-
-def stage_memory(partition: Partition, profiles: Sequence[BlockProfile], *, config: PipelineConfig) -> list[StageMemory]:
-    """StageMemory of every stage of `partition` under `config` (micro-batches, remat, schedule)."""
-    if [p.name for p in profiles] != list(partition.block_names):
-        raise ValueError("profiles and partition name different blocks")
-    n, m = partition.num_stages, config.num_micro_batches
-    out = []
-    for s in range(n):
-        lo, hi = partition.bounds[s], partition.bounds[s + 1]
-        live = m if config.schedule == "gpipe" else min(m, n - s)
-        out.append(
-            StageMemory(
-                stage=s,
-                input_bytes=profiles[lo - 1].output_bytes if lo > 0 else 0,
-                saved_bytes=sum(p.saved_bytes for p in profiles[lo:hi]),
-                live_micro_batches=live,
-                remat=config.remat,
-                schedule=config.schedule,
-            )
-        )
-    return out
 
 
 def ideal_speedup(num_stages: int, num_micro_batches: int) -> float:
@@ -350,49 +261,9 @@ def summarize_plan(partition: Partition, profiles: Sequence[BlockProfile], *, co
     return PlanSummary(partition=partition, profiles=tuple(profiles), stages=tuple(rows), config=config, timed=timed)
 
 
-def example_batch(dims: ModelDims, *, num_items: int, num_phones: int, num_frames: int, seed: int) -> Batch:
-    """A synthetic training batch for profiling without data: random phone ids, log-mel targets
-    around the range of real speech, speakers and languages; item 0 has `num_phones` phones and
-    `num_frames` frames, the others up to a quarter fewer (so padding and masks are exercised)."""
-    if num_items < 1 or num_phones < 1:
-        raise ConfigError(f"an example batch needs at least 1 item and 1 phone, got {num_items} and {num_phones}")
-    if num_frames < num_phones:
-        raise ConfigError(f"an example batch needs at least as many frames as phones (monotonic alignment), got {num_frames} < {num_phones}")
-    g = torch.Generator().manual_seed(seed)
-
-    def between(low: int, high: int) -> int:
-        return int(torch.randint(low, high + 1, (1,), generator=g))
-
-    first_phone = min(3, dims.num_phones - 1)  # ids 0-2 are <pad>, <unk> and the word boundary
-    items = []
-    for i in range(num_items):
-        n = num_phones if i == 0 else between(max(1, 3 * num_phones // 4), num_phones)
-        t = num_frames if i == 0 else between(max(n, 3 * num_frames // 4), num_frames)
-        mel = torch.randn(t, dims.n_mels, generator=g) * 2.0 - 6.0
-        log_f0 = torch.full((t,), 5.0) + 0.1 * torch.randn(t, generator=g)  # around 150 Hz
-        items.append(
-            UtteranceTensors(
-                id=f"example-{i}",
-                phone_ids=torch.randint(first_phone, dims.num_phones, (n,), generator=g),
-                mel=mel,
-                speaker_id=between(0, dims.num_speakers - 1),
-                language_id=between(0, dims.num_languages - 1),
-                pitch=log_f0 * (torch.rand(t, generator=g) > 0.2),
-                energy=frame_energy(mel),
-                pitch_stats=torch.tensor([5.0, 0.2]),
-            )
-        )
-    return collate(items, mel_pad_value=mel_pad_value(AudioConfig()))
-
-
-def first_training_batch(data: TrainingData, *, batching: BatchingConfig, seed: int) -> Batch:
-    """The first mini-batch training with this data, batching and seed takes (epoch 0, batch 0)."""
-    plan = plan_batches(data.frame_lengths, max_frames=batching.max_frames, max_items=batching.max_items, seed=seed, epoch=0)
-    return data.batch(plan[0], mel_pad_value=mel_pad_value(data.vocab.audio))
-
-
 def plan_partition(
-    model: BlockModel, config: PipelineConfig, *, batch: Batch, model_label: str = "the model", time_blocks: bool = False
+    model: BlockModel, config: PipelineConfig, *, batch: Splittable, record_type: type[StageRecord], model_label: str = "the model",
+    time_blocks: bool = False,
 ) -> tuple[Partition, list[BlockProfile]]:
     """The partition training runs with, and the block profiles it was made from.
 
@@ -412,7 +283,7 @@ def plan_partition(
     if explicit is not None:
         planned = partition_blocks(names, num_stages=config.num_stages, explicit=explicit, balance_name="explicit", model_label=model_label)
     micro = batch.select(0, math.ceil(batch.size / config.num_micro_batches))
-    profiles = profile_blocks(blocks, micro, time_it=time_blocks or config.balance == "time")
+    profiles = profile_blocks(blocks, micro, record_type=record_type, time_it=time_blocks or config.balance == "time")
     if planned is not None:
         return replace(planned, block_costs=tuple(block_costs(profiles, "params"))), profiles
     costs = block_costs(profiles, config.balance)

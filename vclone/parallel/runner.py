@@ -2,59 +2,41 @@
 
 Per mini-batch: split into micro-batches (vclone.parallel.microbatch), take this stage's actions from
 the pure schedule (vclone.parallel.schedule) and execute them in order. A forward receives its input
-record from the previous stage, runs the stage's blocks and sends the output on; a backward receives
-the output gradients from the next stage, back-propagates and sends the input gradients back. Then
-gradients are summed over the stage's data-parallel group, clipped by the global norm over all
-stages, and the optimizer steps. Losses are normalized by the mini-batch totals (Batch.norm), so the
-result is the same as one device training on the whole mini-batch.
+record from the previous stage, runs the stage's blocks and sends the output on (the last stage
+takes the loss function's parts instead); a backward receives the output gradients from the next
+stage, back-propagates and sends the input gradients back. Then gradients are summed over the
+stage's data-parallel group, clipped by the global norm over all stages, and the optimizer steps.
+When the loss parts of the micro-batches add up to the mini-batch's loss (normalize by the
+mini-batch's totals, not the micro-batch's), the result is the same as one device training on the
+whole mini-batch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.distributed as dist
-from torch import nn
 
-from vclone.data.batch import Batch
-from vclone.models.blocks import Block, BlockSequence
-from vclone.models.record import AcousticRecord
 from vclone.parallel.config import PipelineConfig
 from vclone.parallel.context import ParallelContext
+from vclone.parallel.errors import PipelineDiverged
 from vclone.parallel.microbatch import plan_micro_batches, split_batch
-from vclone.parallel.partition import Partition
 from vclone.parallel.p2p import ACTIVATIONS, GRADIENTS, Channel
+from vclone.parallel.record import StageRecord
 from vclone.parallel.schedule import schedule
+from vclone.parallel.stage import StageModule
 from vclone.parallel.timeline import Event
-from vclone.train.optimizer import NamedAdamW
-from vclone.train.precision import Precision
-from vclone.train.step import TrainingDiverged
 
-__all__ = ["StageModule", "StageRunner", "PipelineStepOutcome", "keeps_activations", "sum_gradients"]
+__all__ = ["StageRunner", "PipelineStepOutcome", "LossFn", "keeps_activations", "sum_gradients"]
 
-
-class StageModule(nn.Module):
-    """The blocks of one composite layer, registered under the same names as in the whole model
-    (parameter `blocks.blocks.<block>.<param>`), so its state dict is a slice of the model's."""
-
-    def __init__(self, blocks: list[tuple[str, Block]]) -> None:
-        super().__init__()
-        self.blocks = BlockSequence(blocks)
-
-    @classmethod
-    def of_stage(cls, model: nn.Module, partition: Partition, stage: int) -> "StageModule":
-        """Stage `stage` of `partition`: the blocks of `model` (anything with named_blocks()) it names."""
-        names = set(partition.stage_blocks(stage))
-        return cls([(n, b) for n, b in model.named_blocks() if n in names])  # type: ignore[operator]
-
-    def block_names(self) -> list[str]:
-        return self.blocks.names()
-
-    def forward(self, x: AcousticRecord, batch: Batch) -> AcousticRecord:  # type: ignore[override]
-        return self.blocks(batch, x)
+LossFn = Callable[[Any, Any], Mapping[str, torch.Tensor]]
+"""loss(last stage's output record, micro-batch) -> named 0-dim loss parts; their sum is minimized."""
 
 
 @dataclass(frozen=True)
@@ -76,13 +58,17 @@ class _Saved:
     autograd graph) only when not re-materializing; the RNG state for the recomputation."""
 
     inputs: dict[str, torch.Tensor]
-    output: AcousticRecord | None
+    output: dict[str, torch.Tensor] | None
+    """The stage's output tensors; on the last stage, the total loss alone (under `_LOSS`)."""
     rng: tuple[torch.Tensor, torch.Tensor | None] | None
+
+
+_LOSS = "loss"
 
 
 @dataclass
 class _StepState:
-    micro: list[Batch]
+    micro: list[Any]
     saved: dict[int, _Saved] = field(default_factory=dict)
     loss_sums: dict[str, torch.Tensor] = field(default_factory=dict)
 
@@ -110,25 +96,37 @@ def keeps_activations(remat: str, micro_batch: int, num_micro_batches: int) -> b
 
 
 class StageRunner:
-    """Executes the schedule for one stage. Build one per rank, call `step` once per mini-batch."""
+    """Executes the schedule for one stage. Build one per rank, call `step` once per mini-batch.
 
-    def __init__(self, module: StageModule, ctx: ParallelContext, config: PipelineConfig, *, optimizer: NamedAdamW, precision: Precision) -> None:
-        if precision.uses_scaler:
+    `record_type` builds the stage's input record from the tensors received (StageRecord);
+    `loss` scores the last stage's output records; `optimizer` holds this stage's parameters;
+    `autocast` runs the forwards under torch.autocast with that dtype on the context's device
+    (bfloat16; float16 needs loss scaling, which is not pipelined), or not at all (None).
+    """
+
+    def __init__(self, module: StageModule, ctx: ParallelContext, config: PipelineConfig, *, record_type: type[StageRecord],
+                 loss: LossFn, optimizer: torch.optim.Optimizer, autocast: torch.dtype | None = None) -> None:
+        if autocast == torch.float16:
             raise ValueError("pipeline training runs in fp32 or bf16 (fp16 loss scaling is not pipelined)")
         self.module = module
         self.ctx = ctx
         self.config = config
+        self.record_type = record_type
+        self.loss = loss
         self.optimizer = optimizer
-        self.precision = precision
+        self.autocast_dtype = autocast
         self.channel = Channel(device=ctx.device, timeout_s=ctx.timeout_s)
         self._loss_names: list[str] | None = None
 
-    def step(self, batch: Batch, *, lr: float, grad_clip: float, step: int) -> PipelineStepOutcome:
-        """Train on one mini-batch (every rank passes the same batch); `step` (1-based) names it."""
+    def step(self, batch: Any, *, grad_clip: float, step: int, lr: float | None = None) -> PipelineStepOutcome:
+        """Train on one mini-batch (every rank passes the same batch, a Splittable); `step` (1-based)
+        names it; `lr`, when given, is set on every parameter group first."""
         state = _StepState(micro=self._micro_batches(batch))
         self.module.train()
-        self.optimizer.optimizer.zero_grad(set_to_none=True)
-        self.optimizer.set_lr(lr)
+        self.optimizer.zero_grad(set_to_none=True)
+        if lr is not None:
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
         events = []
         self.channel.begin_step()
         if state.micro:
@@ -148,14 +146,14 @@ class StageRunner:
         # One collective gives every rank the mini-batch's loss parts and the global gradient norm.
         loss, losses, total_norm = self._global_figures(state.loss_sums)
         if not math.isfinite(loss):
-            raise TrainingDiverged(f"the loss became {loss} at step {step} (parts {losses}); lower --lr or resume from an earlier checkpoint")
+            raise PipelineDiverged(f"the loss became {loss} at step {step} (parts {losses}); lower --lr or resume from an earlier checkpoint")
         grad_norm = self._clip(grad_clip, total_norm)
         if not math.isfinite(grad_norm):
-            raise TrainingDiverged(f"the gradient norm became {grad_norm} at step {step}; lower --lr or resume from an earlier checkpoint")
-        self.optimizer.optimizer.step()
+            raise PipelineDiverged(f"the gradient norm became {grad_norm} at step {step}; lower --lr or resume from an earlier checkpoint")
+        self.optimizer.step()
         return PipelineStepOutcome(loss=loss, losses=losses, grad_norm=grad_norm, num_micro_batches=len(state.micro), events=tuple(events))
 
-    def forward_only(self, batch: Batch) -> list[AcousticRecord]:
+    def forward_only(self, batch: Any) -> list[Any]:
         """Run every micro-batch of this replica forward through the pipeline without autograd (no
         backward, no update); the last stage returns its output records, in micro-batch order (every
         other stage an empty list). For what needs the whole mini-batch's outputs before the training
@@ -167,8 +165,8 @@ class StageRunner:
             self.channel.expect(len(micro), src=ctx.prev_rank, tag=ACTIVATIONS)
         for m, piece in enumerate(micro):
             inputs = {} if ctx.is_first else self.channel.recv(src=ctx.prev_rank, tag=ACTIVATIONS, what=f"activations of micro-batch {m}")
-            with torch.no_grad(), self.precision.autocast():
-                output = self.module(AcousticRecord.from_tensors(inputs), piece)
+            with torch.no_grad(), self._autocast():
+                output = self.module(self.record_type.from_tensors(inputs), piece)
             if ctx.is_last:
                 outputs.append(output)
             else:
@@ -176,7 +174,7 @@ class StageRunner:
         self.channel.flush()
         return outputs
 
-    def _micro_batches(self, batch: Batch) -> list[Batch]:
+    def _micro_batches(self, batch: Any) -> list[Any]:
         """This replica's micro-batches of `batch` (the pure plan, then the cut)."""
         plan = plan_micro_batches(batch.size, num_micro_batches=self.config.num_micro_batches, num_replicas=self.ctx.num_replicas)
         return split_batch(batch, plan, self.ctx.replica)
@@ -197,14 +195,15 @@ class StageRunner:
         start = time.perf_counter()
         keep = keeps_activations(self.config.remat, m, len(state.micro))
         rng = None if keep else self._rng_state()
-        with torch.set_grad_enabled(keep), self.precision.autocast():
-            output = self.module(AcousticRecord.from_tensors(inputs), state.micro[m])
-        if ctx.is_last:
-            for name, value in output.losses.items():
+        with torch.set_grad_enabled(keep):
+            output, parts = self._run(inputs, state.micro[m])
+            produced = output.tensors() if parts is None else {_LOSS: _total(parts)}
+        if parts is not None:
+            for name, value in parts.items():
                 state.loss_sums[name] = state.loss_sums.get(name, 0.0) + value.detach().float()
         else:
-            self.channel.send(output.tensors(), to=ctx.next_rank, tag=ACTIVATIONS)
-        state.saved[m] = _Saved(inputs=inputs, output=output if keep else None, rng=rng)
+            self.channel.send(produced, to=ctx.next_rank, tag=ACTIVATIONS)
+        state.saved[m] = _Saved(inputs=inputs, output=produced if keep else None, rng=rng)
         return start
 
     def _backward(self, state: _StepState, m: int) -> float:
@@ -221,10 +220,9 @@ class StageRunner:
         grads = None if ctx.is_last else self.channel.recv(src=ctx.next_rank, tag=GRADIENTS, what=f"gradients of micro-batch {m}")
         start = time.perf_counter() - recompute_s
         if grads is None:
-            output.total_loss().float().backward()
+            output[_LOSS].float().backward()
         else:
-            produced = output.tensors()
-            pairs = [(produced[name], grad) for name, grad in grads.items() if name in produced and produced[name].requires_grad]
+            pairs = [(output[name], grad) for name, grad in grads.items() if name in output and output[name].requires_grad]
             if pairs:
                 torch.autograd.backward([t for t, _ in pairs], [g.to(t.dtype) for t, g in pairs])
         if not ctx.is_first:
@@ -232,9 +230,10 @@ class StageRunner:
             self.channel.send(input_grads, to=ctx.prev_rank, tag=GRADIENTS)
         return start
 
-    def _recompute(self, saved: _Saved, micro: Batch) -> AcousticRecord:
+    def _recompute(self, saved: _Saved, micro: Any) -> dict[str, torch.Tensor]:
         """Run the stage again from its kept input, with the forward's RNG state, so dropout masks
-        match the first pass; the generators continue afterwards as if nothing had been drawn."""
+        match the first pass; the generators continue afterwards as if nothing had been drawn.
+        Returns what the forward would have kept: the output tensors, or the last stage's loss."""
         assert saved.rng is not None
         cpu_state, cuda_state = saved.rng
         devices = [self.ctx.device] if self.ctx.device.type == "cuda" else []
@@ -242,8 +241,24 @@ class StageRunner:
             torch.set_rng_state(cpu_state)
             if cuda_state is not None:
                 torch.cuda.set_rng_state(cuda_state, self.ctx.device)
-            with torch.enable_grad(), self.precision.autocast():
-                return self.module(AcousticRecord.from_tensors(saved.inputs), micro)
+            with torch.enable_grad():
+                output, parts = self._run(saved.inputs, micro)
+                return output.tensors() if parts is None else {_LOSS: _total(parts)}
+
+    def _run(self, inputs: dict[str, torch.Tensor], micro: Any) -> tuple[Any, Mapping[str, torch.Tensor] | None]:
+        """The stage's blocks on the record built from `inputs`, under the run's autocast, and on
+        the last stage the loss parts of the output (else None)."""
+        with self._autocast():
+            output = self.module(self.record_type.from_tensors(inputs), micro)
+            return output, (self.loss(output, micro) if self.ctx.is_last else None)
+
+    @contextlib.contextmanager
+    def _autocast(self) -> Iterator[None]:
+        if self.autocast_dtype is None:
+            yield
+        else:
+            with torch.autocast(device_type=self.ctx.device.type, dtype=self.autocast_dtype):
+                yield
 
     def _rng_state(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         cuda = torch.cuda.get_rng_state(self.ctx.device) if self.ctx.device.type == "cuda" else None
@@ -276,7 +291,7 @@ class StageRunner:
         return sum(parts.values()), parts, vector[-1].sqrt()
 
     def _params(self) -> list[torch.Tensor]:
-        return [p for group in self.optimizer.optimizer.param_groups for p in group["params"]]
+        return [p for group in self.optimizer.param_groups for p in group["params"]]
 
     def _sum_over_replicas(self) -> None:
         """Each replica saw a part of the mini-batch (normalized by its totals), so the stage's
@@ -292,3 +307,10 @@ class StageRunner:
         if params and float(total_norm) + 1e-6 > max_norm:
             torch.nn.utils.clip_grads_with_norm_(params, max_norm, total_norm.to(device=params[0].grad.device, dtype=params[0].grad.dtype))
         return float(total_norm)
+
+
+def _total(parts: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """The sum of the loss parts (what the step minimizes)."""
+    if not parts:
+        raise ValueError("the loss function returned no loss parts for the last stage's output")
+    return torch.stack(list(parts.values())).sum()

@@ -32,16 +32,19 @@ from vclone.models.vocoder.config import build_generator
 from vclone.models.vocoder.discriminators import Discriminators, discriminator_preset
 from vclone.models.vocoder.losses import discriminator_loss
 from vclone.models.vocoder.pipeline import VocoderObjective, VocoderPipelineModel
+from vclone.parallel.collective import agree, any_rank
 from vclone.parallel.context import ParallelContext, close_context, init_context
 from vclone.parallel.launch import run_on_ranks
 from vclone.parallel.microbatch import plan_micro_batches
 from vclone.parallel.partition import Partition, check_block_layout
-from vclone.parallel.runner import StageModule, StageRunner, sum_gradients
-from vclone.parallel.training import agree, any_rank, plan_and_record
+from vclone.parallel.runner import StageRunner, sum_gradients
+from vclone.parallel.stage import StageModule
 from vclone.train.checkpoint import CheckpointError, TrainState, load_checkpoint
 from vclone.train.interrupt import graceful_interrupt
 from vclone.train.logs import CsvLog, StepReport
 from vclone.train.optimizer import NamedAdamW, build_optimizer, learning_rate
+from vclone.train.pipeline_stage import stage_runner
+from vclone.train.pipelined import plan_and_record
 from vclone.train.precision import Precision
 from vclone.train.rng import seed_everything, use_deterministic
 from vclone.train.run_dir import RunDir, open_run
@@ -149,7 +152,7 @@ def _start(config: VocoderTrainConfig, ctx: ParallelContext) -> _Session:
         disc_optimizer = build_optimizer(disc, config.optimizer)
     else:
         objective.discriminators = None
-    runner = StageRunner(module, ctx, config.pipeline, optimizer=optimizer, precision=Precision(device=ctx.device, dtype="fp32"))
+    runner = stage_runner(module, ctx, config.pipeline, optimizer=optimizer, precision=Precision(device=ctx.device, dtype="fp32"))
     return _Session(config=config, ctx=ctx, run=run, audio=audio, model=model, objective=objective, runner=runner,
                     optimizer=optimizer, discriminators=disc, disc_optimizer=disc_optimizer, source=source, teacher=teacher,
                     log=CsvLog(run.log_path) if ctx.rank == 0 else None, started=time.perf_counter())
