@@ -146,14 +146,17 @@ def test_another_vclone_command_takes_its_share(restored_threads: None, monkeypa
     assert threads_module.configure_threads().plan.intra_op == 2
 
 
-def test_only_vclone_peers_that_use_cpu_are_busy() -> None:
+def test_only_vclone_peers_that_use_cpu_are_busy(monkeypatch: pytest.MonkeyPatch) -> None:
     # Two real processes whose argv[0] is `vclone`: one spinning (a training), one asleep (an idle server).
     spinning = subprocess.Popen(["bash", "-c", f"exec -a vclone {sys.executable} -c 'while True: pass'"])
     sleeping = subprocess.Popen(["bash", "-c", f"exec -a vclone {sys.executable} -c 'import time; time.sleep(60)'"])
     try:
         time.sleep(0.5)  # both past their start-up
+        assert {spinning.pid, sleeping.pid} <= set(threads_module._peer_pids())
+        # Only these two: other vclone commands may run on the machine beside the tests.
+        monkeypatch.setattr(threads_module, "_peer_pids", lambda: [spinning.pid, sleeping.pid])
         before = threads_module.peer_cpu_times()
-        assert {spinning.pid, sleeping.pid} <= set(before)
+        assert set(before) == {spinning.pid, sleeping.pid}
         time.sleep(0.3)
         assert threads_module.busy_peers(before) == 1
         assert threads_module.busy_peers({}) == 2  # peers started since the snapshot count as busy
@@ -180,13 +183,15 @@ def _applied(intra_op: int, *, requested: bool = False, managed: bool = True) ->
     return AppliedThreads(plan=plan, intra_op=plan.intra_op, inter_op=1, wait_policy=plan.wait_policy, managed=managed)
 
 
-def test_a_running_training_gives_cores_to_a_busy_vclone_peer_and_takes_them_back(restored_threads: None) -> None:
+def test_a_running_training_gives_cores_to_a_busy_vclone_peer_and_takes_them_back(restored_threads: None, monkeypatch: pytest.MonkeyPatch) -> None:
     # A real process whose argv[0] is `vclone`, spinning on a core, as a synthesize beside a training.
     peer = subprocess.Popen(["bash", "-c", f"exec -a vclone {sys.executable} -c 'while True: pass'"])
     try:
         deadline = time.monotonic() + 10
         while peer.pid not in threads_module.peer_cpu_times() and time.monotonic() < deadline:
             time.sleep(0.05)  # until bash has exec'd into `vclone`
+        # Only this peer: other vclone commands may run on the machine beside the tests.
+        monkeypatch.setattr(threads_module, "_peer_pids", lambda: [peer.pid] if peer.poll() is None else [])
         rebalancer = ThreadRebalancer(_applied(2), interval_s=0.0)
         torch.set_num_threads(2)
         assert rebalancer.tick() == 1 and torch.get_num_threads() == 1  # first look: a starting peer counts

@@ -102,7 +102,8 @@ def load_run_config(out: Path) -> TrainConfig | None:
         return None
     config = _read(path)["config"]
     if config.get("task", "acoustic") != "acoustic":
-        raise ConfigError(f"{out} holds a {config['task']} training run; resume it with --task {config['task']}")
+        command = {"speaker-encoder": "encoder"}.get(config["task"], config["task"])
+        raise ConfigError(f"{out} holds a {config['task']} training run; resume it with `vclone train {command} --out {out} --resume`")
     return TrainConfig.from_dict(config)
 
 
