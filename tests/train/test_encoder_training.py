@@ -87,7 +87,7 @@ def test_cli_train_embed_and_errors(prepared: Path, tmp_path: Path) -> None:
     bad = runner.invoke(app, [*args[:-1], "--stages", "2"])
     assert bad.exit_code == 2 and "No such option: --stages" in bad.output
     wrong_task = runner.invoke(app, ["train", "--out", str(run), "--resume", "--max-steps", "4"])
-    assert wrong_task.exit_code == 2 and "--task speaker-encoder" in wrong_task.output
+    assert wrong_task.exit_code == 2 and "vclone train encoder" in wrong_task.output
 
     wavs = [tmp_path / f"ref{i}.wav" for i in range(2)]
     for i, wav in enumerate(wavs):
