@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-
 import torch
 
 from vclone.data.batch import Batch
 from vclone.models.record import AcousticRecord
+from vclone.parallel.stage import NamedBlocks
 
 __all__ = ["Block", "BlockSequence"]
 
@@ -20,35 +19,11 @@ class Block(torch.nn.Module):
         raise NotImplementedError
 
 
-class BlockSequence(torch.nn.Module):
-    """Blocks in order, addressable by name. Running it runs each block in turn; a pipeline stage
-    runs a contiguous slice of the same blocks (see `slice`)."""
-
-    def __init__(self, blocks: Sequence[tuple[str, Block]]) -> None:
-        super().__init__()
-        names = [name for name, _ in blocks]
-        if len(set(names)) != len(names):
-            raise ValueError(f"block names must be unique, got {names}")
-        self._names = names
-        # torch forbids "." in a module name, so a dotted name ("encoder.0") is registered as
-        # nested ModuleDicts: state_dict keys then read `blocks.<block name>.<param>`, which is how
-        # checkpoints are split and joined by block name.
-        self.blocks = torch.nn.ModuleDict()
-        for name, block in blocks:
-            parent = self.blocks
-            *path, leaf = name.split(".")
-            for part in path:
-                if part not in parent:
-                    parent[part] = torch.nn.ModuleDict()
-                parent = parent[part]
-                if not isinstance(parent, torch.nn.ModuleDict):
-                    raise ValueError(f"block name {name!r} nests under block {part!r}; rename one of them")
-            if leaf in parent:
-                raise ValueError(f"block name {name!r} clashes with a group of dotted block names; rename it")
-            parent[leaf] = block
-
-    def names(self) -> list[str]:
-        return list(self._names)
+class BlockSequence(NamedBlocks):
+    """Blocks in order, addressable by name: the engine's NamedBlocks (dotted names registered as
+    nested modules, so state-dict keys read `blocks.<block name>.<param>` and checkpoints split and
+    join by block name), run from an empty acoustic record by default. A pipeline stage runs a
+    contiguous slice of the same blocks (see `slice`)."""
 
     def block(self, name: str) -> Block:
         """The block called `name`."""
@@ -56,18 +31,9 @@ class BlockSequence(torch.nn.Module):
         assert isinstance(module, Block)
         return module
 
-    def __iter__(self) -> Iterator[tuple[str, Block]]:
-        return iter([(name, self.block(name)) for name in self._names])
-
-    def __len__(self) -> int:
-        return len(self._names)
-
     def slice(self, start: int, stop: int) -> list[tuple[str, Block]]:
         """Blocks [start, stop) in order (a composite layer of the pipeline)."""
         return list(self)[start:stop]
 
-    def forward(self, batch: Batch, x: AcousticRecord | None = None) -> AcousticRecord:
-        x = x if x is not None else AcousticRecord()
-        for _, block in self:
-            x = block(x, batch)
-        return x
+    def forward(self, batch: Batch, x: AcousticRecord | None = None) -> AcousticRecord:  # type: ignore[override]
+        return super().forward(x if x is not None else AcousticRecord(), batch)
