@@ -18,9 +18,9 @@ from vclone.parallel.context import init_context
 from vclone.parallel.stage import StageModule
 from vclone.train.config import OptimizerConfig
 from vclone.train.optimizer import build_optimizer
-from vclone.train.pipeline_stage import stage_runner
 from vclone.train.precision import Precision
 from vclone.train.step import train_step
+from vclone.train.vocoder_pipeline import vocoder_stage_runner
 
 # eps well above the gradients' fp32 summation noise, so AdamW does not blow a near-zero gradient's noise up
 # into a full-size step (differently in the pipeline and in the reference).
@@ -66,7 +66,7 @@ def run_vocoder_worker(cases: list[dict], out_dir: str) -> None:
         case = VocoderCase(**raw)
         ctx = init_context(case.pipeline(), device="cpu")
         module = stage_module(build_model(case), ctx.stage, case.num_stages)
-        runner = stage_runner(module, ctx, case.pipeline(), optimizer=build_optimizer(module, OPTIMIZER), precision=CPU)
+        runner = vocoder_stage_runner(module, ctx, case.pipeline(), optimizer=build_optimizer(module, OPTIMIZER))
         losses = [runner.step(make_batch(step), lr=OPTIMIZER.lr, grad_clip=1000.0, step=step + 1).losses for step in range(len(BATCH_SIZES))]
         folder = Path(out_dir) / f"case{index}"
         folder.mkdir(parents=True, exist_ok=True)

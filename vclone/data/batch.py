@@ -70,11 +70,6 @@ class Batch:
     """(B, E) float32 external speaker vectors, or None to use the speaker table."""
     pace: float = 1.0
     """Inference only: predicted durations are multiplied by this (above 1 speaks slower)."""
-    audio: torch.Tensor | None = None
-    """(B, S) float32 waveform segments (vocoder training only; `mel` is then the vocoder's input)."""
-    audio_mel: torch.Tensor | None = None
-    """(B, T, M) float32 log-mel of `audio` (vocoder training only): the reconstruction target, which
-    differs from `mel` when the vocoder learns from an acoustic model's predicted mels."""
     pitch: torch.Tensor | None = None
     """(B, T) float32 target log F0, 0 on unvoiced and padded frames (training)."""
     energy: torch.Tensor | None = None
@@ -121,8 +116,6 @@ class Batch:
             mel_lengths = self.mel_lengths[start:stop]
             mel = self.mel[start:stop, : int(mel_lengths.max())]
         embeddings = None if self.speaker_embeddings is None else self.speaker_embeddings[start:stop]
-        audio = None if self.audio is None else self.audio[start:stop]
-        audio_mel = None if self.audio_mel is None else self.audio_mel[start:stop]
         frames = None if mel_lengths is None else int(mel_lengths.max())
         pitch = None if self.pitch is None else self.pitch[start:stop, :frames]
         energy = None if self.energy is None else self.energy[start:stop, :frames]
@@ -138,8 +131,6 @@ class Batch:
             norm=self.norm,
             speaker_embeddings=embeddings,
             pace=self.pace,
-            audio=audio,
-            audio_mel=audio_mel,
             pitch=pitch,
             energy=energy,
             pitch_stats=pitch_stats,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +19,12 @@ import torch
 from torch import nn
 
 from vclone.audio import AudioConfig, MelSpectrogram
-from vclone.data.batch import Batch
 from vclone.data.dataset import TrainingData
 from vclone.errors import ConfigError
 from vclone.models.vocoder.config import build_generator
 from vclone.models.vocoder.discriminators import Discriminators, discriminator_preset
 from vclone.models.vocoder.losses import discriminator_loss
-from vclone.models.vocoder.pipeline import VocoderObjective, segment_batch
+from vclone.models.vocoder.pipeline import SegmentBatch, VocoderObjective, segment_batch
 from vclone.models.vocoder.store import check_mel_convention, load_vocoder, save_vocoder
 from vclone.models.vocoder.universal import UNIVERSAL, load_universal
 from vclone.train.checkpoint import Checkpoint, TrainState, checkpoint_name, save_checkpoint
@@ -83,7 +82,7 @@ class Teacher:
 
 
 def segment_training_batch(source: SegmentSource, config: VocoderTrainConfig, *, step: int, device: torch.device,
-                           teacher: Teacher | None = None) -> Batch:
+                           teacher: Teacher | None = None) -> SegmentBatch:
     """Step `step`'s batch (a pure function of seed and step): the segments' conditioning mel as
     `mel`, their audio and its mel as `audio` / `audio_mel` (the teacher's, when distilling)."""
     frames = config.segments.segment_frames
@@ -91,8 +90,7 @@ def segment_training_batch(source: SegmentSource, config: VocoderTrainConfig, *,
     wav, cond, real_mel = (t.to(device) for t in source.batch(segments, segment_frames=frames))
     if teacher is not None:
         wav, real_mel = teacher(cond)
-    batch = segment_batch(cond, audio_BS=wav, audio_mel_BFM=real_mel)
-    return replace(batch, ids=tuple(source.data.items[s.index].entry.id for s in segments))
+    return segment_batch(cond, audio_BS=wav, audio_mel_BFM=real_mel, ids=tuple(source.data.items[s.index].entry.id for s in segments))
 
 
 def initial_generator(config: VocoderTrainConfig, *, audio: AudioConfig) -> nn.Module:
@@ -123,7 +121,7 @@ class _Objective:
         device = next(model.parameters()).device
         self.objective = VocoderObjective(audio, weights=config.losses.parts(), discriminators=model.discriminators).to(device)
 
-    def step(self, batch: Batch, *, adversarial: bool) -> tuple[float, dict[str, float], float, torch.Tensor]:
+    def step(self, batch: SegmentBatch, *, adversarial: bool) -> tuple[float, dict[str, float], float, torch.Tensor]:
         """One generator (and, when adversarial, discriminator) update: (loss, parts, grad norm, generated audio)."""
         model = self.model
         fake = model.generator(batch.mel)

@@ -25,34 +25,34 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from vclone.atomic import write_json_atomic
 from vclone.audio import AudioConfig
-from vclone.data.batch import Batch
 from vclone.data.dataset import TrainingData
 from vclone.models.vocoder.config import build_generator
 from vclone.models.vocoder.discriminators import Discriminators, discriminator_preset
 from vclone.models.vocoder.losses import discriminator_loss
-from vclone.models.vocoder.pipeline import VocoderObjective, VocoderPipelineModel
+from vclone.models.vocoder.pipeline import SegmentBatch, VocoderObjective, VocoderPipelineModel, VocoderRecord, vocoder_losses
 from vclone.parallel.collective import agree, any_rank
+from vclone.parallel.config import PipelineConfig
 from vclone.parallel.context import ParallelContext, close_context, init_context
 from vclone.parallel.launch import run_on_ranks
 from vclone.parallel.microbatch import plan_micro_batches
 from vclone.parallel.partition import Partition, check_block_layout
+from vclone.parallel.profile import plan_partition
 from vclone.parallel.runner import StageRunner, sum_gradients
 from vclone.parallel.stage import StageModule
 from vclone.train.checkpoint import CheckpointError, TrainState, load_checkpoint
 from vclone.train.interrupt import graceful_interrupt
 from vclone.train.logs import CsvLog, StepReport
 from vclone.train.optimizer import NamedAdamW, build_optimizer, learning_rate
-from vclone.train.pipeline_stage import stage_runner
-from vclone.train.pipelined import plan_and_record
-from vclone.train.precision import Precision
+from vclone.train.pipelined import PARTITION_NAME
 from vclone.train.rng import seed_everything, use_deterministic
 from vclone.train.run_dir import RunDir, open_run
 from vclone.train.vocoder_config import VocoderTrainConfig
 from vclone.train.vocoder_data import SegmentSource, teacher_forced_mels
 from vclone.train.vocoder_loop import Teacher, VocoderTrainResult, initial_generator, plot_step, save_vocoder_run, segment_training_batch
 
-__all__ = ["train_vocoder_pipeline", "vocoder_pipeline_worker"]
+__all__ = ["train_vocoder_pipeline", "vocoder_pipeline_worker", "vocoder_stage_runner"]
 
 _GENERATOR, _DISCRIMINATORS = "generator.", "discriminators."
 
@@ -73,6 +73,19 @@ def train_vocoder_pipeline(config: VocoderTrainConfig, *, show_progress: bool) -
 
 def _label(config: VocoderTrainConfig) -> str:
     return f"vocoder preset {config.preset}"
+
+
+def vocoder_stage_runner(module: StageModule, ctx: ParallelContext, config: PipelineConfig, *, optimizer: NamedAdamW) -> StageRunner:
+    """The engine's runner for one stage of the generator's blocks: vocoder records, the losses the
+    last block wrote, fp32 (the GAN trains without autocast)."""
+    return StageRunner(module, ctx, config, record_type=VocoderRecord, loss=vocoder_losses, optimizer=optimizer.optimizer)
+
+
+def _plan_and_record(model: VocoderPipelineModel, config: VocoderTrainConfig, *, batch: SegmentBatch, run: RunDir) -> dict[str, Any]:
+    """Rank 0 plans the partition and records it in RUN/logs/partition.json; returns its to_dict()."""
+    partition, _ = plan_partition(model, config.pipeline, batch=batch, record_type=VocoderRecord, model_label=_label(config))
+    write_json_atomic(run.log_path.parent / PARTITION_NAME, partition.to_dict())
+    return partition.to_dict()
 
 
 @dataclass
@@ -142,7 +155,7 @@ def _start(config: VocoderTrainConfig, ctx: ParallelContext) -> _Session:
     source = SegmentSource(data, mels=mels)
     teacher = Teacher(config.teacher, audio=audio, device=ctx.device) if config.teacher and ctx.is_last else None
     first = segment_training_batch(source, config, step=1, device=torch.device("cpu"))
-    partition_dict = agree(ctx, lambda: plan_and_record(model, config.pipeline, batch=first, run=run, model_label=_label(config)))
+    partition_dict = agree(ctx, lambda: _plan_and_record(model, config, batch=first, run=run))
     module = StageModule.of_stage(model, Partition.from_dict(partition_dict), ctx.stage).to(ctx.device)
     optimizer = build_optimizer(module, config.optimizer)
     disc, disc_optimizer = None, None
@@ -152,7 +165,7 @@ def _start(config: VocoderTrainConfig, ctx: ParallelContext) -> _Session:
         disc_optimizer = build_optimizer(disc, config.optimizer)
     else:
         objective.discriminators = None
-    runner = stage_runner(module, ctx, config.pipeline, optimizer=optimizer, precision=Precision(device=ctx.device, dtype="fp32"))
+    runner = vocoder_stage_runner(module, ctx, config.pipeline, optimizer=optimizer)
     return _Session(config=config, ctx=ctx, run=run, audio=audio, model=model, objective=objective, runner=runner,
                     optimizer=optimizer, discriminators=disc, disc_optimizer=disc_optimizer, source=source, teacher=teacher,
                     log=CsvLog(run.log_path) if ctx.rank == 0 else None, started=time.perf_counter())
@@ -171,7 +184,7 @@ def _run_steps(session: _Session, state: TrainState, stop: Any, progress: Any) -
         fakes: list[torch.Tensor] = []
         if adversarial or plot_due:
             with objective.paused():
-                fakes = [record.frame_h for record in session.runner.forward_only(batch)]
+                fakes = [record.h for record in session.runner.forward_only(batch)]
         disc = _discriminator_step(session, batch, fakes, lr=lr) if adversarial else 0.0
         objective.adversarial = adversarial
         outcome = session.runner.step(batch, lr=lr, grad_clip=config.optimizer.grad_clip, step=step)
@@ -197,7 +210,7 @@ def _run_steps(session: _Session, state: TrainState, stop: Any, progress: Any) -
     return state, report, interrupted
 
 
-def _discriminator_step(session: _Session, batch: Batch, fakes: list[torch.Tensor], *, lr: float) -> float:
+def _discriminator_step(session: _Session, batch: SegmentBatch, fakes: list[torch.Tensor], *, lr: float) -> float:
     """The discriminators' update on this replica's share of (real, generated) audio, on the last
     stage; gradients summed over the replicas. Returns the whole mini-batch's discriminator loss
     (on every rank)."""

@@ -1,31 +1,117 @@
-"""A vocoder generator as pipeline blocks: its named blocks behind the block interface, and the
-objective its last block reports (mel reconstruction, and in GAN training the adversarial terms).
+"""A vocoder generator as pipeline blocks: its record, its segment batch, its named blocks behind the
+engine's block interface, and the objective its last block reports (mel reconstruction, and in GAN
+training the adversarial terms).
 
 Shape legend: B segments, F frames, M mel bands, C channels, L length at a block's rate (frames or samples),
-S samples. The generator's blocks pass one tensor along; here it travels in the record's `frame_h`
-field, (B, C, L) between blocks and the (B, S) waveform after the last one. The batch carries the
-vocoder's input mel as `mel`, and in training the real audio (`audio`) and its mel (`audio_mel`, the
-reconstruction target; `mel` itself when absent). Every loss term is a mean over the micro-batch's
-segments, scaled by the micro-batch's share of the mini-batch's segments, so the stage runner's
-micro-batches add up to the one-device loss of the whole mini-batch.
+S samples. The generator's blocks pass one tensor along in `VocoderRecord.h`, (B, C, L) between
+blocks and the (B, S) waveform after the last one. A `SegmentBatch` carries the vocoder's input mel
+as `mel`, and in training the real audio (`audio`) and its mel (`audio_mel`, the reconstruction
+target; `mel` itself when absent). Every loss term is a mean over the micro-batch's segments, scaled
+by the micro-batch's share of the mini-batch's segments, so the stage runner's micro-batches add up
+to the one-device loss of the whole mini-batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field, fields, replace
 
 import torch
 from torch import nn
 
 from vclone.audio import AudioConfig
-from vclone.data.batch import Batch, LossNormalizer
-from vclone.models.blocks import Block, BlockSequence
-from vclone.models.record import AcousticRecord
 from vclone.models.vocoder.discriminators import Discriminators
 from vclone.models.vocoder.losses import MelReconstructionLoss, MultiResolutionStftLoss, feature_matching_loss, generator_adversarial_loss
+from vclone.parallel.stage import NamedBlocks
 
-__all__ = ["VocoderBlock", "VocoderObjective", "VocoderPipelineModel", "segment_batch", "OBJECTIVE_PARTS"]
+__all__ = ["VocoderRecord", "SegmentBatch", "segment_batch", "vocoder_losses", "VocoderBlock", "VocoderObjective", "VocoderPipelineModel",
+           "OBJECTIVE_PARTS"]
+
+_LOSS_PREFIX = "loss."
+
+
+@dataclass
+class VocoderRecord:
+    """What passes between generator blocks (the engine's StageRecord): one tensor, and the loss
+    terms the last block writes."""
+
+    h: torch.Tensor | None = None
+    """(B, C, L) a block's output; (B, S) the waveform after the last block; None before the first."""
+    losses: dict[str, torch.Tensor] = field(default_factory=dict)
+    """Named 0-dim loss terms, already weighted and scaled by the micro-batch's share of the segments."""
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """`h` (when set) and the losses as `loss.<name>`: what crosses a pipeline stage."""
+        out = {} if self.h is None else {"h": self.h}
+        out.update({_LOSS_PREFIX + k: v for k, v in self.losses.items()})
+        return out
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor]) -> "VocoderRecord":
+        """Inverse of tensors()."""
+        unknown = [k for k in tensors if k != "h" and not k.startswith(_LOSS_PREFIX)]
+        if unknown:
+            raise ValueError(f"unknown vocoder record fields {sorted(unknown)}; a vocoder record holds h and loss.<name>")
+        return cls(h=tensors.get("h"), losses={k[len(_LOSS_PREFIX):]: v for k, v in tensors.items() if k.startswith(_LOSS_PREFIX)})
+
+    def total_loss(self) -> torch.Tensor:
+        """Sum of the loss terms (what one optimizer step minimizes)."""
+        if not self.losses:
+            raise ValueError("record holds no loss terms: run the generator with its objective on a training batch")
+        return torch.stack(list(self.losses.values())).sum()
+
+
+def vocoder_losses(record: VocoderRecord, batch: "SegmentBatch") -> dict[str, torch.Tensor]:
+    """The engine's loss function for the generator's blocks: the loss terms the last block wrote."""
+    return record.losses
+
+
+@dataclass(frozen=True)
+class SegmentBatch:
+    """Equal-length segments of training audio (the engine's Splittable): no phones, speakers or
+    languages, which a vocoder needs none of."""
+
+    ids: tuple[str, ...]
+    """The utterance each segment was cut from."""
+    mel: torch.Tensor
+    """(B, F, M) float32 log-mel the generator vocodes (the conditioning mel)."""
+    num_segments: int
+    """Segments in the mini-batch this batch belongs to (its own size, unless it is a micro-batch):
+    every loss term is scaled by size / num_segments."""
+    audio: torch.Tensor | None = None
+    """(B, S) float32 real waveform segments (training)."""
+    audio_mel: torch.Tensor | None = None
+    """(B, F, M) float32 log-mel of `audio`: the reconstruction target, which differs from `mel` when
+    the vocoder learns from an acoustic model's predicted mels; `mel` is the target when None."""
+
+    @property
+    def size(self) -> int:
+        return int(self.mel.shape[0])
+
+    def select(self, start: int, stop: int) -> "SegmentBatch":
+        """Segments [start, stop), keeping the mini-batch's segment count (how micro-batches are cut)."""
+        return SegmentBatch(
+            ids=self.ids[start:stop], mel=self.mel[start:stop], num_segments=self.num_segments,
+            audio=None if self.audio is None else self.audio[start:stop],
+            audio_mel=None if self.audio_mel is None else self.audio_mel[start:stop],
+        )
+
+    def to(self, device: torch.device | str) -> "SegmentBatch":
+        """The same batch on another device."""
+        moved = {f.name: getattr(self, f.name).to(device) for f in fields(self) if isinstance(getattr(self, f.name), torch.Tensor)}
+        return replace(self, **moved)
+
+
+def segment_batch(mel_BFM: torch.Tensor, *, audio_BS: torch.Tensor | None = None, audio_mel_BFM: torch.Tensor | None = None,
+                  ids: tuple[str, ...] | None = None) -> SegmentBatch:
+    """A mini-batch of segments (ids `segment<i>` unless given), with the real audio and its mel when training."""
+    size = int(mel_BFM.shape[0])
+    if ids is not None and len(ids) != size:
+        raise ValueError(f"segment_batch got {len(ids)} ids for {size} segments; give one id per segment")
+    return SegmentBatch(ids=ids if ids is not None else tuple(f"segment{i}" for i in range(size)), mel=mel_BFM, num_segments=size,
+                        audio=audio_BS, audio_mel=audio_mel_BFM)
+
 
 OBJECTIVE_PARTS = ("mel", "stft", "adv", "fm")
 """The generator's loss parts, in the order they are reported: mel L1, multi-resolution STFT,
@@ -69,12 +155,11 @@ class VocoderObjective:
         finally:
             self.active = True
 
-    def __call__(self, fake_BS: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
+    def __call__(self, fake_BS: torch.Tensor, batch: SegmentBatch) -> dict[str, torch.Tensor]:
         """Weighted loss parts of this micro-batch, each already scaled by its share of the segments."""
         w = self.weights
-        share = batch.size / batch.norm.num_items
+        share = batch.size / float(batch.num_segments)
         target = batch.audio_mel if batch.audio_mel is not None else batch.mel
-        assert target is not None, "the vocoder objective needs a target mel"
         zero = fake_BS.new_zeros((), dtype=torch.float32)
         losses = {part: zero for part in OBJECTIVE_PARTS}
         losses["mel"] = w["mel"] * share * self.mel_loss(fake_BS, target)
@@ -91,8 +176,9 @@ class VocoderObjective:
         return losses
 
 
-class VocoderBlock(Block):
-    """One generator block; the last one also scores the waveform with the objective."""
+class VocoderBlock(nn.Module):
+    """One generator block, called as `block(record, batch) -> record`; the last one also scores the
+    waveform with the objective."""
 
     def __init__(self, inner: nn.Module, *, first: bool, objective: VocoderObjective | None) -> None:
         super().__init__()
@@ -100,9 +186,9 @@ class VocoderBlock(Block):
         self.first = first
         self.objective = objective  # a plain attribute: not part of this block's parameters or state
 
-    def forward(self, x: AcousticRecord, batch: Batch) -> AcousticRecord:
-        h = self.inner(batch.mel if self.first else x.frame_h)
-        record = AcousticRecord(frame_h=h)
+    def forward(self, x: VocoderRecord, batch: SegmentBatch) -> VocoderRecord:
+        h = self.inner(batch.mel if self.first else x.h)
+        record = VocoderRecord(h=h)
         if self.objective is not None and self.objective.active:
             record.losses.update(self.objective(h, batch))
         return record
@@ -118,11 +204,11 @@ class VocoderPipelineModel(nn.Module):
         named = generator.blocks()  # type: ignore[operator]
         self.objective = objective if objective is not None else VocoderObjective(audio, weights={"mel": mel_weight})
         blocks = [(name, VocoderBlock(inner, first=i == 0, objective=self.objective if i == len(named) - 1 else None)) for i, (name, inner) in enumerate(named)]
-        self.blocks = BlockSequence(blocks)
+        self.blocks = NamedBlocks(blocks)
         paths = {id(module): path for path, module in generator.named_modules()}
         self._paths = {name: paths[id(inner)] for name, inner in named}
 
-    def named_blocks(self) -> list[tuple[str, Block]]:
+    def named_blocks(self) -> list[tuple[str, nn.Module]]:
         return list(self.blocks)
 
     def generator_key(self, key: str) -> str:
@@ -137,19 +223,6 @@ class VocoderPipelineModel(nn.Module):
                     return f"{path}.{rest[len(prefix):]}"
         raise KeyError(f"{key!r} is not a name inside a generator block")
 
-    def forward(self, batch: Batch) -> AcousticRecord:  # type: ignore[override]
-        return self.blocks(batch)
+    def forward(self, batch: SegmentBatch) -> VocoderRecord:  # type: ignore[override]
+        return self.blocks(VocoderRecord(), batch)
 
-
-def segment_batch(mel_BFM: torch.Tensor, *, audio_BS: torch.Tensor | None = None, audio_mel_BFM: torch.Tensor | None = None) -> Batch:
-    """A Batch around equal-length mel segments (no phones, speakers or languages: a vocoder needs
-    none), with the real audio and its mel when training."""
-    size, frames = mel_BFM.shape[0], mel_BFM.shape[1]
-    zeros = torch.zeros(size, dtype=torch.long, device=mel_BFM.device)
-    return Batch(
-        ids=tuple(f"segment{i}" for i in range(size)), phone_ids=torch.ones(size, 1, dtype=torch.long, device=mel_BFM.device),
-        phone_lengths=torch.ones(size, dtype=torch.long, device=mel_BFM.device),
-        mel=mel_BFM, mel_lengths=torch.full((size,), frames, dtype=torch.long, device=mel_BFM.device), speaker_ids=zeros, language_ids=zeros,
-        norm=LossNormalizer(num_items=float(size), num_phones=float(size), num_frames=float(size * frames)),
-        audio=audio_BS, audio_mel=audio_mel_BFM,
-    )
