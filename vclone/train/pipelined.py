@@ -155,10 +155,12 @@ def _start(config: TrainConfig, ctx: ParallelContext) -> _Session:
                     precision=precision, log=log, started=time.perf_counter())
 
 
-def plan_and_record(model: torch.nn.Module, pipeline: PipelineConfig, *, batch: Any, run: RunDir, model_label: str) -> dict[str, Any]:
+def plan_and_record(model: torch.nn.Module, pipeline: PipelineConfig, *, batch: Any, run: RunDir, model_label: str,
+                    record_type: Any = RECORD_TYPE) -> dict[str, Any]:
     """Rank 0 plans the partition (profiling, if asked, happens once, here) and records it in
-    RUN/logs/partition.json; returns its to_dict()."""
-    partition, _ = plan_partition(model, pipeline, batch=batch, record_type=RECORD_TYPE, model_label=model_label)
+    RUN/logs/partition.json; returns its to_dict(). `record_type` is what the blocks pass (the
+    acoustic record unless told)."""
+    partition, _ = plan_partition(model, pipeline, batch=batch, record_type=record_type, model_label=model_label)
     write_json_atomic(run.log_path.parent / PARTITION_NAME, partition.to_dict())
     return partition.to_dict()
 

@@ -25,7 +25,6 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from vclone.atomic import write_json_atomic
 from vclone.audio import AudioConfig
 from vclone.data.dataset import TrainingData
 from vclone.models.vocoder.config import build_generator
@@ -38,14 +37,13 @@ from vclone.parallel.context import ParallelContext, close_context, init_context
 from vclone.parallel.launch import run_on_ranks
 from vclone.parallel.microbatch import plan_micro_batches
 from vclone.parallel.partition import Partition, check_block_layout
-from vclone.parallel.profile import plan_partition
 from vclone.parallel.runner import StageRunner, sum_gradients
 from vclone.parallel.stage import StageModule
 from vclone.train.checkpoint import CheckpointError, TrainState, load_checkpoint
 from vclone.train.interrupt import graceful_interrupt
 from vclone.train.logs import CsvLog, StepReport
 from vclone.train.optimizer import NamedAdamW, build_optimizer, learning_rate
-from vclone.train.pipelined import PARTITION_NAME
+from vclone.train.pipelined import plan_and_record
 from vclone.train.rng import seed_everything, use_deterministic
 from vclone.train.run_dir import RunDir, open_run
 from vclone.train.vocoder_config import VocoderTrainConfig
@@ -79,13 +77,6 @@ def vocoder_stage_runner(module: StageModule, ctx: ParallelContext, config: Pipe
     """The engine's runner for one stage of the generator's blocks: vocoder records, the losses the
     last block wrote, fp32 (the GAN trains without autocast)."""
     return StageRunner(module, ctx, config, record_type=VocoderRecord, loss=vocoder_losses, optimizer=optimizer.optimizer)
-
-
-def _plan_and_record(model: VocoderPipelineModel, config: VocoderTrainConfig, *, batch: SegmentBatch, run: RunDir) -> dict[str, Any]:
-    """Rank 0 plans the partition and records it in RUN/logs/partition.json; returns its to_dict()."""
-    partition, _ = plan_partition(model, config.pipeline, batch=batch, record_type=VocoderRecord, model_label=_label(config))
-    write_json_atomic(run.log_path.parent / PARTITION_NAME, partition.to_dict())
-    return partition.to_dict()
 
 
 @dataclass
@@ -155,7 +146,8 @@ def _start(config: VocoderTrainConfig, ctx: ParallelContext) -> _Session:
     source = SegmentSource(data, mels=mels)
     teacher = Teacher(config.teacher, audio=audio, device=ctx.device) if config.teacher and ctx.is_last else None
     first = segment_training_batch(source, config, step=1, device=torch.device("cpu"))
-    partition_dict = agree(ctx, lambda: _plan_and_record(model, config, batch=first, run=run))
+    partition_dict = agree(ctx, lambda: plan_and_record(model, config.pipeline, batch=first, run=run, model_label=_label(config),
+                                                        record_type=VocoderRecord))
     module = StageModule.of_stage(model, Partition.from_dict(partition_dict), ctx.stage).to(ctx.device)
     optimizer = build_optimizer(module, config.optimizer)
     disc, disc_optimizer = None, None
