@@ -10,6 +10,7 @@ import time
 import pytest
 import torch
 
+import vclone.peers as peers_module
 import vclone.threads as threads_module
 from vclone.errors import ConfigError
 from vclone.threads import (
@@ -152,14 +153,14 @@ def test_only_vclone_peers_that_use_cpu_are_busy(monkeypatch: pytest.MonkeyPatch
     sleeping = subprocess.Popen(["bash", "-c", f"exec -a vclone {sys.executable} -c 'import time; time.sleep(60)'"])
     try:
         time.sleep(0.5)  # both past their start-up
-        assert {spinning.pid, sleeping.pid} <= set(threads_module._peer_pids())
+        assert {spinning.pid, sleeping.pid} <= set(peers_module._peer_pids())
         # Only these two: other vclone commands may run on the machine beside the tests.
-        monkeypatch.setattr(threads_module, "_peer_pids", lambda: [spinning.pid, sleeping.pid])
-        before = threads_module.peer_cpu_times()
+        monkeypatch.setattr(peers_module, "_peer_pids", lambda: [spinning.pid, sleeping.pid])
+        before = peers_module.peer_cpu_times()
         assert set(before) == {spinning.pid, sleeping.pid}
         time.sleep(0.3)
-        assert threads_module.busy_peers(before) == 1
-        assert threads_module.busy_peers({}) == 2  # peers started since the snapshot count as busy
+        assert peers_module.busy_peers(before) == 1
+        assert peers_module.busy_peers({}) == 2  # peers started since the snapshot count as busy
     finally:
         for proc in (spinning, sleeping):
             proc.kill()
@@ -188,10 +189,10 @@ def test_a_running_training_gives_cores_to_a_busy_vclone_peer_and_takes_them_bac
     peer = subprocess.Popen(["bash", "-c", f"exec -a vclone {sys.executable} -c 'while True: pass'"])
     try:
         deadline = time.monotonic() + 10
-        while peer.pid not in threads_module.peer_cpu_times() and time.monotonic() < deadline:
+        while peer.pid not in peers_module.peer_cpu_times() and time.monotonic() < deadline:
             time.sleep(0.05)  # until bash has exec'd into `vclone`
         # Only this peer: other vclone commands may run on the machine beside the tests.
-        monkeypatch.setattr(threads_module, "_peer_pids", lambda: [peer.pid] if peer.poll() is None else [])
+        monkeypatch.setattr(peers_module, "_peer_pids", lambda: [peer.pid] if peer.poll() is None else [])
         rebalancer = ThreadRebalancer(_applied(2), interval_s=0.0)
         torch.set_num_threads(2)
         assert rebalancer.tick() == 1 and torch.get_num_threads() == 1  # first look: a starting peer counts
@@ -207,8 +208,8 @@ def test_a_running_training_gives_cores_to_a_busy_vclone_peer_and_takes_them_bac
 def test_idle_peers_do_not_count_after_the_first_look(restored_threads: None, monkeypatch: pytest.MonkeyPatch) -> None:
     # An idle `vclone serve` beside a training: counted while it may be starting, then not.
     used = {"cpu": 1.0}
-    monkeypatch.setattr(threads_module, "_peer_pids", lambda: [4242])
-    monkeypatch.setattr(threads_module, "_cpu_seconds", lambda pid: used["cpu"])
+    monkeypatch.setattr(peers_module, "_peer_pids", lambda: [4242])
+    monkeypatch.setattr(peers_module, "_cpu_seconds", lambda pid: used["cpu"])
     rebalancer = ThreadRebalancer(_applied(2), interval_s=0.0)
     assert rebalancer.tick() == 1
     assert rebalancer.tick() == 2  # no CPU used since
@@ -217,8 +218,8 @@ def test_idle_peers_do_not_count_after_the_first_look(restored_threads: None, mo
 
 
 def test_fixed_threads_are_never_rebalanced(restored_threads: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(threads_module, "_peer_pids", lambda: [4242])
-    monkeypatch.setattr(threads_module, "_cpu_seconds", lambda pid: 1.0)
+    monkeypatch.setattr(peers_module, "_peer_pids", lambda: [4242])
+    monkeypatch.setattr(peers_module, "_cpu_seconds", lambda pid: 1.0)
     for applied in (_applied(2, requested=True), _applied(2, managed=False)):
         rebalancer = ThreadRebalancer(applied, interval_s=0.0)
         assert rebalancer.tick() == 2 and not rebalancer.changes
