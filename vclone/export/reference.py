@@ -20,6 +20,7 @@ import onnxruntime
 from vclone.errors import AudioError
 from vclone.export.audio import LEVEL_HOP_S, frame_dbfs, load_audio, trim_silence
 from vclone.export.manifest import ExportError
+from vclone.speech_rules import AUDIO_SUFFIXES, is_audio_reference
 from vclone.voicefilter_lite import METADATA_KEY, FrontEndMismatch, VoicefilterFeatures, VoicefilterFrontEnd, pool_windows
 
 __all__ = [
@@ -27,9 +28,6 @@ __all__ = [
     "ReferenceEncoder",
 ]
 
-AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au"})
-"""File endings taken as a reference recording (vclone.synth.synthesizer.AUDIO_SUFFIXES)."""
-_AUDIO_MAGIC = (b"RIFF", b"RF64", b"fLaC", b"OggS", b"FORM", b".snd", b"ID3")
 # The torch path's rules (vclone.models.speaker_encoder.reference and WindowConfig's defaults; tests/export checks they agree).
 SILENCE_DBFS = -55.0
 """A recording whose loudest 25 ms frame is quieter than this holds no speech."""
@@ -39,23 +37,6 @@ MIN_SPEECH_S = 0.5
 """Less speech than this is an error: nothing identifies a speaker in it."""
 WARN_SPEECH_S = 3.0
 """Less speech than this is used, with a warning that the embedding will be unreliable."""
-
-
-def is_audio_reference(speaker: str | Path) -> bool:
-    """Whether `speaker` names a recording (by its ending, or, for another existing file, by its first bytes)
-    rather than a training speaker or a speaker embedding file: vclone.synth.synthesizer.is_audio_reference."""
-    path = Path(speaker)
-    suffix = path.suffix.lower()
-    if suffix in AUDIO_SUFFIXES:
-        return True
-    if suffix == ".safetensors" or not path.is_file():
-        return False
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(4)
-    except OSError:
-        return False
-    return head.startswith(_AUDIO_MAGIC)
 
 
 def speech_seconds(wav_T: np.ndarray, sample_rate: int, *, top_db: float) -> float:

@@ -24,14 +24,23 @@ from safetensors import SafetensorError, safe_open
 from safetensors.numpy import load_file
 
 from vclone.atomic import atomic_output
-from vclone.errors import AudioError, ConfigError, TextError, VcloneError
+from vclone.errors import AudioError, ConfigError, TextError
 from vclone.export.manifest import (
     DECODER_FILE, ENCODER_FILE, SPEAKER_ENCODER_TABLES, SPEAKER_TABLE, SPEAKERS_FILE, VOCODER_FILE, ExportError, OnnxManifest,
     read_manifest,
 )
-from vclone.export.reference import ReferenceEncoder, is_audio_reference
+from vclone.export.reference import ReferenceEncoder
+from vclone.speech_rules import (
+    MAX_PEAK,
+    NOT_PHONES,
+    ShortReferenceWarning,
+    SynthesisError,
+    UnknownPhonesWarning,
+    check_pace,
+    check_prosody,
+    is_audio_reference,
+)
 from vclone.text import Phonemizer, PhonemizedText, PhoneVocabulary, get_language
-from vclone.text.phones import PUNCTUATION, STRESS_MARKS, WORD_BOUNDARY
 
 __all__ = [
     "SPEAKER_EMBEDDING_FORMAT", "OnnxSynthesisError", "UnknownPhonesWarning", "ShortReferenceWarning", "OnnxSynthesisResult", "OnnxSynthesizer",
@@ -42,27 +51,12 @@ SPEAKER_EMBEDDING_FORMAT = "vclone-speaker-embedding"
 """vclone.models.speaker_embedding's file format (that module loads torch; tests/export checks the two agree)."""
 _EMBEDDING_VERSION = "1"
 _EMBEDDING_TENSOR = "embedding"
-# The torch Synthesizer's limits (tests/export checks that both refuse the same values).
-_PACE_RANGE = (0.1, 10.0)
-_PITCH_SHIFT_RANGE = (-24.0, 24.0)
-_ENERGY_RANGE = (0.1, 10.0)
-_MAX_PEAK = 0.99
-"""Peak below full scale, as the torch Synthesizer scales to."""
-_NOT_PHONES = PUNCTUATION | STRESS_MARKS | {WORD_BOUNDARY}
 _ENVELOPE_FLOOR = 1e-11
 """Overlap-add samples whose summed squared window is below this stay 0 (as the torch iSTFT head)."""
 
 
-class OnnxSynthesisError(VcloneError):
+class OnnxSynthesisError(SynthesisError):
     """Input the exported voice cannot speak: an unknown speaker or language, a recording, unknown phones."""
-
-
-class UnknownPhonesWarning(UserWarning):
-    """Some phones of the text are not in the voice's inventory; they are read as <unk>."""
-
-
-class ShortReferenceWarning(UserWarning):
-    """A reference recording holds little speech, so the speaker vector made from it is unreliable."""
 
 
 @dataclass(frozen=True)
@@ -98,14 +92,9 @@ class OnnxSynthesisResult:
 
 
 def check_settings(*, pace: float, pitch_shift: float, energy: float) -> None:
-    """Raise ConfigError for a pace, pitch shift or energy factor the torch Synthesizer also refuses."""
-    for name, value, (low, high), hint in (
-        ("pace", pace, _PACE_RANGE, "1.0 is the voice's own rate, 2.0 twice as slow"),
-        ("pitch shift", pitch_shift, _PITCH_SHIFT_RANGE, "semitones; 12 is an octave up"),
-        ("energy", energy, _ENERGY_RANGE, "1.0 is the voice's own loudness"),
-    ):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-            raise ConfigError(f"{name} must be between {low:g} and {high:g} ({hint}), got {value!r}")
+    """Raise ConfigError for a pace, pitch shift or energy factor (the torch Synthesizer's rules)."""
+    check_pace(pace)
+    check_prosody(pitch_shift=pitch_shift, energy=energy)
 
 
 def frames_per_phone(log_duration_N: np.ndarray, *, pace: float, max_frames: int) -> np.ndarray:
@@ -304,7 +293,7 @@ class OnnxSynthesizer:
         """Phones -> (N,) int64 token ids and the phones the voice lacks (read as <unk>, with a warning)."""
         unknown = tuple(dict.fromkeys(p for p in phones if p not in self.inventory))
         if unknown:
-            if not any(p in self.inventory and p not in _NOT_PHONES for p in phones):
+            if not any(p in self.inventory and p not in NOT_PHONES for p in phones):
                 raise OnnxSynthesisError(
                     f"the voice knows none of the phones of this text ({' '.join(unknown)}); "
                     f"choose a language it was trained on: {', '.join(self.manifest.languages)}"
@@ -337,7 +326,7 @@ class OnnxSynthesizer:
         """(T, M) log-mel -> (T * hop,) float32 waveform, scaled down (never clipped) to a safe peak."""
         wav = self.vocode_unscaled(mel_TM)
         peak = float(np.abs(wav).max()) if wav.size else 0.0
-        return (wav * np.float32(_MAX_PEAK / peak)).astype(np.float32) if peak > _MAX_PEAK else wav
+        return (wav * np.float32(MAX_PEAK / peak)).astype(np.float32) if peak > MAX_PEAK else wav
 
     def vocode_unscaled(self, mel_TM: np.ndarray) -> np.ndarray:
         """(T, M) log-mel -> (T * hop,) float32 waveform as the vocoder made it."""

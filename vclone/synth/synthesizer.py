@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from vclone.data.batch import Batch, LossNormalizer
-from vclone.errors import ConfigError, TextError, VcloneError
+from vclone.errors import ConfigError, TextError
 from vclone.models.speaker_embedding import SpeakerEmbedding, check_compatible, load_speaker_embedding
 from vclone.models.shipped import DEFAULT_VOICE
 from vclone.models.voice import Voice, load_voice, speaker_encoder_spec
@@ -23,7 +23,19 @@ from vclone.synth.stream import (
 )
 from vclone.synth.vocoders import DEFAULT_VOCODER, build_vocoder, voice_vocoder
 from vclone.text import Phonemizer, PhonemizedText, get_language, split_sentences
-from vclone.text.phones import PUNCTUATION, STRESS_MARKS, WORD_BOUNDARY
+from vclone.speech_rules import (
+    AUDIO_SUFFIXES,
+    MAX_PEAK,
+    NOT_PHONES,
+    ShortReferenceWarning,
+    SynthesisError,
+    UnknownPhonesWarning,
+    UnknownSpeakerError,
+    UntrainedLanguageError,
+    check_pace,
+    check_prosody,
+    is_audio_reference,
+)
 
 __all__ = [
     "SynthesisError",
@@ -41,58 +53,8 @@ __all__ = [
     "check_device",
 ]
 
-# Tokens that shape prosody but are not sounds: a text made only of these says nothing.
-_NOT_PHONES = PUNCTUATION | STRESS_MARKS | {WORD_BOUNDARY}
-# Beyond this factor a duration model is extrapolating far outside anything it was trained on.
-_PACE_RANGE = (0.1, 10.0)
-# Two octaves either way, and a 10x loudness change, are already far outside natural speech.
-_PITCH_SHIFT_RANGE = (-24.0, 24.0)
-_ENERGY_RANGE = (0.1, 10.0)
-# Peak below full scale, so 16-bit conversion never clips (as in vclone.audio's loudness rules).
-_MAX_PEAK = 0.99
 # Names shown in an "unknown speaker" message before it says "and N more".
 _MAX_LISTED = 20
-AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au"})
-"""File endings taken as a reference recording of the speaker (embedded with the voice's encoder)."""
-# First bytes of the audio containers soundfile reads, for a reference whose name has no such ending.
-_AUDIO_MAGIC = (b"RIFF", b"RF64", b"fLaC", b"OggS", b"FORM", b".snd", b"ID3")
-
-
-class SynthesisError(VcloneError):
-    """Input the voice cannot speak: an unknown speaker, an untrained language, unknown phones."""
-
-
-class UnknownSpeakerError(SynthesisError):
-    """A speaker that is neither a training speaker of the voice nor a speaker embedding file."""
-
-
-class UntrainedLanguageError(SynthesisError):
-    """A language the voice was not trained on."""
-
-
-class UnknownPhonesWarning(UserWarning):
-    """Some phones of the text are not in the voice's inventory; they are read as <unk>."""
-
-
-class ShortReferenceWarning(UserWarning):
-    """A reference recording holds little speech, so the speaker embedding made from it is unreliable."""
-
-
-def is_audio_reference(speaker: str | Path) -> bool:
-    """Whether `speaker` names a recording (by its ending, or, for another existing file, by its first
-    bytes) rather than a training speaker or a speaker embedding file (.safetensors)."""
-    path = Path(speaker)
-    suffix = path.suffix.lower()
-    if suffix in AUDIO_SUFFIXES:
-        return True
-    if suffix == ".safetensors" or not path.is_file():
-        return False
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(4)
-    except OSError:
-        return False
-    return head.startswith(_AUDIO_MAGIC)
 
 
 @dataclass(frozen=True)
@@ -265,7 +227,7 @@ class Synthesizer:
             first_chunk_frames=min(FIRST_CHUNK_FRAMES, chunk_frames),
             context_frames=vocoder_context_frames(self.vocoder),
             pause=pause_samples(pace=pace, sample_rate=audio.sample_rate, hop_length=audio.hop_length),
-            max_peak=_MAX_PEAK,
+            max_peak=MAX_PEAK,
         )
         plan_chunks(1, chunk_frames=chunk_frames, context_frames=plan.context_frames)  # refuses a bad chunk size now
 
@@ -407,7 +369,7 @@ class Synthesizer:
         inventory = self.voice.vocab.phones
         unknown = tuple(dict.fromkeys(p for p in phones if p not in inventory))
         if unknown:
-            known = [p for p in phones if p in inventory and p not in _NOT_PHONES]
+            known = [p for p in phones if p in inventory and p not in NOT_PHONES]
             if not known:
                 raise SynthesisError(
                     f"the voice knows none of the phones of this text ({' '.join(unknown)}); "
@@ -461,7 +423,7 @@ class Synthesizer:
         """(T, M) log-mel -> (T * hop,) float32 waveform, scaled down (never clipped) to a safe peak."""
         wav = self.vocode_unscaled(mel, seed=seed)
         peak = float(wav.abs().max()) if wav.numel() else 0.0
-        return wav * (_MAX_PEAK / peak) if peak > _MAX_PEAK else wav
+        return wav * (MAX_PEAK / peak) if peak > MAX_PEAK else wav
 
     @torch.inference_mode()
     def vocode_unscaled(self, mel: torch.Tensor, *, seed: int | None = None) -> torch.Tensor:
@@ -474,23 +436,6 @@ class Synthesizer:
         if not bool(torch.isfinite(wav).all()):
             raise SynthesisError("the vocoder produced NaN or infinite samples; the voice's weights are broken, export it again")
         return wav
-
-
-def check_pace(pace: float) -> None:
-    """Raise ConfigError unless `pace` is a sane speaking-rate factor."""
-    low, high = _PACE_RANGE
-    if not isinstance(pace, (int, float)) or not low <= pace <= high:
-        raise ConfigError(f"pace must be between {low} and {high} (1.0 is the voice's own rate, 2.0 twice as slow), got {pace!r}")
-
-
-def check_prosody(*, pitch_shift: float, energy: float) -> None:
-    """Raise ConfigError unless the pitch shift (semitones) and energy factor are sane."""
-    low, high = _PITCH_SHIFT_RANGE
-    if not isinstance(pitch_shift, (int, float)) or not low <= pitch_shift <= high:
-        raise ConfigError(f"pitch shift must be between {low:g} and {high:g} semitones (12 is an octave up), got {pitch_shift!r}")
-    low, high = _ENERGY_RANGE
-    if not isinstance(energy, (int, float)) or not low <= energy <= high:
-        raise ConfigError(f"energy must be a factor between {low:g} and {high:g} (1.0 is the voice's own loudness), got {energy!r}")
 
 
 def check_device(device: str | torch.device) -> torch.device:
