@@ -43,3 +43,16 @@ def restored_threads() -> Iterator[None]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture()
+def one_thread() -> Iterator[None]:
+    """One torch thread for tiny models: they gain nothing from more, and on a busy machine torch's
+    spinning threads make them many times slower. Modules opt in with
+    `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

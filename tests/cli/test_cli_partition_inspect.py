@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
+from cli_fixtures import error_line
 from corpus_fixtures import TWO_CLIPS, prepare_tiny_corpus
 from typer.testing import CliRunner
 
@@ -18,24 +17,11 @@ runner = CliRunner()
 WIDE = {"COLUMNS": "200"}
 """A wide terminal, so that no table cell is wrapped or cut."""
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _stage_rows(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("│")]
-
-
-def _error_line(output: str) -> str:
-    lines = [line for line in output.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in output, output
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 def test_example_batch_plan_per_stage(tmp_path: Path) -> None:
@@ -96,13 +82,13 @@ def test_with_prepared_data(prepared: Path) -> None:
 def test_bad_input_is_one_line(extra: list[str], needle: str) -> None:
     result = runner.invoke(app, ["partition-inspect", "--batch-items", "2", *extra])
     assert result.exit_code == 2
-    assert needle in _error_line(result.output)
+    assert needle in error_line(result.output)
 
 
 def test_unprepared_data_folder_is_one_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["partition-inspect", "--data", str(tmp_path), "--stages", "2"])
     assert result.exit_code == 2
-    assert "is not a prepared corpus" in _error_line(result.output)
+    assert "is not a prepared corpus" in error_line(result.output)
 
 
 def _timeline_run(folder: Path, partition: dict, costs: tuple[float, float]) -> Timeline:
@@ -150,13 +136,13 @@ def test_run_timeline_gives_the_measured_bubble_per_stage(tmp_path: Path) -> Non
 def test_run_without_a_timeline_and_measure_with_run_are_one_line_errors(tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
     result = runner.invoke(app, ["partition-inspect", "--stages", "2", "--batch-items", "2", "--run", str(tmp_path / "run")])
-    assert result.exit_code == 2 and "no logs/timeline.json" in _error_line(result.output)
+    assert result.exit_code == 2 and "no logs/timeline.json" in error_line(result.output)
     result = runner.invoke(app, ["partition-inspect", "--stages", "2", "--measure", "--run", str(tmp_path / "run")])
-    assert result.exit_code == 2 and "pass one of them" in _error_line(result.output)
+    assert result.exit_code == 2 and "pass one of them" in error_line(result.output)
     png = tmp_path / "no" / "such"
     png.parent.write_text("a file where a folder should be")
     result = runner.invoke(app, ["partition-inspect", "--stages", "2", "--batch-items", "2", "--plot", str(png / "x.png")])
-    assert result.exit_code == 2 and "--plot" in _error_line(result.output)
+    assert result.exit_code == 2 and "--plot" in error_line(result.output)
 
 
 @pytest.mark.distributed

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
+from cli_fixtures import error_line
 from corpus_fixtures import TWO_CLIPS, prepare_tiny_corpus
 from typer.testing import CliRunner
 
@@ -17,26 +16,12 @@ from vclone.cli.app import app
 
 runner = CliRunner()
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """One torch thread: these tiny steps gain nothing from more, and lose a lot on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return prepare_tiny_corpus(tmp_path_factory.mktemp("cli_train"), TWO_CLIPS)
-
-
-def _error_line(output: str) -> str:
-    lines = [line for line in output.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in output, output
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 def test_train_then_resume(prepared: Path, tmp_path: Path) -> None:
@@ -59,9 +44,9 @@ def test_train_then_resume(prepared: Path, tmp_path: Path) -> None:
     assert [c[:4] for c in commands] == [["vclone", "train", "acoustic", "--data"], ["vclone", "train", "--out", str(run)]]
     # The same folder again without --resume is refused, as is a different run in it.
     again = runner.invoke(app, args)
-    assert "pass --resume" in _error_line(again.output) and again.exit_code == 2
+    assert "pass --resume" in error_line(again.output) and again.exit_code == 2
     different = runner.invoke(app, ["train", "acoustic", "--out", str(run), "--resume", "--lr", "0.1"])
-    assert "settings differ" in _error_line(different.output) and different.exit_code == 2
+    assert "settings differ" in error_line(different.output) and different.exit_code == 2
 
 
 @pytest.mark.parametrize(
@@ -77,7 +62,7 @@ def test_train_then_resume(prepared: Path, tmp_path: Path) -> None:
 def test_bad_options_are_one_line(prepared: Path, tmp_path: Path, extra: list[str], needle: str) -> None:
     result = runner.invoke(app, ["train", "acoustic", "--data", str(prepared), "--out", str(tmp_path / "run"), *extra])
     assert result.exit_code == 2
-    assert needle in _error_line(result.output)
+    assert needle in error_line(result.output)
 
 
 def test_missing_data_as_subprocess(tmp_path: Path) -> None:
@@ -86,13 +71,13 @@ def test_missing_data_as_subprocess(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 2
-    assert "not a prepared corpus" in _error_line(proc.stderr)
+    assert "not a prepared corpus" in error_line(proc.stderr)
 
 
 def test_data_is_required(tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "--out", str(tmp_path / "run")])
     assert result.exit_code == 2
-    assert "--data is required" in _error_line(result.output)
+    assert "--data is required" in error_line(result.output)
 
 
 @pytest.mark.parametrize(
@@ -110,5 +95,5 @@ def test_bad_pipeline_options_are_one_line(prepared: Path, tmp_path: Path, flags
     args = ["train", "acoustic", "--data", str(prepared), "--out", str(tmp_path / "run"), "--max-steps", "1", "--device", "cpu", "--quiet", *flags]
     result = runner.invoke(app, args)
     assert result.exit_code != 0
-    assert expected in _error_line(result.output)
+    assert expected in error_line(result.output)
     assert not (tmp_path / "run" / "checkpoints").exists()

@@ -4,12 +4,11 @@ the old `vclone train [--task X]` form still runs, with a deprecation line."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 import typer
+from cli_fixtures import error_line
 from corpus_fixtures import TWO_CLIPS, prepare_tiny_corpus
 from typer.testing import CliRunner
 
@@ -31,25 +30,12 @@ OPTIONS = {
 """What each command takes: what its task's config can use, nothing else."""
 _OPTION_ROW = re.compile(r"^│ [ *]  (--[a-z][a-z-]*)", re.MULTILINE)
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return prepare_tiny_corpus(tmp_path_factory.mktemp("cli_train_commands"), TWO_CLIPS)
-
-
-def _error_line(output: str) -> str:
-    lines = [line for line in output.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in output, output
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 def test_each_command_declares_its_tasks_options() -> None:
@@ -83,7 +69,7 @@ def test_group_help_lists_the_commands() -> None:
 def test_an_option_of_another_task_is_refused_by_typer(command: str, option: list[str], tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", command, "--data", str(tmp_path), "--out", str(tmp_path / "run"), *option])
     assert result.exit_code == 2
-    line = _error_line(result.output)
+    line = error_line(result.output)
     assert f"No such option: {option[0]}" in line and f"`vclone train {command} --help`" in line
     assert not (tmp_path / "run").exists()
 
@@ -98,7 +84,7 @@ def test_an_option_of_another_task_is_refused_by_typer(command: str, option: lis
 def test_bad_usage_is_one_line(args: list[str], needle: str) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 2
-    assert needle in _error_line(result.output)
+    assert needle in error_line(result.output)
 
 
 @pytest.mark.parametrize(("task", "command"), [(["--task", "vocoder"], "vocoder"), (["--task=speaker-encoder"], "encoder"),

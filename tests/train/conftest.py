@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 from corpus_fixtures import SIX_CLIPS, prepare_tiny_corpus
 from train_fixtures import SHRUNK
 
 from vclone.train.config import BatchingConfig, CheckpointConfig, LoggingConfig, ModelChoice, PlottingConfig, TrainConfig
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """One torch thread: the tiny steps gain nothing from more, and on a busy machine torch's
-    spinning threads make them many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +38,9 @@ def make_config(prepared: Path, tmp_path: Path) -> Callable[..., TrainConfig]:
         return TrainConfig(**settings)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _one_thread_everywhere(one_thread: None) -> None:
+    """Every training test runs on one torch thread (see tests/conftest.py)."""
+

