@@ -84,13 +84,6 @@ def _voice(args: argparse.Namespace, tmp: Path) -> tuple[str, str]:
     return str(folder), "s0"
 
 
-def _load() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -101,7 +94,7 @@ def main() -> None:
     parser.add_argument("--threads", default="", help="--threads of the synthesize call (default: vclone's choice).")
     args = parser.parse_args()
     env = dict(os.environ)
-    print(f"cores: {len(os.sched_getaffinity(0))}  load average at start: {_load()}  repeats: {args.repeats} (medians)")
+    print(f"cores: {len(os.sched_getaffinity(0))}  load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}  repeats: {args.repeats} (medians)")
     rows = [("python -c pass", _median([sys.executable, "-c", "pass"], env, args.repeats)),
             ("python -c 'import torch'", _median([sys.executable, "-c", "import torch"], env, args.repeats))]
     for words in (["--help"], *([c, "--help"] for c in _commands()), ["languages"], ["voices"]):

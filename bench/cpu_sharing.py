@@ -118,13 +118,6 @@ def _synthesize_during_training(mode: str, voice_run: Path, root: Path, args: ar
         proc.communicate()
 
 
-def _load() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Prepared corpus (default demo/prepared).")
@@ -139,7 +132,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.data / "manifest.jsonl").is_file():
         raise SystemExit(f"{args.data} is not a prepared corpus; build the demo one with scripts/quickstart.sh, or pass --data")
-    print(f"cores: {len(os.sched_getaffinity(0))}  load average at start: {_load()}  steps: {args.steps}  preset: {args.preset}")
+    print(f"cores: {len(os.sched_getaffinity(0))}  load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}  steps: {args.steps}  preset: {args.preset}")
     with tempfile.TemporaryDirectory(prefix="vclone-cpu-sharing-") as tmp:
         root = args.keep or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
