@@ -16,6 +16,7 @@ SIZE="${SIZE:-medium}"             # Kokoro corpus size (voices.toml [sizes.*])
 POLYGLOT="${POLYGLOT:-small}"      # polyglot demo corpus size
 STEPS="${STEPS:-30000}"            # optimizer steps to reach (a resumed run goes on to this)
 INIT="${INIT:-base}"               # the voice a new run starts from (a shipped voice's name or a voice folder)
+LR="${LR:-1e-3}"                   # peak learning rate of a new run (after 200 warm-up steps)
 VCLONE=.venv/bin/vclone
 PYTHON=.venv/bin/python
 RUN="$WORK/run-$SIZE"
@@ -28,7 +29,7 @@ if [ -f "$RUN/checkpoints/latest" ]; then
   $VCLONE train acoustic --out "$RUN" --resume --max-steps "$STEPS"
 else
   $VCLONE train acoustic --init "$INIT" --data "$WORK/prepared-kokoro-$SIZE" --data "$WORK/prepared-polyglot-$POLYGLOT" \
-    --out "$RUN" --max-steps "$STEPS" --lr 1e-3 --checkpoint-every 250 --seed 0
+    --out "$RUN" --max-steps "$STEPS" --lr "$LR" --checkpoint-every 250 --seed 0
 fi
 $PYTHON recipes/kokoro/clone_benchmark.py --voice "$RUN" --corpus "$WORK/kokoro-$SIZE" --max-voices 8 --judge resemblyzer \
   --out "$WORK/zeroshot-$SIZE.json"
