@@ -63,10 +63,15 @@ def _median(command: list[str], env: dict[str, str], repeats: int) -> float:
     return statistics.median(_wall(command, env) for _ in range(repeats))
 
 
-def _commands() -> list[str]:
+def _commands() -> list[list[str]]:
+    """Every command's words: the plain commands, each group, and each group's commands."""
     from vclone.cli.app import app
 
-    return sorted(c.name for c in app.registered_commands if c.name)
+    words = [[c.name] for c in app.registered_commands if c.name]
+    for group in app.registered_groups:
+        words.append([group.name])
+        words.extend([group.name, c.name] for c in group.typer_instance.registered_commands if c.name)
+    return sorted(words)
 
 
 def _voice(args: argparse.Namespace, tmp: Path) -> tuple[str, str]:
@@ -97,7 +102,7 @@ def main() -> None:
     print(f"cores: {len(os.sched_getaffinity(0))}  load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}  repeats: {args.repeats} (medians)")
     rows = [("python -c pass", _median([sys.executable, "-c", "pass"], env, args.repeats)),
             ("python -c 'import torch'", _median([sys.executable, "-c", "import torch"], env, args.repeats))]
-    for words in (["--help"], *([c, "--help"] for c in _commands()), ["languages"], ["voices"]):
+    for words in (["--help"], *([*c, "--help"] for c in _commands()), ["languages"], ["voices"]):
         rows.append(("vclone " + " ".join(words), _median([*VCLONE, *words], env, args.repeats)))
     width = max(len(name) for name, _ in rows)
     print("\n1. cold start, s")
