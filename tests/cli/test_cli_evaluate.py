@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 import typer
+from cli_fixtures import error_line
 from eval.fakes import FakeEncoder, FakeRecognizer
 from eval.speechlike import RATE, speech_like
 from typer.testing import CliRunner
@@ -71,13 +72,6 @@ def fake_encoder(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def _rows(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("│")]
-
-
-def _one_error_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, stderr
-    assert "Traceback" not in stderr and lines[0].startswith("error: ")
-    return lines[0]
 
 
 def test_metrics_move_the_right_way(app: typer.Typer, clips: dict[str, Path], fake_encoder: list[str], tmp_path: Path) -> None:
@@ -175,10 +169,10 @@ def test_bad_input_is_one_line(
         args += ["--reference", str(folder / f"{name}.wav")]
     result = runner.invoke(app, [*args, *extra], env=WIDE)
     assert result.exit_code == 2, result.output
-    assert needle in _one_error_line(result.stderr)
+    assert needle in error_line(result.stderr)
 
 
 def test_unknown_encoder_is_one_line(app: typer.Typer, clips: dict[str, Path], tmp_path: Path) -> None:
     result = runner.invoke(app, ["evaluate", str(clips["same"]), "-r", str(clips["ref"]), "--encoder", str(tmp_path / "no-encoder")])
     assert result.exit_code == 2
-    assert "not found" in _one_error_line(result.stderr)
+    assert "not found" in error_line(result.stderr)

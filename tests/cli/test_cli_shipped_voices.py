@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 import torch
+from cli_fixtures import error_line
 from speaker_fixtures import utterance, write_garbage, write_silent, write_text_file, write_too_short
 from typer.testing import CliRunner
 
@@ -24,13 +25,6 @@ SHRUNK = {"d_model": 32, "num_encoder_layers": 1, "num_decoder_layers": 1, "ffn_
           "language_embedding_dim": 8}
 TEXTS = {"en-us": ["The quick brown fox jumps over the lazy dog."], "es": ["El perro de San Roque no tiene rabo."]}
 FAST = ["--vocoder", "griffin-lim", "--pace", "3"]
-
-
-def _one_error_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, stderr
-    assert "Traceback" not in stderr and lines[0].startswith("error: ")
-    return lines[0]
 
 
 def _encoder_voice(folder: Path) -> Path:
@@ -88,7 +82,7 @@ def test_base_not_installed_is_one_line_with_the_fix(tmp_path: Path, monkeypatch
     out = tmp_path / "x.wav"
     result = runner.invoke(app, ["synthesize", "Hello.", "--language", "en-us", "--speaker", "alice", "--out", str(out)])
     assert result.exit_code == 2 and not out.exists()
-    assert "the shipped voice 'base' is not installed" in _one_error_line(result.stderr)
+    assert "the shipped voice 'base' is not installed" in error_line(result.stderr)
     listed = runner.invoke(app, ["voices"])
     assert listed.exit_code == 0 and "no voices are shipped" in listed.stdout
 
@@ -106,7 +100,7 @@ def test_voices_lists_languages_speakers_space_size_and_provenance(installed: Pa
     as_json = json.loads(runner.invoke(app, ["voices", "--json"]).stdout)
     assert [v["name"] for v in as_json] == ["base", "table"] and as_json[0]["size_bytes"] > 0
     missing = runner.invoke(app, ["voices", "nope"])
-    assert missing.exit_code == 2 and "no voice 'nope'" in _one_error_line(missing.stderr)
+    assert missing.exit_code == 2 and "no voice 'nope'" in error_line(missing.stderr)
 
 
 def test_synthesize_clones_a_recording_with_no_voice(installed: Path, reference: Path, tmp_path: Path) -> None:
@@ -165,7 +159,7 @@ def test_bad_reference_is_one_line_and_writes_nothing(installed: Path, tmp_path:
     out.parent.mkdir()
     result = runner.invoke(app, ["synthesize", "Hello.", "-l", "en-us", "-s", str(reference), "-o", str(out), *FAST])
     assert result.exit_code == 2
-    assert needle in _one_error_line(result.stderr)
+    assert needle in error_line(result.stderr)
     assert list(out.parent.iterdir()) == []
 
 
@@ -173,13 +167,13 @@ def test_a_table_voice_cannot_clone_a_recording(installed: Path, reference: Path
     out = tmp_path / "x.wav"
     result = runner.invoke(app, ["synthesize", "Hello.", "-l", "en-us", "-s", str(reference), "--voice", "table", "-o", str(out), *FAST])
     assert result.exit_code == 2 and not out.exists()
-    assert "cannot clone from a recording" in _one_error_line(result.stderr)
+    assert "cannot clone from a recording" in error_line(result.stderr)
 
 
 def test_an_embedding_from_another_space_is_refused(installed: Path, tmp_path: Path) -> None:
     emb = save_speaker_embedding(tmp_path / "r.safetensors", torch.randn(256), encoder="resemblyzer", encoder_version="")
     result = runner.invoke(app, ["synthesize", "Hello.", "-l", "en-us", "-s", str(emb), "-o", str(tmp_path / "x.wav"), *FAST])
-    assert result.exit_code == 2 and "voicefilter-lite" in _one_error_line(result.stderr)
+    assert result.exit_code == 2 and "voicefilter-lite" in error_line(result.stderr)
 
 
 def test_package_data_lists_the_voice_files() -> None:

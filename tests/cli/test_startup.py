@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
+from cli_fixtures import probe_cli
 
 from vclone.cli.app import app
 
-# Runs the CLI as `python -m vclone.cli.app ARGS` does, then reports which heavy modules it loaded.
-_PROBE = """
-import json, runpy, sys
-sys.argv = ["vclone", *sys.argv[1:]]
-code = 0
-try:
-    runpy.run_module("vclone.cli.app", run_name="__main__")
-except SystemExit as exit:
-    code = exit.code or 0
 # The shipped-voice registry reads voice.json only (through the artifact store's torch-free half):
 # the parts of vclone.models a listing may load.
-light = {"vclone.models.shipped", "vclone.models.voice_files", "vclone.models.artifact"}
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "torchaudio") or (m.startswith("vclone.models.") and m not in light))
-print("\\nPROBE " + json.dumps({"code": code, "heavy": heavy[:5]}))
-"""
+LIGHT = ("vclone.models.shipped", "vclone.models.voice_files", "vclone.models.artifact")
 
 COMMANDS = sorted(command.name for command in app.registered_commands)
 GROUPS = sorted(group.name for group in app.registered_groups)
@@ -32,10 +17,7 @@ SUBCOMMANDS = sorted([group.name, command.name] for group in app.registered_grou
 
 
 def _probe(*args: str) -> dict:
-    proc = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, timeout=120)
-    line = [line for line in proc.stdout.splitlines() if line.startswith("PROBE ")]
-    assert line, proc.stdout + proc.stderr
-    return json.loads(line[-1].removeprefix("PROBE "))
+    return probe_cli(*args, light=LIGHT)[0]
 
 
 @pytest.mark.parametrize("args", [["--help"], *[[command, "--help"] for command in COMMANDS], *[[group, "--help"] for group in GROUPS],

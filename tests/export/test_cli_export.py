@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from cli_fixtures import error_line, probe_cli
 from speaker_fixtures import utterance, write_silent
 from typer.testing import CliRunner
 
@@ -18,13 +16,6 @@ from vclone.export.manifest import MANIFEST_NAME
 from vclone.export.runtime import OnnxSynthesizer
 
 runner = CliRunner()
-
-
-def _one_error_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, stderr
-    assert "Traceback" not in stderr and lines[0].startswith("error: ")
-    return lines[0]
 
 
 def test_export_then_speak_from_the_cli(voices: dict[str, Path], vocoders: dict[str, Path], tmp_path: Path, restored_threads) -> None:
@@ -63,7 +54,7 @@ def test_synthesize_onnx_bad_input_is_one_line(exports, voices, tmp_path: Path, 
     out = tmp_path / "out.wav"
     result = runner.invoke(app, ["synthesize", "Hello.", "-l", "en-us", "-s", "alice", "--out", str(out), *[a.format(**names) for a in args]])
     assert result.exit_code == 2
-    assert message in _one_error_line(result.stderr)
+    assert message in error_line(result.stderr)
     assert not out.exists()
 
 
@@ -71,7 +62,7 @@ def test_synthesize_onnx_bad_recording_is_one_line(base_export: Path, tmp_path: 
     silent, out = write_silent(tmp_path / "silent.wav"), tmp_path / "out.wav"
     result = runner.invoke(app, ["synthesize", "Hola.", "-l", "es", "-s", str(silent), "--runtime", "onnx", "--voice", str(base_export), "--out", str(out), "--threads", "1"])
     assert result.exit_code == 2
-    assert f"reference {silent} is silent" in _one_error_line(result.stderr)
+    assert f"reference {silent} is silent" in error_line(result.stderr)
     assert not out.exists()
 
 
@@ -90,22 +81,8 @@ def test_export_bad_input_is_one_line(voices, tmp_path: Path, restored_threads, 
     out = ["--out", str(tmp_path / "out")] if "--out" not in args else []
     result = runner.invoke(app, ["export", "onnx", *[a.format(**names) for a in args], *out, "--threads", "1"])
     assert result.exit_code == 2
-    assert message in _one_error_line(result.stderr)
+    assert message in error_line(result.stderr)
     assert not (tmp_path / "out").exists()
-
-
-# Runs `vclone synthesize --runtime onnx ...` in a fresh interpreter, then reports the heavy modules it loaded.
-_PROBE = """
-import json, runpy, sys
-sys.argv = ["vclone", *sys.argv[1:]]
-code = 0
-try:
-    runpy.run_module("vclone.cli.app", run_name="__main__")
-except SystemExit as exit:
-    code = exit.code or 0
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "torchaudio") or m.startswith("vclone.models."))
-print("\\nPROBE " + json.dumps({"code": code, "heavy": heavy[:5]}))
-"""
 
 
 @pytest.mark.parametrize("speaker", ["alice", "recording"])
@@ -117,10 +94,8 @@ def test_onnx_runtime_never_imports_torch(exports, base_export: Path, tmp_path: 
         voice, speaker = base_export, str(tmp_path / "me.wav")
         sf.write(speaker, utterance(2, 0, seconds=2.0).numpy(), 22050)
     args = ["synthesize", "Hello there.", "-l", "en-us", "-s", speaker, "--runtime", "onnx", "--voice", str(voice), "--out", str(out), "--threads", "1"]
-    proc = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, timeout=120)
-    line = [line for line in proc.stdout.splitlines() if line.startswith("PROBE ")]
-    assert line, proc.stdout + proc.stderr
-    assert json.loads(line[-1].removeprefix("PROBE ")) == {"code": 0, "heavy": []}, proc.stderr
+    report, proc = probe_cli(*args)
+    assert report == {"code": 0, "heavy": []}, proc.stderr
     assert sf.info(out).frames > 0
     warned = [line for line in proc.stderr.splitlines() if line.strip()]
     assert warned == ([] if speaker == "alice" else ["warning: only 2.0 s of speech in the reference; embeddings from under 3 s are unreliable"]), proc.stderr
