@@ -15,7 +15,6 @@ from vclone.cli.errors import reports_user_errors
 from vclone.cli.threads import configure_threads, say_threads
 from vclone.cli.train_options import EXIT_INTERRUPTED, given, given_options, typed_command
 from vclone.errors import ConfigError
-from vclone.threads import ThreadRebalancer
 from vclone.train.progress import TrainProgress, format_report
 
 if TYPE_CHECKING:
@@ -260,7 +259,7 @@ def acoustic(
     else:
         console = Console(stderr=True, quiet=quiet)
         # A training that started alone gives cores back while other vclone commands work beside it.
-        rebalancer = ThreadRebalancer(applied)
+        rebalancer = applied.rebalancer()
 
         def progress(report: StepReport) -> None:
             rebalancer.tick()

@@ -15,7 +15,6 @@ import vclone.threads as threads_module
 from vclone.errors import ConfigError
 from vclone.threads import (
     AppliedThreads,
-    ThreadRebalancer,
     share_of_cores,
     is_vclone_command,
     DEFAULT_POLICY,
@@ -193,7 +192,7 @@ def test_a_running_training_gives_cores_to_a_busy_vclone_peer_and_takes_them_bac
             time.sleep(0.05)  # until bash has exec'd into `vclone`
         # Only this peer: other vclone commands may run on the machine beside the tests.
         monkeypatch.setattr(peers_module, "_peer_pids", lambda: [peer.pid] if peer.poll() is None else [])
-        rebalancer = ThreadRebalancer(_applied(2), interval_s=0.0)
+        rebalancer = _applied(2).rebalancer(interval_s=0.0)
         torch.set_num_threads(2)
         assert rebalancer.tick() == 1 and torch.get_num_threads() == 1  # first look: a starting peer counts
         time.sleep(0.3)
@@ -210,7 +209,7 @@ def test_idle_peers_do_not_count_after_the_first_look(restored_threads: None, mo
     used = {"cpu": 1.0}
     monkeypatch.setattr(peers_module, "_peer_pids", lambda: [4242])
     monkeypatch.setattr(peers_module, "_cpu_seconds", lambda pid: used["cpu"])
-    rebalancer = ThreadRebalancer(_applied(2), interval_s=0.0)
+    rebalancer = _applied(2).rebalancer(interval_s=0.0)
     assert rebalancer.tick() == 1
     assert rebalancer.tick() == 2  # no CPU used since
     used["cpu"] += 0.5
@@ -221,7 +220,7 @@ def test_fixed_threads_are_never_rebalanced(restored_threads: None, monkeypatch:
     monkeypatch.setattr(peers_module, "_peer_pids", lambda: [4242])
     monkeypatch.setattr(peers_module, "_cpu_seconds", lambda pid: 1.0)
     for applied in (_applied(2, requested=True), _applied(2, managed=False)):
-        rebalancer = ThreadRebalancer(applied, interval_s=0.0)
+        rebalancer = applied.rebalancer(interval_s=0.0)
         assert rebalancer.tick() == 2 and not rebalancer.changes
-    throttled = ThreadRebalancer(_applied(2), interval_s=3600.0)
+    throttled = _applied(2).rebalancer(interval_s=3600.0)
     assert throttled.tick() == 2  # looks at most every interval_s

@@ -7,11 +7,6 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from vclone.threads import AppliedThreads
-
 __all__ = ["is_vclone_command", "vclone_peers", "peer_cpu_times", "busy_peers", "share_of_cores", "ThreadRebalancer"]
 
 
@@ -56,14 +51,13 @@ def peer_cpu_times() -> dict[int, float]:
     return times
 
 
-def busy_peers(before: dict[int, float]) -> int:
-    """Other vclone commands that used CPU since the snapshot `before` (or started since): started
-    together, two trainings both see an idle machine, so each counts the other as wanting cores too;
-    an idle `vclone serve` or a stopped job does not count."""
-    busy = 0
-    for pid, used in peer_cpu_times().items():
-        busy += pid not in before or used > before[pid]
-    return busy
+def busy_peers(before: dict[int, float], now: dict[int, float] | None = None, *, min_busy_s: float = 1e-6) -> int:
+    """Other vclone commands that used at least `min_busy_s` of CPU between the snapshots `before` and
+    `now` (default: taken now), or started since: started together, two trainings both see an idle
+    machine, so each counts the other as wanting cores too; an idle `vclone serve` or a stopped job
+    does not count."""
+    now = peer_cpu_times() if now is None else now
+    return sum(pid not in before or used - before[pid] >= min_busy_s for pid, used in now.items())
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -110,16 +104,18 @@ class ThreadRebalancer:
     """Re-plans a long job's threads while it runs: a training that started alone on every core
     drops to its share when another vclone command starts working (a `synthesize` beside it), and
     takes its threads back when that ends. Call `tick()` often (every training step); it looks at
-    the machine at most every `interval_s` seconds. A number the user fixed (--threads,
-    OMP_NUM_THREADS) is never changed, nor torch's defaults under VCLONE_THREADS=torch."""
+    the machine at most every `interval_s` seconds. A job whose threads are `fixed` (--threads,
+    OMP_NUM_THREADS, torch's defaults under VCLONE_THREADS=torch, worker processes) is never changed;
+    vclone.threads.AppliedThreads.rebalancer() builds one from a run's thread plan."""
 
-    def __init__(self, applied: AppliedThreads, *, interval_s: float = 1.0, min_busy_s: float = 0.05) -> None:
-        self.applied = applied
+    def __init__(self, threads: int, *, num_cores: int, fixed: bool, interval_s: float = 1.0, min_busy_s: float = 0.05) -> None:
+        self.started_with = threads
+        self.num_cores = num_cores
         self.interval_s = interval_s
         self.min_busy_s = min_busy_s
         """CPU seconds a peer must use between two looks to count as working (an idle server does not)."""
-        self.enabled = applied.managed and not applied.plan.requested and applied.plan.num_workers == 1 and applied.intra_op > 1
-        self.threads = applied.intra_op
+        self.enabled = not fixed and threads > 1
+        self.threads = threads
         self._last = time.monotonic()
         self._cpu: dict[int, float] = {}
         self.changes: list[tuple[int, int]] = []
@@ -127,16 +123,9 @@ class ThreadRebalancer:
 
     def active_peers(self) -> int:
         """Peers that used CPU since the last look (all of them the first time: they are starting)."""
-        seen: dict[int, float] = {}
-        active = 0
-        for pid in _peer_pids():
-            used = _cpu_seconds(pid)
-            if used is None:
-                continue
-            seen[pid] = used
-            before = self._cpu.get(pid)
-            active += before is None or used - before >= self.min_busy_s
-        self._cpu = seen
+        now = peer_cpu_times()
+        active = busy_peers(self._cpu, now, min_busy_s=self.min_busy_s)
+        self._cpu = now
         return active
 
     def tick(self) -> int:
@@ -149,7 +138,7 @@ class ThreadRebalancer:
             return self.threads
         self._last = now
         peers = self.active_peers()
-        wanted = share_of_cores(self.applied.intra_op, num_cores=self.applied.plan.num_cores, active_peers=peers)
+        wanted = share_of_cores(self.started_with, num_cores=self.num_cores, active_peers=peers)
         if wanted != self.threads:
             import torch
 

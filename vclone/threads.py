@@ -135,6 +135,12 @@ class AppliedThreads:
         policy = PASSIVE_POLICY if plan.wait_policy == PASSIVE_POLICY else self.wait_policy
         return replace(self, plan=plan, intra_op=plan.intra_op, wait_policy=policy)
 
+    def rebalancer(self, *, interval_s: float = 1.0) -> ThreadRebalancer:
+        """What re-plans these threads while the job runs (a number the user fixed, torch's own
+        defaults and worker processes are left alone)."""
+        fixed = not self.managed or self.plan.requested or self.plan.num_workers > 1
+        return ThreadRebalancer(self.intra_op, num_cores=self.plan.num_cores, fixed=fixed, interval_s=interval_s)
+
     def describe(self) -> str:
         """One line: `threads: torch uses 1 intra-op thread, 1 inter-op; OpenMP wait passive (...)`."""
         workers = f"{self.plan.num_workers} workers x " if self.plan.num_workers > 1 else ""
