@@ -113,8 +113,7 @@ def save_artifact(kind: ArtifactKind, out_dir: Path, module: "torch.nn.Module", 
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to("cpu", dtype).contiguous() if dtype is not None else v.detach().to("cpu").contiguous()
-             for k, v in module.state_dict().items()}
+    state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in module.state_dict().items()}  # dtype None keeps each one's
     with atomic_output(out_dir / kind.weights_name) as tmp:
         save_file(state, str(tmp), metadata={"format": kind.format})
     write_json_atomic(out_dir / kind.config_name, {"format": kind.format, "format_version": kind.version, "vclone_version": vclone.__version__, **meta})
