@@ -25,8 +25,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from vclone.data.batch import Batch, UtteranceTensors, collate
 from vclone.models.acoustic import build_acoustic_model, preset
+from vclone.models.acoustic.batch import Batch, UtteranceTensors, collate
 from vclone.models.acoustic.model import AcousticModel
 from vclone.models.blocks import Block
 from vclone.models.record import AcousticRecord

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pipeline_common import NO_CLIP, OPTIMIZER, acoustic_batch, acoustic_model, fmt_bytes, make_runner, sync  # noqa: E402
 
-from vclone.data.batch import Batch  # noqa: E402
+from vclone.models.acoustic.batch import Batch  # noqa: E402
 from vclone.parallel.config import PipelineConfig  # noqa: E402
 from vclone.parallel.context import close_context, init_context  # noqa: E402
 from vclone.parallel.launch import launch_local  # noqa: E402

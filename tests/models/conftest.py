@@ -9,8 +9,8 @@ import torch
 from acoustic_fixtures import PAD_VALUE, small_config
 from corpus_fixtures import synthetic_prosody
 
-from vclone.data.batch import Batch, UtteranceTensors, collate
 from vclone.models.acoustic import AcousticModel, ModelDims, build_acoustic_model
+from vclone.models.acoustic.batch import Batch, UtteranceTensors, collate
 
 
 @pytest.fixture(autouse=True)

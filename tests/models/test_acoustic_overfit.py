@@ -6,8 +6,8 @@ import torch
 from acoustic_fixtures import PAD_VALUE, small_config
 from corpus_fixtures import synthetic_prosody
 
-from vclone.data.batch import Batch, UtteranceTensors, collate
 from vclone.models.acoustic import ModelDims, build_acoustic_model
+from vclone.models.acoustic.batch import Batch, UtteranceTensors, collate
 
 NUM_PHONES = 10
 N_MELS = 20

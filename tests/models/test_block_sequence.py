@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vclone.data.batch import Batch
+from vclone.models.acoustic.batch import Batch
 from vclone.models.blocks import Block, BlockSequence
 from vclone.models.record import AcousticRecord
 

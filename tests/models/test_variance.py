@@ -10,9 +10,9 @@ import pytest
 import torch
 from acoustic_fixtures import PAD_VALUE, small_config
 
-from vclone.data.batch import UtteranceTensors, collate
 from vclone.data.features import frame_energy
 from vclone.models.acoustic import AcousticConfig, ModelDims, build_acoustic_model, preset
+from vclone.models.acoustic.batch import UtteranceTensors, collate
 from vclone.models.acoustic.variance import ENERGY_BINS, PITCH_BINS, energy_buckets, pitch_buckets
 
 LENGTHS = [(5, 17), (7, 23), (3, 8)]

@@ -11,8 +11,8 @@ import torch
 from corpus_fixtures import synthetic_prosody
 from safetensors.torch import load_file, save_file
 
-from vclone.data.batch import Batch, UtteranceTensors, collate
 from vclone.models.acoustic import ModelDims, build_acoustic_model, preset
+from vclone.models.acoustic.batch import Batch, UtteranceTensors, collate
 from vclone.models.acoustic.model import AcousticModel
 from vclone.parallel.config import PipelineConfig
 from vclone.parallel.context import init_context

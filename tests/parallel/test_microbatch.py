@@ -7,8 +7,8 @@ import itertools
 import pytest
 import torch
 
-from vclone.data.batch import Batch, LossNormalizer, UtteranceTensors, collate
 from vclone.errors import ConfigError
+from vclone.models.acoustic.batch import Batch, LossNormalizer, UtteranceTensors, collate
 from vclone.parallel.microbatch import MicroBatchPlan, plan_micro_batches, split_batch
 
 PAD_VALUE = -11.5

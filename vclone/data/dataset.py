@@ -17,9 +17,10 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError, safe_open
 
-from vclone.data.batch import Batch, UtteranceTensors, collate
-from vclone.data.manifest import CorpusVocab, ManifestEntry, PreparedCorpus, SpeakerPitch, load_prepared, merge_vocabs
+from vclone.data.manifest import ManifestEntry, PreparedCorpus, SpeakerPitch, load_prepared, merge_vocabs
 from vclone.errors import CorpusError
+from vclone.models.acoustic.batch import Batch, UtteranceTensors, collate
+from vclone.models.vocab import CorpusVocab
 
 __all__ = ["TrainingData", "DataItem", "DEFAULT_CACHE_BYTES"]
 

@@ -17,10 +17,8 @@ from vclone.atomic import write_json_atomic, write_text_atomic
 from vclone.data.features import FeatureExtractor, FeatureJob, FeatureResult, FeatureSettings
 from vclone.data.journal import Journal, fingerprint
 from vclone.data.manifest import (
-    MANIFEST_FORMAT_VERSION,
     MANIFEST_NAME,
     VOCAB_NAME,
-    CorpusVocab,
     ManifestEntry,
     STATS_NAME,
     SpeakerPitch,
@@ -30,6 +28,7 @@ from vclone.data.manifest import (
 from vclone.data.readers import DEFAULT_ENCODING, CorpusListing, RejectedItem, check_encoding, read_corpus, safe_id
 from vclone.data.utterance import Utterance
 from vclone.errors import ConfigError, CorpusError, TextError, UnsupportedLanguageError
+from vclone.models.vocab import MANIFEST_FORMAT_VERSION, CorpusVocab
 from vclone.text import PhonemizedText, Phonemizer, PhoneVocabulary, get_language
 from vclone.threads import worker_threads
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from vclone.data.batch import Batch, LossNormalizer
+from vclone.models.acoustic.batch import Batch, LossNormalizer
 from vclone.models.acoustic.layers import lengths_to_mask, sinusoidal_positions
 from vclone.models.acoustic.model import AcousticModel
 from vclone.models.acoustic.variance import (

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
-from vclone.data.batch import Batch
 from vclone.models.record import AcousticRecord
 from vclone.parallel.stage import NamedBlocks
+
+if TYPE_CHECKING:  # the acoustic package's __init__ builds its model from these blocks
+    from vclone.models.acoustic.batch import Batch
 
 __all__ = ["Block", "BlockSequence"]
 

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from vclone.data.manifest import CorpusVocab
 from vclone.errors import ConfigError, VcloneError
 from vclone.models.acoustic.config import AcousticConfig, ModelDims
 from vclone.models.artifact import load_artifact_state, save_artifact
+from vclone.models.vocab import CorpusVocab
 from vclone.models.voice_files import (
     CONFIG_NAME,
     VOICE,

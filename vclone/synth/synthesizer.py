@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from vclone.data.batch import Batch, LossNormalizer
 from vclone.errors import ConfigError, TextError
+from vclone.models.acoustic.batch import Batch, LossNormalizer
 from vclone.models.speaker_embedding import SpeakerEmbedding, check_compatible, load_speaker_embedding
 from vclone.models.shipped import DEFAULT_VOICE
 from vclone.models.voice import Voice, load_voice, speaker_encoder_spec

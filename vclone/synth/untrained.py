@@ -13,10 +13,10 @@ from typing import Any
 import torch
 
 from vclone.audio import AudioConfig
-from vclone.data.manifest import CorpusVocab
 from vclone.errors import ConfigError
 from vclone.models.acoustic.config import ModelDims, preset
 from vclone.models.acoustic.model import build_acoustic_model
+from vclone.models.vocab import CorpusVocab
 from vclone.models.voice import SpeakerSpace, save_voice
 from vclone.text import Phonemizer, PhoneVocabulary, get_language
 

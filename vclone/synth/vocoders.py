@@ -18,8 +18,8 @@ import torch
 from vclone.audio import AudioConfig, GriffinLim
 from vclone.errors import ConfigError, VcloneError
 from vclone.atomic import write_json_atomic
-from vclone.data.manifest import CorpusVocab
 from vclone.models.vocoder.store import CONFIG_NAME, WEIGHTS_NAME, VocoderError, VocoderFile, check_mel_convention, find_vocoder_dir, load_vocoder
+from vclone.models.vocab import CorpusVocab
 from vclone.models.voice import CONFIG_NAME as VOICE_CONFIG, find_voice_dir
 from vclone.models.vocoder.universal import UNIVERSAL, find_universal_source, load_universal
 

@@ -13,11 +13,11 @@ import torch
 from torch import nn
 
 from vclone.audio import AudioConfig
-from vclone.data.batch import Batch, UtteranceTensors, collate
 from vclone.data.dataset import TrainingData
 from vclone.data.features import frame_energy
 from vclone.data.sampler import plan_batches
 from vclone.errors import ConfigError
+from vclone.models.acoustic.batch import Batch, UtteranceTensors, collate
 from vclone.models.acoustic.config import AcousticConfig, ModelDims
 from vclone.models.acoustic.head import mel_pad_value
 from vclone.models.acoustic.model import AcousticModel, build_acoustic_model

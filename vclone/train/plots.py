@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from vclone.atomic import atomic_output
-from vclone.data.batch import Batch
+from vclone.models.acoustic.batch import Batch
 from vclone.models.record import AcousticRecord
 
 __all__ = ["ItemSnapshot", "snapshot_item", "plot_item"]

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
-from vclone.data.batch import Batch
 from vclone.errors import VcloneError
+from vclone.models.acoustic.batch import Batch
 from vclone.models.record import AcousticRecord
 from vclone.train.optimizer import NamedAdamW
 from vclone.train.precision import Precision

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from vclone.data.batch import Batch
+from vclone.models.acoustic.batch import Batch
 from vclone.models.acoustic.config import AcousticConfig, ModelDims
 from vclone.models.blocks import Block
 from vclone.models.record import AcousticRecord

@@ -12,7 +12,7 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from vclone.data.batch import Batch
+from vclone.models.acoustic.batch import Batch
 from vclone.models.acoustic.config import AcousticConfig, ModelDims
 from vclone.models.blocks import Block
 from vclone.models.record import AcousticRecord

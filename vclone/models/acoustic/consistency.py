@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from vclone.data.batch import Batch
+from vclone.models.acoustic.batch import Batch
 from vclone.models.acoustic.config import AcousticConfig
 from vclone.models.blocks import Block
 from vclone.models.record import AcousticRecord

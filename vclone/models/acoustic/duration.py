@@ -10,7 +10,7 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from vclone.data.batch import Batch
+from vclone.models.acoustic.batch import Batch
 from vclone.models.acoustic.config import AcousticConfig
 from vclone.models.acoustic.layers import ConvStack, lengths_to_mask, sinusoidal_positions
 from vclone.models.blocks import Block

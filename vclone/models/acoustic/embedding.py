@@ -10,8 +10,8 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from vclone.data.batch import Batch
 from vclone.errors import ConfigError
+from vclone.models.acoustic.batch import Batch
 from vclone.models.acoustic.config import AcousticConfig, ModelDims
 from vclone.models.acoustic.layers import sinusoidal_positions
 from vclone.models.blocks import Block

@@ -11,7 +11,7 @@ from dataclasses import replace
 from torch import nn
 
 from vclone.audio.config import AudioConfig
-from vclone.data.batch import Batch
+from vclone.models.acoustic.batch import Batch
 from vclone.models.acoustic.config import AcousticConfig, ModelDims
 from vclone.models.acoustic.layers import lengths_to_mask
 from vclone.models.blocks import Block

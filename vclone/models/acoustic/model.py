@@ -15,9 +15,9 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from vclone.data.batch import Batch
 from vclone.models.acoustic.adversary import SpeakerAdversaryBlock
 from vclone.models.acoustic.aligner import AlignerBlock
+from vclone.models.acoustic.batch import Batch
 from vclone.models.acoustic.condition import ConditionBlock
 from vclone.models.acoustic.config import AcousticConfig, ModelDims
 from vclone.models.acoustic.consistency import SpeakerConsistencyBlock

@@ -10,7 +10,7 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from vclone.data.batch import Batch
+from vclone.models.acoustic.batch import Batch
 from vclone.models.acoustic.config import AcousticConfig, ModelDims
 from vclone.models.acoustic.layers import MaskedConv1d, lengths_to_mask
 from vclone.models.blocks import Block

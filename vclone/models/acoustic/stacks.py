@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vclone.data.batch import Batch
+from vclone.models.acoustic.batch import Batch
 from vclone.models.acoustic.config import AcousticConfig
 from vclone.models.acoustic.layers import TransformerLayer, lengths_to_mask
 from vclone.models.blocks import Block

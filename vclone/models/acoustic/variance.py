@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from vclone.data.batch import Batch
+from vclone.models.acoustic.batch import Batch
 from vclone.models.acoustic.config import AcousticConfig
 from vclone.models.acoustic.layers import ConvStack, MaskedConv1d, lengths_to_mask
 from vclone.models.blocks import Block
