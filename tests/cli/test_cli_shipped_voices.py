@@ -17,6 +17,7 @@ from vclone.cli.app import app
 from vclone.models import shipped
 from vclone.models.speaker_embedding import save_speaker_embedding
 from vclone.models.voice import VoiceError, load_voice
+from vclone.synth.speakers import SpeakerResolver
 from vclone.synth.synthesizer import Synthesizer
 from vclone.synth.untrained import save_untrained_voice
 
@@ -134,8 +135,8 @@ def test_no_voice_takes_training_speakers_and_embedding_files(installed: Path, r
 
 def test_text_file_embeds_the_recording_once(installed: Path, reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    original = Synthesizer.embed_reference
-    monkeypatch.setattr(Synthesizer, "embed_reference", lambda self, path: calls.append(path) or original(self, path))
+    original = SpeakerResolver.embed_reference
+    monkeypatch.setattr(SpeakerResolver, "embed_reference", lambda self, path: calls.append(path) or original(self, path))
     lines = tmp_path / "lines.txt"
     lines.write_text("Hello.\nGood night.\n", encoding="utf-8")
     result = runner.invoke(app, ["synthesize", "-f", str(lines), "-l", "en-us", "-s", str(reference), "-o", str(tmp_path / "o.wav"), *FAST])

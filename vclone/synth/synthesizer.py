@@ -15,9 +15,10 @@ import torch
 
 from vclone.errors import ConfigError, TextError
 from vclone.models.acoustic.batch import Batch, LossNormalizer
-from vclone.models.speaker_embedding import SpeakerEmbedding, check_compatible, load_speaker_embedding
+from vclone.models.speaker_embedding import SpeakerEmbedding
 from vclone.models.shipped import DEFAULT_VOICE
-from vclone.models.voice import Voice, load_voice, speaker_encoder_spec
+from vclone.models.voice import Voice, load_voice
+from vclone.synth.speakers import SpeakerChoice, SpeakerResolver
 from vclone.synth.stream import (
     DEFAULT_CHUNK_FRAMES, FIRST_CHUNK_FRAMES, SentencePlan, pause_samples, plan_chunks, stream_sentences, vocoder_context_frames,
 )
@@ -52,22 +53,6 @@ __all__ = [
     "check_prosody",
     "check_device",
 ]
-
-# Names shown in an "unknown speaker" message before it says "and N more".
-_MAX_LISTED = 20
-
-
-@dataclass(frozen=True)
-class SpeakerChoice:
-    """Who speaks: a row of the voice's speaker table, or an external vector in the voice's space."""
-
-    label: str
-    """Training speaker name, or the embedding or reference file (for messages and plots)."""
-    speaker_id: int
-    """Row of the speaker table; 0 (unused) when `embedding` is given."""
-    embedding: torch.Tensor | None = None
-    """(E,) external speaker vector, or None to use the table row."""
-
 
 @dataclass(frozen=True)
 class SynthesisResult:
@@ -118,7 +103,7 @@ class Synthesizer:
     `synth.stream(text, ...)` yields the audio sentence by sentence, in chunks, as it is made.
 
     Phonemizers (on first use of a language) and the voice's speaker encoder (on the first reference
-    recording) are built once and kept by this instance.
+    recording, by `self.speakers`) are built once and kept by this instance.
     """
 
     def __init__(self, voice: Voice, *, vocoder: str | Path | None = None, device: str | torch.device = "cpu") -> None:
@@ -130,8 +115,8 @@ class Synthesizer:
         chosen = vocoder if vocoder is not None else voice_vocoder(voice.meta, voice.path) or DEFAULT_VOCODER
         self.vocoder = build_vocoder(chosen, audio=voice.vocab.audio, label=f"the voice {voice.path}").to(self.device)
         self.vocoder_name = str(chosen)
+        self.speakers = SpeakerResolver(voice)
         self._phonemizers: dict[str, Phonemizer] = {}
-        self._speaker_encoder = None
 
     @classmethod
     def from_path(cls, path: Path | str = DEFAULT_VOICE, *, vocoder: str | Path | None = None,
@@ -298,60 +283,19 @@ class Synthesizer:
         return text_language, model_language
 
     def resolve_speaker(self, speaker: str | Path | SpeakerEmbedding) -> SpeakerChoice:
-        """A training speaker's name, a speaker embedding file, a loaded SpeakerEmbedding, or a
-        reference recording (embedded with the voice's speaker encoder).
-
-        A name wins over a file of the same name in the working directory."""
-        speakers = self.voice.vocab.speakers
-        if isinstance(speaker, SpeakerEmbedding):
-            return self._external(speaker, label=str(speaker.path or speaker.speaker or speaker.source or "embedding"))
-        if isinstance(speaker, str) and speaker in speakers:
-            return SpeakerChoice(label=speaker, speaker_id=speakers.index(speaker))
-        if is_audio_reference(speaker):
-            prepared = self.prepare_speaker(speaker)
-            assert isinstance(prepared, SpeakerEmbedding)
-            return self._external(prepared, label=str(speaker))
-        if isinstance(speaker, Path) or Path(speaker).is_file() or speaker.endswith(".safetensors"):
-            return self._external(load_speaker_embedding(Path(speaker)), label=str(speaker))
-        listed = ", ".join(speakers[:_MAX_LISTED]) + (f" and {len(speakers) - _MAX_LISTED} more" if len(speakers) > _MAX_LISTED else "")
-        raise UnknownSpeakerError(
-            f"unknown speaker {speaker!r}: not a training speaker of the voice, a speaker embedding file nor a recording; "
-            f"training speakers: {listed}"
-        )
+        """Who speaks (see `SpeakerResolver.resolve`): a training speaker's name, a speaker embedding
+        file, a loaded SpeakerEmbedding, or a reference recording."""
+        return self.speakers.resolve(speaker)
 
     def prepare_speaker(self, speaker: str | Path | SpeakerEmbedding) -> str | Path | SpeakerEmbedding:
-        """`speaker` with a reference recording replaced by its embedding (a ShortReferenceWarning
-        when it holds little speech), so that many texts spoken by it embed it once."""
-        if isinstance(speaker, SpeakerEmbedding) or (isinstance(speaker, str) and speaker in self.voice.vocab.speakers):
-            return speaker
-        if not is_audio_reference(speaker):
-            return speaker
-        embedding, warning = self.embed_reference(Path(speaker))
-        if warning:
-            warnings.warn(warning, ShortReferenceWarning, stacklevel=2)
-        return embedding
+        """`speaker` with a reference recording replaced by its embedding, so that many texts spoken by
+        it embed it once (see `SpeakerResolver.prepare`)."""
+        return self.speakers.prepare(speaker)
 
     def embed_reference(self, path: Path) -> tuple[SpeakerEmbedding, str]:
         """A reference recording -> (its speaker embedding in the voice's space, a warning when it
-        holds little speech, else ""). Silent, too short or unreadable audio is an AudioError."""
-        from vclone.models.speaker_encoder import load_encoder
-        from vclone.models.speaker_encoder.reference import embed_references
-
-        spec = speaker_encoder_spec(self.voice.meta, self.voice.speaker_space)
-        if not spec:
-            raise SynthesisError(
-                f"the voice {self.voice.path} was trained on its own speaker table, not a speaker encoder, so it cannot "
-                f"clone from a recording like {path}; pick a training speaker ({', '.join(self.voice.vocab.speakers[:_MAX_LISTED])}) "
-                "or use a voice that clones (the shipped base voice)"
-            )
-        if self._speaker_encoder is None:
-            self._speaker_encoder = load_encoder(spec)
-        embedding, report = embed_references([path], self._speaker_encoder)
-        return embedding, report.warning
-
-    def _external(self, embedding: SpeakerEmbedding, *, label: str) -> SpeakerChoice:
-        check_compatible(embedding, self.voice.speaker_space)
-        return SpeakerChoice(label=label, speaker_id=0, embedding=embedding.vector)
+        holds little speech, else ""); see `SpeakerResolver.embed_reference`."""
+        return self.speakers.embed_reference(path)
 
     def phonemize(self, text: str, language: str) -> PhonemizedText:
         """Text -> phones with this instance's phonemizer for `language` (TextError if nothing to say)."""
