@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from vclone.errors import ConfigError
-from vclone.models.vocoder.discriminators import DiscriminatorConfig, Discriminators, discriminator_preset, fold_by_period
+from vclone.models.vocoder.discriminator_families import fold_by_period
+from vclone.models.vocoder.discriminators import DiscriminatorConfig, Discriminators, discriminator_preset
 
 
 def test_period_folding_puts_sample_i_p_plus_j_at_row_i_column_j() -> None:

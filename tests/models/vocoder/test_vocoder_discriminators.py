@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from vclone.errors import ConfigError
-from vclone.models.vocoder.discriminators import (
-    DiscriminatorConfig, Discriminators, MultiPeriodDiscriminator, MultiResolutionDiscriminator, MultiScaleDiscriminator,
-    PeriodDiscriminator, discriminator_preset, fold_by_period, stft_magnitude,
+from vclone.models.vocoder.discriminator_families import (
+    MultiPeriodDiscriminator, MultiResolutionDiscriminator, MultiScaleDiscriminator, PeriodDiscriminator, fold_by_period, stft_magnitude,
 )
+from vclone.models.vocoder.discriminators import DiscriminatorConfig, Discriminators, discriminator_preset
 
 # 4096 + 37 is prime, so no period divides it and every fold needs padding.
 NUM_SAMPLES = 4096 + 37

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vclone.audio import AudioConfig, MelSpectrogram
-from vclone.models.vocoder.discriminators import DiscriminatorOutput
+from vclone.models.vocoder.discriminator_families import DiscriminatorOutput
 from vclone.models.vocoder.losses import (
     MelReconstructionLoss,
     MultiResolutionStftLoss,

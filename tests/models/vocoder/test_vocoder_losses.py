@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from vclone.audio import AudioConfig, MelSpectrogram
-from vclone.models.vocoder.discriminators import DiscriminatorConfig, DiscriminatorOutput, Discriminators, discriminator_preset
+from vclone.models.vocoder.discriminator_families import DiscriminatorOutput
+from vclone.models.vocoder.discriminators import DiscriminatorConfig, Discriminators, discriminator_preset
 from vclone.models.vocoder.losses import (
     MelReconstructionLoss, MultiResolutionStftLoss, discriminator_loss, feature_matching_loss, generator_adversarial_loss,
 )

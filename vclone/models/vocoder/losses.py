@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from vclone.audio import AudioConfig, MelSpectrogram
-from vclone.models.vocoder.discriminators import DiscriminatorOutput, check_resolution, stft_magnitude
+from vclone.models.vocoder.discriminator_families import DiscriminatorOutput, check_resolution, stft_magnitude
 
 __all__ = [
     "STFT_RESOLUTIONS",
