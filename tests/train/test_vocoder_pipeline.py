@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import torch
+from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from vclone.audio import AudioConfig
@@ -153,6 +154,12 @@ def test_cli_trains_a_vocoder_over_two_stages(prepared: Path, tmp_path: Path) ->
     assert (run / "vocoder" / "vocoder.safetensors").is_file() and _losses(run)[-1]["adv"] > 0
     partition = json.loads((run / "logs" / "partition.json").read_text())
     assert len(partition["bounds"]) == 3  # two stages: [0, k, number of blocks]
+    # The pipelines' one checkpoint layout: a shard per stage under one-process names, the
+    # discriminators with the last stage's.
+    folder = latest_checkpoint(run / "checkpoints")
+    assert sorted(p.name for p in folder.glob("model.stage-*.safetensors")) == ["model.stage-00.safetensors", "model.stage-01.safetensors"]
+    first, last = (load_file(str(folder / f"model.stage-{s:02d}.safetensors")) for s in (0, 1))
+    assert all(k.startswith("generator.") for k in first) and any(k.startswith("discriminators.") for k in last)
 
 
 def test_distillation_pipelines_like_one_process(prepared: Path, one_process: Path, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ One checkpoint folder holds
 and RUN/checkpoints/latest names the newest complete one (replaced atomically after the rename).
 A crash while saving leaves the previous checkpoint and `latest` as they were.
 
-A pipeline run writes the same folder in shards (vclone.train.pipeline_shards): `model.stage-SS.safetensors`
+A pipeline run (acoustic or vocoder) writes the same folder in shards (vclone.train.pipeline_shards): `model.stage-SS.safetensors`
 and `optimizer.stage-SS.safetensors` per stage, `rng.rank-RRRR.safetensors` per rank, and state.json
 lists them under "files". Loading joins the shards by parameter name, so any number of stages (or one
 process) can resume from any checkpoint.

@@ -1,5 +1,7 @@
-"""Per-stage checkpoint shards: every stage writes its own blocks' weights and optimizer state into
-one checkpoint folder; loading joins them by name, so a resume may use any number of stages."""
+"""Per-stage checkpoint shards, the one checkpoint layout of every pipelined task: every stage writes
+its own weights and optimizer state, under the names one-process training gives them, into one
+checkpoint folder; loading joins them by name (vclone.train.checkpoint.load_checkpoint), so a run
+resumes with any number of stages, one process included, and one-process checkpoints resume pipelined."""
 
 from __future__ import annotations
 
@@ -11,13 +13,15 @@ import torch
 import torch.distributed as dist
 from safetensors.torch import save_file
 
+from safetensors.torch import load_file
+
 from vclone.parallel.context import ParallelContext
 from vclone.parallel.stage import StageModule
 from vclone.train.checkpoint import Checkpoint, CheckpointError, TrainState, new_checkpoint_dir, publish_checkpoint, write_state
 from vclone.train.optimizer import NamedAdamW
-from vclone.train.rng import capture_rng
+from vclone.train.rng import capture_rng, restore_rng, seed_everything
 
-__all__ = ["save_sharded", "restore_stage", "shard_names"]
+__all__ = ["save_sharded", "restore_stage", "restore_generators", "same_layout", "shard_names"]
 
 
 def shard_names(*, num_stages: int, world_size: int) -> list[str]:
@@ -30,9 +34,10 @@ def _cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
 
 
-def save_sharded(root: Path, *, ctx: ParallelContext, state: TrainState, module: StageModule, optimizer: NamedAdamW,
+def save_sharded(root: Path, *, ctx: ParallelContext, state: TrainState, model: dict[str, torch.Tensor], optimizer: dict[str, torch.Tensor],
                  meta: dict[str, Any], keep: int) -> Path | None:
-    """Collective: every rank calls it. Rank 0 makes the temporary folder, each stage of replica 0
+    """Collective: every rank calls it with its stage's weights and optimizer state under one-process
+    names (only replica 0's are written). Rank 0 makes the temporary folder, each stage of replica 0
     writes its shard, every rank its generators; rank 0 publishes the folder only once all are
     written (a crash before leaves the previous checkpoint as `latest`). Returns the folder on rank 0."""
     holder: list[Any] = [str(new_checkpoint_dir(root, state.step)) if ctx.rank == 0 else None]
@@ -42,8 +47,8 @@ def save_sharded(root: Path, *, ctx: ParallelContext, state: TrainState, module:
     error = None
     try:
         if ctx.replica == 0:
-            save_file(_cpu(module.state_dict()), str(tmp / f"model.stage-{ctx.stage:02d}.safetensors"))
-            save_file(_cpu(optimizer.state_tensors()), str(tmp / f"optimizer.stage-{ctx.stage:02d}.safetensors"))
+            save_file(_cpu(model), str(tmp / f"model.stage-{ctx.stage:02d}.safetensors"))
+            save_file(_cpu(optimizer), str(tmp / f"optimizer.stage-{ctx.stage:02d}.safetensors"))
         rng_tensors, rng_meta = capture_rng()
         save_file(_cpu(rng_tensors), str(tmp / f"rng.rank-{ctx.rank:04d}.safetensors"))
     except OSError as err:
@@ -79,5 +84,23 @@ def restore_stage(checkpoint: Checkpoint, folder: Path, *, ctx: ParallelContext,
     module.load_state_dict({k: checkpoint.model[k] for k in own}, strict=True)
     names = set(optimizer.names)
     optimizer.load_state_tensors({k: v for k, v in checkpoint.optimizer.items() if k.rpartition(".")[0] in names})
+    return same_layout(checkpoint, ctx)
+
+
+def same_layout(checkpoint: Checkpoint, ctx: ParallelContext) -> bool:
+    """Whether `checkpoint` was saved by as many stages and replicas as this run has (one process: 1 x 1)."""
     layout = checkpoint.meta.get("layout") or {"num_stages": 1, "num_replicas": 1}
     return layout == {"num_stages": ctx.num_stages, "num_replicas": ctx.num_replicas}
+
+
+def restore_generators(checkpoint: Checkpoint, folder: Path, *, ctx: ParallelContext, seed: int) -> None:
+    """This rank's random generators as saved, when the layout is the same; another layout draws its
+    random numbers in other places, so the generators are seeded from the step instead."""
+    rng_file = folder / f"rng.rank-{ctx.rank:04d}.safetensors"
+    by_rank = checkpoint.meta.get("rng_by_rank")
+    if not same_layout(checkpoint, ctx):
+        seed_everything(seed + checkpoint.state.step * 7919 + ctx.rank)
+    elif rng_file.is_file() and by_rank:
+        restore_rng(load_file(str(rng_file)), by_rank[ctx.rank])
+    else:
+        restore_rng(checkpoint.rng, checkpoint.meta["rng"])

@@ -9,14 +9,11 @@ Rank 0 logs, shows progress and publishes checkpoints; the voice is exported fro
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
-from safetensors.torch import load_file
 
 from vclone.atomic import write_json_atomic
 from vclone.data.dataset import TrainingData
@@ -30,24 +27,23 @@ from vclone.parallel.context import ParallelContext, close_context, init_context
 from vclone.parallel.launch import run_on_ranks
 from vclone.parallel.partition import Partition, check_block_layout
 from vclone.parallel.profile import plan_partition
-from vclone.parallel.runner import StageRunner
 from vclone.parallel.stage import StageModule
 from vclone.parallel.timeline import Timeline
 from vclone.train.checkpoint import TrainState, load_checkpoint
 from vclone.train.config import TrainConfig
-from vclone.train.interrupt import graceful_interrupt
-from vclone.train.logs import CsvLog, StepReport
+from vclone.train.logs import StepReport
 from vclone.train.loop import TrainResult, advance, export_voice, model_dims
-from vclone.train.optimizer import NamedAdamW, build_optimizer, learning_rate
+from vclone.train.optimizer import build_optimizer, learning_rate
 from vclone.train.pipeline_profile import first_training_batch
-from vclone.train.pipeline_shards import restore_stage, save_sharded
+from vclone.train.pipeline_shards import restore_generators, restore_stage, save_sharded
 from vclone.train.pipeline_stage import RECORD_TYPE, stage_runner
 from vclone.train.precision import Precision, resolve_precision
-from vclone.train.speaker_vectors import attach_judge, condition_on_vectors, ensure_speaker_vectors, load_speaker_vectors
-from vclone.train.rng import restore_rng, seed_everything, use_deterministic
+from vclone.train.rng import seed_everything
 from vclone.train.run_dir import RunDir, open_run, stored_run
+from vclone.train.speaker_vectors import attach_judge, condition_on_vectors, ensure_speaker_vectors, load_speaker_vectors
+from vclone.train.trainer import Clock, Stepped, drive, training_mode
 
-__all__ = ["check_layout", "train_pipeline", "pipeline_worker", "plan_and_record", "TIMELINE_NAME", "PARTITION_NAME"]
+__all__ = ["check_layout", "train_pipeline", "pipeline_worker", "plan_and_record", "rank_progress", "TIMELINE_NAME", "PARTITION_NAME"]
 
 TIMELINE_NAME = "timeline.json"
 """RUN/logs/timeline.json: forward/backward events of recent steps (partition-inspect reads it)."""
@@ -55,7 +51,6 @@ PARTITION_NAME = "partition.json"
 """RUN/logs/partition.json: the partition this run executes."""
 _TIMELINE_STEPS = 4
 
-ProgressFn = Callable[[StepReport], None]
 
 
 def train_pipeline(config: TrainConfig, *, show_progress: bool) -> TrainResult | None:
@@ -74,85 +69,130 @@ def check_layout(config: TrainConfig) -> None:
                        explicit=config.pipeline.explicit_balance, model_label=f"preset {config.model.preset}")
 
 
-@dataclass
-class _Session:
-    config: TrainConfig
-    ctx: ParallelContext
-    run: RunDir
-    data: TrainingData
-    partition: Partition
-    runner: StageRunner
-    optimizer: NamedAdamW
-    precision: Precision
-    log: CsvLog | None
-    started: float
-    elapsed_before: float = 0.0
-    events: list = field(default_factory=list)
-    """This rank's forward/backward events of the most recent steps."""
+class _AcousticRank:
+    """One rank of a pipelined acoustic run as the training skeleton drives it (vclone.train.trainer.drive)."""
+
+    plot_last = False
+    export_with_checkpoints = True
+
+    def __init__(self, config: TrainConfig, ctx: ParallelContext) -> None:
+        """Data, run folder, seeds, the whole model from the seed, the partition (planned on rank 0),
+        then this rank's stage, its optimizer and the engine's runner."""
+        self.config, self.ctx, self.chief = config, ctx, ctx.rank == 0
+        data = TrainingData.from_dirs(config.data_dirs)
+        opened = agree(ctx, lambda: open_run(config, data_info=data.describe()))
+        run = RunDir(root=Path(opened.root), run_id=opened.run_id, resume_from=opened.resume_from, model_pinned=opened.model_pinned)
+        resolved = resolve_precision(config.precision)
+        if resolved.dtype == "fp16":
+            raise ConfigError("pipeline training runs in fp32 or bf16; fp16 needs a loss scaler, which is not pipelined")
+        precision = Precision(device=ctx.device, dtype=resolved.dtype)
+        seed_everything(config.seed)
+        model = build_acoustic_model(config.acoustic_config(run.model_pinned), model_dims(data))
+        if config.speaker_encoder:
+            # Rank 0 embeds the corpus once; every rank reads the same vectors.
+            vectors_path = Path(agree(ctx, lambda: str(ensure_speaker_vectors(data, config.speaker_encoder, run.root))))
+            condition_on_vectors(data, model, load_speaker_vectors(vectors_path)[0], mode=config.speaker_vectors)
+        attach_judge(data, model)
+        first = first_training_batch(data, batching=config.batching, seed=config.seed)
+        label = f"preset {config.model.preset}"
+        self.partition = Partition.from_dict(agree(ctx, lambda: plan_and_record(model, config.pipeline, batch=first, run=run, model_label=label)))
+        # Only this stage's blocks outlive the set-up (the whole model is dropped when it returns).
+        module = StageModule.of_stage(model, self.partition, ctx.stage).to(ctx.device)
+        if ctx.world_size > 1:
+            # Dropout streams differ between ranks (same seed everywhere would repeat masks across stages).
+            torch.manual_seed(config.seed * 1009 + ctx.rank + 1)
+        self.run, self.data, self.pad = run, data, mel_pad_value(data.vocab.audio)
+        self.optimizer = build_optimizer(module, config.optimizer)
+        self.runner = stage_runner(module, ctx, config.pipeline, optimizer=self.optimizer, precision=precision)
+        self.events: list = []
+        """This rank's forward/backward events of the most recent steps."""
+
+    def step(self, state: TrainState, lr: float, clock: Clock) -> Stepped:
+        config, data, ctx = self.config, self.data, self.ctx
+        plan = plan_batches(data.frame_lengths, max_frames=config.batching.max_frames, max_items=config.batching.max_items, seed=config.seed, epoch=state.epoch)
+        batch = data.batch(plan[state.position], mel_pad_value=self.pad).to(ctx.device)
+        tic = time.perf_counter()
+        outcome = self.runner.step(batch, lr=lr, grad_clip=config.optimizer.grad_clip, step=state.step + 1)
+        seconds = time.perf_counter() - tic
+        self.events = (self.events + list(outcome.events))[-_TIMELINE_STEPS * 2 * config.pipeline.num_micro_batches:]
+        frames = int(batch.norm.num_frames)
+        report = StepReport(step=state.step + 1, epoch=state.epoch, max_steps=config.max_steps, lr=lr, loss=outcome.loss,
+                            losses=outcome.losses, grad_norm=outcome.grad_norm, ids=batch.ids, num_frames=frames,
+                            frames_per_s=frames / max(seconds, 1e-9), elapsed_s=clock.elapsed())
+        return Stepped(state=advance(state, len(plan)), report=report)
+
+    def stop_agreed(self, requested: bool) -> bool:
+        return any_rank(self.ctx, requested)
+
+    def save(self, state: TrainState, clock: Clock) -> Path | None:
+        self._save_timeline()
+        meta = {
+            "run_id": self.run.run_id,
+            "lr_schedule": {"schedule": self.config.optimizer.schedule, "steps_done": state.step,
+                            "next_lr": learning_rate(state.step + 1, self.config.optimizer)},
+            "grad_scaler": {},
+            "elapsed_s": clock.elapsed(),
+            "config": self.config.to_dict(),
+            "partition": self.partition.to_dict(),
+        }
+        return save_sharded(self.run.checkpoints, ctx=self.ctx, state=state, model=self.runner.module.state_dict(),
+                            optimizer=self.optimizer.state_tensors(), meta=meta, keep=self.config.checkpoint.keep)
+
+    def _save_timeline(self) -> None:
+        """Gather every rank's recent events on rank 0 and write RUN/logs/timeline.json."""
+        gathered = [self.events]
+        if self.ctx.world_size > 1:
+            gathered = [None] * self.ctx.world_size
+            dist.all_gather_object(gathered, self.events)
+        if self.chief and any(gathered):
+            Timeline(events=tuple(e for part in gathered for e in part)).save_json(self.run.log_path.parent / TIMELINE_NAME)
+
+    def restore(self, folder: Path, clock: Clock) -> TrainState:
+        checkpoint = load_checkpoint(folder)
+        restore_stage(checkpoint, folder, ctx=self.ctx, module=self.runner.module, optimizer=self.optimizer)
+        restore_generators(checkpoint, folder, ctx=self.ctx, seed=self.config.seed)
+        clock.before = float(checkpoint.meta.get("elapsed_s", 0.0))
+        return checkpoint.state
+
+    def export(self, state: TrainState, checkpoint: Path | None) -> Path | None:
+        """Rank 0 joins the checkpoint's shards into a whole model and writes the voice."""
+        if not self.chief:
+            return None
+        assert checkpoint is not None
+        config = self.config
+        model_config, dims = config.acoustic_config(self.run.model_pinned), model_dims(self.data)
+        model = build_acoustic_model(model_config, dims)
+        model.load_state_dict(load_checkpoint(checkpoint).model, strict=True)
+        return export_voice(model, config=config, run=self.run, data=self.data, model_config=model_config, dims=dims, state=state)
 
 
 def pipeline_worker(config_dict: dict[str, Any], show_progress: bool) -> TrainResult | None:
     """One rank of a pipeline run (module-level, so the launcher can start it by name)."""
     config = TrainConfig.from_dict(config_dict)
     ctx = init_context(config.pipeline, device=config.precision.device)
-    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    clock = Clock()
     try:
-        session = _start(config, ctx)
-        state = _restore(session) if session.run.resume_from else TrainState()
-        progress = _progress_bar(show_progress and ctx.rank == 0)
-        with progress as bar, graceful_interrupt() as stop:
-            state, report, interrupted = _run_steps(session, state, stop, bar)
-        checkpoint = _save(session, state)
-        voice = _export(session, state, checkpoint)
-        if ctx.rank != 0:
+        with training_mode(config.deterministic):
+            rank = _AcousticRank(config, ctx)
+            with rank_progress(show_progress and rank.chief) as bar:
+                outcome = drive(rank, config=config, run=rank.run, clock=clock, progress=bar)
+        if not rank.chief:
             return None
-        assert checkpoint is not None and voice is not None
-        return TrainResult(run_dir=session.run.root, run_id=session.run.run_id, step=state.step, epoch=state.epoch,
-                           last_report=report, checkpoint=checkpoint, voice=voice, interrupted=interrupted,
-                           seconds=time.perf_counter() - session.started)
+        assert outcome.checkpoint is not None and outcome.artifact is not None
+        return TrainResult(run_dir=rank.run.root, run_id=rank.run.run_id, step=outcome.state.step, epoch=outcome.state.epoch,
+                           last_report=outcome.last_report, checkpoint=outcome.checkpoint, voice=outcome.artifact,
+                           interrupted=outcome.interrupted, seconds=outcome.seconds)
     finally:
-        use_deterministic(was_deterministic)
         close_context()
 
 
-def _progress_bar(enabled: bool):
+def rank_progress(enabled: bool):
+    """The progress bar of a pipeline's rank 0 (a silent one elsewhere)."""
     from rich.console import Console
 
     from vclone.train.progress import TrainProgress
 
     return TrainProgress(Console(stderr=True, quiet=not enabled), disable=not enabled)
-
-
-def _start(config: TrainConfig, ctx: ParallelContext) -> _Session:
-    data = TrainingData.from_dirs(config.data_dirs)
-    opened = agree(ctx, lambda: open_run(config, data_info=data.describe()))
-    run = RunDir(root=Path(opened.root), run_id=opened.run_id, resume_from=opened.resume_from, model_pinned=opened.model_pinned)
-    resolved = resolve_precision(config.precision)
-    if resolved.dtype == "fp16":
-        raise ConfigError("pipeline training runs in fp32 or bf16; fp16 needs a loss scaler, which is not pipelined")
-    precision = Precision(device=ctx.device, dtype=resolved.dtype)
-    use_deterministic(config.deterministic)
-    seed_everything(config.seed)
-    model_config, dims = config.acoustic_config(run.model_pinned), model_dims(data)
-    model = build_acoustic_model(model_config, dims)
-    if config.speaker_encoder:
-        # Rank 0 embeds the corpus once; every rank reads the same vectors.
-        vectors_path = Path(agree(ctx, lambda: str(ensure_speaker_vectors(data, config.speaker_encoder, run.root))))
-        condition_on_vectors(data, model, load_speaker_vectors(vectors_path)[0], mode=config.speaker_vectors)
-    attach_judge(data, model)
-    first = first_training_batch(data, batching=config.batching, seed=config.seed)
-    label = f"preset {config.model.preset}"
-    partition = Partition.from_dict(agree(ctx, lambda: plan_and_record(model, config.pipeline, batch=first, run=run, model_label=label)))
-    module = StageModule.of_stage(model, partition, ctx.stage).to(ctx.device)
-    del model
-    if ctx.world_size > 1:
-        # Dropout streams differ between ranks (same seed everywhere would repeat masks across stages).
-        torch.manual_seed(config.seed * 1009 + ctx.rank + 1)
-    optimizer = build_optimizer(module, config.optimizer)
-    runner = stage_runner(module, ctx, config.pipeline, optimizer=optimizer, precision=precision)
-    log = CsvLog(run.log_path) if ctx.rank == 0 else None
-    return _Session(config=config, ctx=ctx, run=run, data=data, partition=partition, runner=runner, optimizer=optimizer,
-                    precision=precision, log=log, started=time.perf_counter())
 
 
 def plan_and_record(model: torch.nn.Module, pipeline: PipelineConfig, *, batch: Any, run: RunDir, model_label: str,
@@ -163,97 +203,3 @@ def plan_and_record(model: torch.nn.Module, pipeline: PipelineConfig, *, batch: 
     partition, _ = plan_partition(model, pipeline, batch=batch, record_type=record_type, model_label=model_label)
     write_json_atomic(run.log_path.parent / PARTITION_NAME, partition.to_dict())
     return partition.to_dict()
-
-
-def _restore(session: _Session) -> TrainState:
-    folder = session.run.resume_from
-    assert folder is not None
-    ctx = session.ctx
-    checkpoint = load_checkpoint(folder)
-    same_layout = restore_stage(checkpoint, folder, ctx=ctx, module=session.runner.module, optimizer=session.optimizer)
-    rng_file = folder / f"rng.rank-{ctx.rank:04d}.safetensors"
-    by_rank = checkpoint.meta.get("rng_by_rank")
-    if same_layout and rng_file.is_file() and by_rank:
-        restore_rng(load_file(str(rng_file)), by_rank[ctx.rank])
-    elif same_layout:
-        restore_rng(checkpoint.rng, checkpoint.meta["rng"])
-    else:
-        # Another layout draws its random numbers in other places; reseed from the step instead.
-        seed_everything(session.config.seed + checkpoint.state.step * 7919 + ctx.rank)
-    session.elapsed_before = float(checkpoint.meta.get("elapsed_s", 0.0))
-    if session.log is not None:
-        session.log.truncate_after(checkpoint.state.step)
-    return checkpoint.state
-
-
-def _run_steps(session: _Session, state: TrainState, stop: Any, progress: ProgressFn) -> tuple[TrainState, StepReport | None, bool]:
-    config, data, ctx = session.config, session.data, session.ctx
-    pad = mel_pad_value(data.vocab.audio)
-    report, interrupted = None, False
-    while state.step < config.max_steps:
-        plan = plan_batches(data.frame_lengths, max_frames=config.batching.max_frames, max_items=config.batching.max_items, seed=config.seed, epoch=state.epoch)
-        batch = data.batch(plan[state.position], mel_pad_value=pad).to(ctx.device)
-        lr = learning_rate(state.step + 1, config.optimizer)
-        tic = time.perf_counter()
-        outcome = session.runner.step(batch, lr=lr, grad_clip=config.optimizer.grad_clip, step=state.step + 1)
-        seconds = time.perf_counter() - tic
-        session.events = (session.events + list(outcome.events))[-_TIMELINE_STEPS * 2 * config.pipeline.num_micro_batches:]
-        frames = int(batch.norm.num_frames)
-        report = StepReport(step=state.step + 1, epoch=state.epoch, max_steps=config.max_steps, lr=lr, loss=outcome.loss,
-                            losses=outcome.losses, grad_norm=outcome.grad_norm, ids=batch.ids, num_frames=frames,
-                            frames_per_s=frames / max(seconds, 1e-9), elapsed_s=_elapsed(session))
-        state = advance(state, len(plan))
-        if ctx.rank == 0:
-            progress(report)
-            if state.step % config.logging.every == 0 or state.step == config.max_steps:
-                assert session.log is not None
-                session.log.write(report)
-        if any_rank(ctx, stop.requested):
-            interrupted = state.step < config.max_steps
-            break
-        if state.step % config.checkpoint.every == 0 and state.step < config.max_steps:
-            _export(session, state, _save(session, state))
-    return state, report, interrupted
-
-
-def _elapsed(session: _Session) -> float:
-    return session.elapsed_before + time.perf_counter() - session.started
-
-
-def _save(session: _Session, state: TrainState) -> Path | None:
-    _save_timeline(session, session.events)
-    meta = {
-        "run_id": session.run.run_id,
-        "lr_schedule": {"schedule": session.config.optimizer.schedule, "steps_done": state.step,
-                        "next_lr": learning_rate(state.step + 1, session.config.optimizer)},
-        "grad_scaler": {},
-        "elapsed_s": _elapsed(session),
-        "config": session.config.to_dict(),
-        "partition": session.partition.to_dict(),
-    }
-    return save_sharded(session.run.checkpoints, ctx=session.ctx, state=state, module=session.runner.module,
-                        optimizer=session.optimizer, meta=meta, keep=session.config.checkpoint.keep)
-
-
-def _save_timeline(session: _Session, events: list) -> None:
-    """Gather every rank's recent events on rank 0 and write RUN/logs/timeline.json."""
-    ctx = session.ctx
-    gathered = [events]
-    if ctx.world_size > 1:
-        gathered = [None] * ctx.world_size
-        dist.all_gather_object(gathered, events)
-    if ctx.rank == 0 and any(gathered):
-        Timeline(events=tuple(e for part in gathered for e in part)).save_json(session.run.log_path.parent / TIMELINE_NAME)
-
-
-def _export(session: _Session, state: TrainState, checkpoint: Path | None) -> Path | None:
-    """Rank 0 joins the checkpoint's shards into a whole model and writes the voice."""
-    if session.ctx.rank != 0:
-        return None
-    assert checkpoint is not None
-    config = session.config
-    model_config = config.acoustic_config(session.run.model_pinned)
-    model = build_acoustic_model(model_config, model_dims(session.data))
-    model.load_state_dict(load_checkpoint(checkpoint).model, strict=True)
-    return export_voice(model, config=config, run=session.run, data=session.data, model_config=model_config,
-                        dims=model_dims(session.data), state=state)

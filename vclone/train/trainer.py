@@ -1,12 +1,14 @@
-"""One training loop skeleton for every one-process task (acoustic model, vocoder, speaker encoder).
+"""One training loop skeleton for every task (acoustic model, vocoder, speaker encoder), one process
+or pipelined.
 
-A task is a small spec (`TrainingTask`): the model and its optimizers, one step, and what its
-checkpoints carry beyond weights, optimizer state and generators. `run_task` does the rest the
-same way for all: deterministic mode on and back off, resume from the latest checkpoint (weights
-strictly, optimizer, generators, elapsed time, the log cut back to the checkpoint), Ctrl-C between
-steps, the learning rate of each step, the progress callback, the CSV log, plots and checkpoints
-on their cadences, and the final checkpoint and export. Plots and checkpoints draw no random
-numbers, so a resumed run and a straight one stay identical.
+`drive` is the loop: resume from the latest checkpoint (the log cut back to it), the learning rate
+of each step, the progress callback and the CSV log, plots and checkpoints on their cadences,
+Ctrl-C between steps (agreed between a pipeline's ranks), and the final checkpoint and export. It
+drives a `StepDriver`: one rank of a pipeline (vclone.train.pipelined, vclone.train.vocoder_pipeline)
+or, through `run_task`, a one-process task: a small spec (`TrainingTask`) of the model and its
+optimizers, one step, and what its checkpoints carry beyond weights, optimizer state and
+generators. Plots and checkpoints draw no random numbers, so a resumed run and a straight one stay
+identical.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from vclone.train.optimizer import NamedAdamW, learning_rate
 from vclone.train.rng import capture_rng, restore_rng, use_deterministic
 from vclone.train.run_dir import RunDir
 
-__all__ = ["TrainingTask", "Stepped", "Outcome", "Clock", "run_task", "training_mode", "optimizer_state", "load_optimizer_state", "ProgressFn"]
+__all__ = ["TrainingTask", "StepDriver", "Stepped", "Outcome", "Clock", "run_task", "drive", "training_mode", "optimizer_state", "load_optimizer_state", "ProgressFn"]
 
 ProgressFn = Callable[[StepReport], None]
 
@@ -85,12 +87,38 @@ class TrainingTask(Protocol):
         """Write the run's artifact (RUN/voice, RUN/vocoder, RUN/encoder) from the current weights."""
 
 
+class StepDriver(Protocol):
+    """What the skeleton drives: a one-process task (through `run_task`), or one rank of a pipeline.
+    Saving and the stop decision are collective in a pipeline: every rank calls them at the same steps."""
+
+    chief: bool
+    """Whether this process logs, shows progress and reports the outcome (rank 0; the one process)."""
+    plot_last: bool
+    export_with_checkpoints: bool
+
+    def step(self, state: TrainState, lr: float, clock: Clock) -> Stepped:
+        """One optimizer step from `state` with learning rate `lr`."""
+
+    def stop_agreed(self, requested: bool) -> bool:
+        """Whether any rank was asked to stop (Ctrl-C) during this step."""
+
+    def save(self, state: TrainState, clock: Clock) -> Path | None:
+        """Write a checkpoint of `state`; its folder on the chief (None elsewhere)."""
+
+    def restore(self, folder: Path, clock: Clock) -> TrainState:
+        """Load the checkpoint `folder` (weights, optimizer state, generators, elapsed time into `clock`)."""
+
+    def export(self, state: TrainState, checkpoint: Path | None) -> Path | None:
+        """Write the run's artifact from the weights just saved in `checkpoint`; its path on the chief."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     state: TrainState
     last_report: StepReport | None
-    checkpoint: Path
-    artifact: Path
+    checkpoint: Path | None
+    """The final checkpoint (None on a pipeline's other ranks), and the same for the artifact."""
+    artifact: Path | None
     interrupted: bool
     seconds: float
     """Wall seconds of this call."""
@@ -104,14 +132,13 @@ class Cadence:
     log_every: int
     plot_every: int
     checkpoint_every: int
-    keep: int
 
 
 def cadence_of(config: Any) -> Cadence:
     """The cadence of a run config (TrainConfig, VocoderTrainConfig, EncoderTrainConfig)."""
     plotting = getattr(config, "plotting", None)
     return Cadence(max_steps=config.max_steps, log_every=config.logging.every, plot_every=plotting.every if plotting else 0,
-                   checkpoint_every=config.checkpoint.every, keep=config.checkpoint.keep)
+                   checkpoint_every=config.checkpoint.every)
 
 
 def optimizer_state(optimizers: dict[str, NamedAdamW]) -> dict[str, torch.Tensor]:
@@ -144,62 +171,88 @@ def training_mode(deterministic: bool) -> Iterator[None]:
 
 
 def run_task(task: TrainingTask, *, config: Any, run: RunDir, clock: Clock, progress: ProgressFn | None = None) -> Outcome:
-    """Train `task` in the run `run` up to `config.max_steps` (resuming from run.resume_from), then
-    save the final checkpoint and export. `config` is the run's config (its optimizer and cadences,
-    and its to_dict() goes into checkpoints); `clock` started before the task's set-up. Call it
-    inside `training_mode(config.deterministic)`, which the set-up needs too."""
+    """Train the one-process `task` in the run `run` up to `config.max_steps` (resuming from
+    run.resume_from), then save the final checkpoint and export. `config` is the run's config (its
+    optimizer and cadences, and its to_dict() goes into checkpoints); `clock` started before the
+    task's set-up. Call it inside `training_mode(config.deterministic)`, which the set-up needs too."""
+    return drive(_OneProcess(task, run=run, config=config), config=config, run=run, clock=clock, progress=progress)
+
+
+def drive(driver: StepDriver, *, config: Any, run: RunDir, clock: Clock, progress: ProgressFn | None = None) -> Outcome:
+    """The loop every training runs, one process or pipelined: restore, steps with their learning
+    rate, progress and the CSV log on the chief, plots and checkpoints on their cadences, Ctrl-C
+    agreed between ranks, then the final checkpoint and export."""
     cadence, progress = cadence_of(config), progress or (lambda report: None)
-    log = CsvLog(run.log_path)
-    state = _restore(task, run, log, clock) if run.resume_from is not None else TrainState()
-    report = None
+    log = CsvLog(run.log_path) if driver.chief else None
+    state = TrainState()
+    if run.resume_from is not None:
+        state = driver.restore(run.resume_from, clock)
+        if log is not None:
+            log.truncate_after(state.step)
+    report, interrupted = None, False
     with graceful_interrupt() as stop:
-        while state.step < cadence.max_steps and not stop.requested:
-            lr = learning_rate(state.step + 1, config.optimizer)
-            for optimizer in task.optimizers.values():
-                optimizer.set_lr(lr)
-            stepped = task.step(state, lr, clock)
+        while state.step < cadence.max_steps:
+            stepped = driver.step(state, learning_rate(state.step + 1, config.optimizer), clock)
             state, report = stepped.state, stepped.report
-            progress(report)
-            _after_step(task, stepped, cadence, run, log, config, clock)
-    checkpoint = _save(task, run, config, state, clock, keep=cadence.keep)
-    artifact = task.export(state)
-    return Outcome(state=state, last_report=report, checkpoint=checkpoint, artifact=artifact,
-                   interrupted=stop.requested and state.step < cadence.max_steps, seconds=clock.this_process())
+            step, last = state.step, state.step == cadence.max_steps
+            if log is not None:
+                progress(report)
+                if step % cadence.log_every == 0 or last:
+                    log.write(report)
+            if stepped.plot is not None and cadence.plot_every and (step % cadence.plot_every == 0 or (last and driver.plot_last)):
+                stepped.plot(run.plots / f"{checkpoint_name(step)}.png")
+            if driver.stop_agreed(stop.requested):
+                interrupted = not last
+                break
+            if step % cadence.checkpoint_every == 0 and not last:
+                saved = driver.save(state, clock)
+                if driver.export_with_checkpoints:
+                    driver.export(state, saved)
+    checkpoint = driver.save(state, clock)
+    artifact = driver.export(state, checkpoint)
+    return Outcome(state=state, last_report=report, checkpoint=checkpoint, artifact=artifact, interrupted=interrupted,
+                   seconds=clock.this_process())
 
 
-def _after_step(task: TrainingTask, stepped: Stepped, cadence: Cadence, run: RunDir, log: CsvLog, config: Any, clock: Clock) -> None:
-    step, last = stepped.state.step, stepped.state.step == cadence.max_steps
-    if step % cadence.log_every == 0 or last:
-        log.write(stepped.report)
-    if stepped.plot is not None and cadence.plot_every and (step % cadence.plot_every == 0 or (last and task.plot_last)):
-        stepped.plot(run.plots / f"{checkpoint_name(step)}.png")
-    if step % cadence.checkpoint_every == 0 and not last:
-        _save(task, run, config, stepped.state, clock, keep=cadence.keep)
-        if task.export_with_checkpoints:
-            task.export(stepped.state)
+class _OneProcess:
+    """A one-process TrainingTask as the skeleton drives it: its optimizers take each step's learning
+    rate, and its checkpoints hold the task's whole model, every optimizer and the generators."""
 
+    chief = True
 
-def _save(task: TrainingTask, run: RunDir, config: Any, state: TrainState, clock: Clock, *, keep: int) -> Path:
-    rng_tensors, rng_meta = capture_rng()
-    checkpoint = Checkpoint(
-        state=state, model=dict(task.model.state_dict()), optimizer=optimizer_state(task.optimizers), rng=rng_tensors,
-        meta={"run_id": run.run_id, **task.checkpoint_meta(state), "rng": rng_meta, "elapsed_s": clock.elapsed(), "config": config.to_dict()},
-    )
-    return save_checkpoint(run.checkpoints, checkpoint, keep=keep)
+    def __init__(self, task: TrainingTask, *, run: RunDir, config: Any) -> None:
+        self.task, self.run, self.config = task, run, config
+        self.plot_last, self.export_with_checkpoints = task.plot_last, task.export_with_checkpoints
 
+    def step(self, state: TrainState, lr: float, clock: Clock) -> Stepped:
+        for optimizer in self.task.optimizers.values():
+            optimizer.set_lr(lr)
+        return self.task.step(state, lr, clock)
 
-def _restore(task: TrainingTask, run: RunDir, log: CsvLog, clock: Clock) -> TrainState:
-    """Load the run's latest checkpoint into the task's model, optimizers and generators."""
-    folder = run.resume_from
-    assert folder is not None
-    checkpoint = load_checkpoint(folder)
-    try:
-        task.model.load_state_dict(checkpoint.model, strict=True)
-    except RuntimeError as err:
-        raise CheckpointError(f"{folder} does not fit {task.label} ({str(err).splitlines()[0]})") from None
-    load_optimizer_state(task.optimizers, checkpoint.optimizer, label=task.label)
-    task.restore(checkpoint)
-    restore_rng(checkpoint.rng, checkpoint.meta["rng"])
-    clock.before = float(checkpoint.meta.get("elapsed_s", 0.0))
-    log.truncate_after(checkpoint.state.step)
-    return checkpoint.state
+    def stop_agreed(self, requested: bool) -> bool:
+        return requested
+
+    def save(self, state: TrainState, clock: Clock) -> Path:
+        task = self.task
+        rng_tensors, rng_meta = capture_rng()
+        checkpoint = Checkpoint(
+            state=state, model=dict(task.model.state_dict()), optimizer=optimizer_state(task.optimizers), rng=rng_tensors,
+            meta={"run_id": self.run.run_id, **task.checkpoint_meta(state), "rng": rng_meta, "elapsed_s": clock.elapsed(),
+                  "config": self.config.to_dict()},
+        )
+        return save_checkpoint(self.run.checkpoints, checkpoint, keep=self.config.checkpoint.keep)
+
+    def restore(self, folder: Path, clock: Clock) -> TrainState:
+        task, checkpoint = self.task, load_checkpoint(folder)
+        try:
+            task.model.load_state_dict(checkpoint.model, strict=True)
+        except RuntimeError as err:
+            raise CheckpointError(f"{folder} does not fit {task.label} ({str(err).splitlines()[0]})") from None
+        load_optimizer_state(task.optimizers, checkpoint.optimizer, label=task.label)
+        task.restore(checkpoint)
+        restore_rng(checkpoint.rng, checkpoint.meta["rng"])
+        clock.before = float(checkpoint.meta.get("elapsed_s", 0.0))
+        return checkpoint.state
+
+    def export(self, state: TrainState, checkpoint: Path | None) -> Path:
+        return self.task.export(state)

@@ -27,18 +27,18 @@ from vclone.models.vocoder.losses import discriminator_loss
 from vclone.models.vocoder.pipeline import SegmentBatch, VocoderObjective, segment_batch
 from vclone.models.vocoder.store import check_mel_convention, load_vocoder, save_vocoder
 from vclone.models.vocoder.universal import UNIVERSAL, load_universal
-from vclone.train.checkpoint import Checkpoint, TrainState, checkpoint_name, save_checkpoint
+from vclone.train.checkpoint import Checkpoint, TrainState, checkpoint_name
 from vclone.train.logs import StepReport
 from vclone.train.optimizer import NamedAdamW, build_optimizer
 from vclone.train.precision import resolve_precision
-from vclone.train.rng import capture_rng, seed_everything
+from vclone.train.rng import seed_everything
 from vclone.train.run_dir import RunDir, open_run
 from vclone.train.trainer import Clock, Stepped, run_task, training_mode
 from vclone.train.vocoder_config import VocoderTrainConfig
 from vclone.train.vocoder_data import SegmentSource, plan_segments, teacher_forced_mels
 from vclone.train.vocoder_plots import plot_mel_pair
 
-__all__ = ["VocoderGAN", "VocoderTrainResult", "train_vocoder", "initial_generator", "Teacher", "segment_training_batch", "save_vocoder_run", "plot_step", "ProgressFn", "PhaseFn"]
+__all__ = ["VocoderGAN", "VocoderTrainResult", "train_vocoder", "initial_generator", "Teacher", "segment_training_batch", "export_vocoder_run", "plot_step", "ProgressFn", "PhaseFn"]
 
 ProgressFn = Callable[[StepReport], None]
 PhaseFn = Callable[[str, int], Callable[[], None]]
@@ -214,21 +214,6 @@ def plot_step(run: RunDir, audio: AudioConfig, fake: torch.Tensor, real_mel: tor
         generated = MelSpectrogram(audio)(fake.float().cpu())
     plot_mel_pair(run.plots / f"{checkpoint_name(report.step)}.png", real=real_mel.cpu(), generated=generated,
                   title=f"step {report.step}: {report.ids[0]} (mel L1 {report.losses['mel']:.3f})")
-
-
-def save_vocoder_run(run: RunDir, config: VocoderTrainConfig, *, model: dict[str, torch.Tensor], optimizer: dict[str, torch.Tensor],
-                     state: TrainState, elapsed: float, audio: AudioConfig) -> Path:
-    """A checkpoint of the whole GAN (`generator.*` and `discriminators.*` weights and optimizer
-    state, whoever trained it: one process or a pipeline), then RUN/vocoder (the folded generator)
-    from the same weights."""
-    rng_tensors, rng_meta = capture_rng()
-    checkpoint = Checkpoint(
-        state=state, model=model, optimizer=optimizer, rng=rng_tensors,
-        meta={"run_id": run.run_id, "task": config.task, "rng": rng_meta, "elapsed_s": elapsed, "config": config.to_dict()},
-    )
-    path = save_checkpoint(run.checkpoints, checkpoint, keep=config.checkpoint.keep)
-    export_vocoder_run(run, config, model=model, state=state, audio=audio)
-    return path
 
 
 def export_vocoder_run(run: RunDir, config: VocoderTrainConfig, *, model: dict[str, torch.Tensor], state: TrainState, audio: AudioConfig) -> Path:
