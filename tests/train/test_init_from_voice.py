@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from vclone.audio import AudioConfig
 from vclone.cli.app import app
 from vclone.data.dataset import TrainingData
-from vclone.data.manifest import CorpusVocab
+from vclone.models.vocab import CorpusVocab
 from vclone.models import shipped
 from vclone.models.acoustic.config import preset
 from vclone.models.voice import load_voice

@@ -20,11 +20,12 @@ import torch
 
 from vclone.atomic import write_json_atomic
 from vclone.data.dataset import TrainingData
-from vclone.data.manifest import CorpusVocab, merge_vocabs
+from vclone.data.manifest import merge_vocabs
 from vclone.errors import ConfigError
 from vclone.models.acoustic.config import AcousticConfig, ModelDims, preset
 from vclone.models.acoustic.model import build_acoustic_model
 from vclone.models.shipped import is_voice_name, resolve_voice
+from vclone.models.vocab import CorpusVocab
 from vclone.models.voice import SpeakerSpace, VoiceError, load_voice, read_voice_config, speaker_encoder_spec
 from vclone.train.config import ModelChoice
 

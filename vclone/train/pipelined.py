@@ -9,6 +9,7 @@ Rank 0 logs, shows progress and publishes checkpoints; the voice is exported fro
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,9 @@ from vclone.train.precision import Precision, resolve_precision
 from vclone.train.rng import seed_everything
 from vclone.train.run_dir import RunDir, open_run, stored_run
 from vclone.train.speaker_vectors import attach_judge, condition_on_vectors, ensure_speaker_vectors, load_speaker_vectors
-from vclone.train.trainer import Clock, Stepped, drive, training_mode
+from vclone.train.trainer import Clock, Outcome, Stepped, drive, training_mode
 
-__all__ = ["check_layout", "train_pipeline", "pipeline_worker", "plan_and_record", "rank_progress", "TIMELINE_NAME", "PARTITION_NAME"]
+__all__ = ["check_layout", "train_pipeline", "pipeline_worker", "plan_and_record", "drive_rank", "rank_progress", "TIMELINE_NAME", "PARTITION_NAME"]
 
 TIMELINE_NAME = "timeline.json"
 """RUN/logs/timeline.json: forward/backward events of recent steps (partition-inspect reads it)."""
@@ -169,21 +170,29 @@ class _AcousticRank:
 def pipeline_worker(config_dict: dict[str, Any], show_progress: bool) -> TrainResult | None:
     """One rank of a pipeline run (module-level, so the launcher can start it by name)."""
     config = TrainConfig.from_dict(config_dict)
+    driven = drive_rank(lambda ctx: _AcousticRank(config, ctx), config, show_progress=show_progress)
+    if driven is None:
+        return None
+    rank, outcome = driven
+    assert outcome.checkpoint is not None and outcome.artifact is not None
+    return TrainResult(run_dir=rank.run.root, run_id=rank.run.run_id, step=outcome.state.step, epoch=outcome.state.epoch,
+                       last_report=outcome.last_report, checkpoint=outcome.checkpoint, voice=outcome.artifact,
+                       interrupted=outcome.interrupted, seconds=outcome.seconds)
+
+
+def drive_rank(make_rank: Callable[[ParallelContext], Any], config: Any, *, show_progress: bool) -> tuple[Any, Outcome] | None:
+    """Join the run's process group, set up this process's rank (`make_rank`) and drive it through
+    the training loop; (the rank, its outcome) on rank 0, None on the others."""
     ctx = init_context(config.pipeline, device=config.precision.device)
     clock = Clock()
     try:
         with training_mode(config.deterministic):
-            rank = _AcousticRank(config, ctx)
+            rank = make_rank(ctx)
             with rank_progress(show_progress and rank.chief) as bar:
                 outcome = drive(rank, config=config, run=rank.run, clock=clock, progress=bar)
-        if not rank.chief:
-            return None
-        assert outcome.checkpoint is not None and outcome.artifact is not None
-        return TrainResult(run_dir=rank.run.root, run_id=rank.run.run_id, step=outcome.state.step, epoch=outcome.state.epoch,
-                           last_report=outcome.last_report, checkpoint=outcome.checkpoint, voice=outcome.artifact,
-                           interrupted=outcome.interrupted, seconds=outcome.seconds)
     finally:
         close_context()
+    return (rank, outcome) if rank.chief else None
 
 
 def rank_progress(enabled: bool):

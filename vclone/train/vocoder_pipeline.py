@@ -33,7 +33,7 @@ from vclone.models.vocoder.losses import discriminator_loss
 from vclone.models.vocoder.pipeline import SegmentBatch, VocoderObjective, VocoderPipelineModel, VocoderRecord, vocoder_losses
 from vclone.parallel.collective import agree, any_rank
 from vclone.parallel.config import PipelineConfig
-from vclone.parallel.context import ParallelContext, close_context, init_context
+from vclone.parallel.context import ParallelContext
 from vclone.parallel.launch import run_on_ranks
 from vclone.parallel.microbatch import plan_micro_batches
 from vclone.parallel.partition import Partition, check_block_layout
@@ -43,10 +43,10 @@ from vclone.train.checkpoint import CheckpointError, TrainState, load_checkpoint
 from vclone.train.logs import StepReport
 from vclone.train.optimizer import NamedAdamW, build_optimizer
 from vclone.train.pipeline_shards import restore_generators, save_sharded
-from vclone.train.pipelined import plan_and_record, rank_progress
+from vclone.train.pipelined import drive_rank, plan_and_record
 from vclone.train.rng import seed_everything
 from vclone.train.run_dir import RunDir, open_run
-from vclone.train.trainer import Clock, Stepped, drive, training_mode
+from vclone.train.trainer import Clock, Stepped
 from vclone.train.vocoder_config import VocoderTrainConfig
 from vclone.train.vocoder_data import SegmentSource, teacher_forced_mels
 from vclone.train.vocoder_loop import Teacher, VocoderTrainResult, export_vocoder_run, initial_generator, plot_step, segment_training_batch
@@ -231,18 +231,10 @@ class _VocoderRank:
 def vocoder_pipeline_worker(config_dict: dict[str, Any], show_progress: bool) -> VocoderTrainResult | None:
     """One rank of a pipelined vocoder run (module-level, so the launcher can start it by name)."""
     config = VocoderTrainConfig.from_dict(config_dict)
-    ctx = init_context(config.pipeline, device=config.precision.device)
-    clock = Clock()
-    try:
-        with training_mode(config.deterministic):
-            rank = _VocoderRank(config, ctx)
-            with rank_progress(show_progress and rank.chief) as bar:
-                outcome = drive(rank, config=config, run=rank.run, clock=clock, progress=bar)
-        if not rank.chief:
-            return None
-        assert outcome.checkpoint is not None and outcome.artifact is not None
-        return VocoderTrainResult(run_dir=rank.run.root, run_id=rank.run.run_id, step=outcome.state.step, last_report=outcome.last_report,
-                                  checkpoint=outcome.checkpoint, vocoder=outcome.artifact, interrupted=outcome.interrupted,
-                                  seconds=outcome.seconds)
-    finally:
-        close_context()
+    driven = drive_rank(lambda ctx: _VocoderRank(config, ctx), config, show_progress=show_progress)
+    if driven is None:
+        return None
+    rank, outcome = driven
+    assert outcome.checkpoint is not None and outcome.artifact is not None
+    return VocoderTrainResult(run_dir=rank.run.root, run_id=rank.run.run_id, step=outcome.state.step, last_report=outcome.last_report,
+                              checkpoint=outcome.checkpoint, vocoder=outcome.artifact, interrupted=outcome.interrupted, seconds=outcome.seconds)
