@@ -12,6 +12,7 @@ import torch
 import torchaudio.functional as AF
 
 from vclone.errors import AudioError, ConfigError
+from vclone.wavfile import LEVEL_HOP_S, check_rate, level_frames, one_line, read_mono, speech_bounds
 
 __all__ = [
     "load_audio",
@@ -28,21 +29,6 @@ __all__ = [
 _MAX_PEAK = 0.99
 # Below this RMS a clip carries no signal worth scaling (about -160 dBFS, well under 16-bit dither).
 _SILENT_RMS = 1e-8
-# Trimming analyses energy in short frames; 25 ms / 10 ms resolve a syllable onset without noise.
-_TRIM_FRAME_S = 0.025
-LEVEL_HOP_S = 0.010
-"""Hop of the frame levels (frame_dbfs) that trimming and speech measurement use."""
-
-
-def _one_line(err: BaseException) -> str:
-    """libsndfile messages sometimes span lines; the CLI promises one line per error."""
-    return " ".join(str(err).split()) or type(err).__name__
-
-
-def _check_rate(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"{name} must be a positive integer number of Hz, got {value!r}; use e.g. 22050")
-
 
 def _check_wave(wav: torch.Tensor, what: str) -> None:
     if wav.dim() != 1:
@@ -59,21 +45,9 @@ def load_audio(path: str | os.PathLike[str], *, sample_rate: int) -> torch.Tenso
     Channels are averaged. The result lies in [-1, 1]: floating-point files that exceed full scale
     (and resampling overshoot) are scaled down as a whole rather than clipped. Returns shape (T,).
     """
-    _check_rate("sample_rate", sample_rate)
-    path = Path(path)
-    if not path.is_file():
-        reason = "it is a directory" if path.is_dir() else "no such file"
-        raise AudioError(f"cannot read audio {path}: {reason}; check the path")
-    try:
-        data, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.SoundFileError, RuntimeError, OSError, ValueError, TypeError) as err:
-        raise AudioError(f"cannot read audio {path}: {_one_line(err)}; convert it to WAV or FLAC") from err
-    if data.shape[0] == 0:
-        raise AudioError(f"cannot use audio {path}: it has 0 samples; remove it from the corpus")
-    if not np.isfinite(data).all():
-        raise AudioError(f"cannot use audio {path}: it contains NaN or infinite samples; re-export it")
-    wav = torch.from_numpy(data.mean(axis=1, dtype=np.float32))
-    wav = resample(wav, int(file_rate), sample_rate)
+    check_rate("sample_rate", sample_rate)
+    data, file_rate = read_mono(Path(path))
+    wav = resample(torch.from_numpy(data), file_rate, sample_rate)
     peak = float(wav.abs().max())
     if peak > 1.0:
         wav = wav / peak
@@ -82,8 +56,8 @@ def load_audio(path: str | os.PathLike[str], *, sample_rate: int) -> torch.Tenso
 
 def resample(wav: torch.Tensor, orig_sr: int, new_sr: int) -> torch.Tensor:
     """Band-limited (windowed sinc) resampling along the last axis; returns `wav` itself if rates match."""
-    _check_rate("orig_sr", orig_sr)
-    _check_rate("new_sr", new_sr)
+    check_rate("orig_sr", orig_sr)
+    check_rate("new_sr", new_sr)
     if orig_sr == new_sr:
         return wav
     return AF.resample(wav, orig_sr, new_sr)
@@ -92,8 +66,7 @@ def resample(wav: torch.Tensor, orig_sr: int, new_sr: int) -> torch.Tensor:
 def frame_dbfs(wav: torch.Tensor, *, sample_rate: int) -> torch.Tensor:
     """RMS level in dB re full scale of 25 ms frames every LEVEL_HOP_S (10 ms) of a mono (T,) waveform;
     frame i starts at sample i * hop."""
-    frame = max(1, round(_TRIM_FRAME_S * sample_rate))
-    hop = max(1, round(LEVEL_HOP_S * sample_rate))
+    frame, hop = level_frames(sample_rate)
     padded = torch.nn.functional.pad(wav, (0, max(0, frame - wav.numel())))
     rms = padded.unfold(0, frame, hop).pow(2).mean(dim=1).sqrt()
     return 20.0 * torch.log10(rms.clamp_min(1e-10))
@@ -106,7 +79,7 @@ def trim_silence(wav: torch.Tensor, *, sample_rate: int, top_db: float, margin_s
     `margin_s` seconds of audio are kept on each side of the first and last non-silent frame so
     that soft onsets and decays survive.
     """
-    _check_rate("sample_rate", sample_rate)
+    check_rate("sample_rate", sample_rate)
     _check_wave(wav, "trim_silence")
     if top_db <= 0:
         raise ConfigError(f"trim top_db must be > 0 dB, got {top_db}; the default is 40")
@@ -114,13 +87,8 @@ def trim_silence(wav: torch.Tensor, *, sample_rate: int, top_db: float, margin_s
         raise ConfigError(f"trim margin_s must be >= 0 seconds, got {margin_s}; use e.g. 0.05")
     if float(wav.abs().max()) == 0.0:
         raise AudioError("trim_silence: the clip is all zeros, nothing would remain; check the source audio")
-    frame = max(1, round(_TRIM_FRAME_S * sample_rate))
-    hop = max(1, round(LEVEL_HOP_S * sample_rate))
-    level = frame_dbfs(wav, sample_rate=sample_rate)
-    loud = torch.nonzero(level > level.max() - top_db).flatten()
-    margin = round(margin_s * sample_rate)
-    start = max(0, int(loud[0]) * hop - margin)
-    end = min(wav.numel(), int(loud[-1]) * hop + frame + margin)
+    level = frame_dbfs(wav, sample_rate=sample_rate).numpy()
+    start, end = speech_bounds(level, num_samples=wav.numel(), sample_rate=sample_rate, top_db=top_db, margin_s=margin_s)
     return wav[start:end]
 
 
@@ -151,7 +119,7 @@ def save_wav(path: str | os.PathLike[str], wav: torch.Tensor, *, sample_rate: in
     The file appears atomically: it is written to a temporary file in the same directory and then
     renamed over `path`, so readers never see a partial file and a failure leaves nothing behind.
     """
-    _check_rate("sample_rate", sample_rate)
+    check_rate("sample_rate", sample_rate)
     wav = wav.detach().to("cpu", torch.float32)
     _check_wave(wav, "save_wav")
     path = Path(path)
@@ -167,7 +135,7 @@ def save_wav(path: str | os.PathLike[str], wav: torch.Tensor, *, sample_rate: in
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except (sf.SoundFileError, RuntimeError, OSError) as err:
-        raise AudioError(f"cannot write {path}: {_one_line(err)}; check the path and free disk space") from err
+        raise AudioError(f"cannot write {path}: {one_line(err)}; check the path and free disk space") from err
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -182,7 +150,7 @@ def audio_duration(path: str | os.PathLike[str]) -> float:
     try:
         info = sf.info(str(path))
     except (sf.SoundFileError, RuntimeError, OSError, ValueError, TypeError) as err:
-        raise AudioError(f"cannot read audio {path}: {_one_line(err)}; convert it to WAV or FLAC") from err
+        raise AudioError(f"cannot read audio {path}: {one_line(err)}; convert it to WAV or FLAC") from err
     if info.samplerate <= 0:
         raise AudioError(f"cannot read audio {path}: header gives sample rate {info.samplerate}; re-export it")
     return info.frames / info.samplerate
