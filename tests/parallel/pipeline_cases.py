@@ -43,16 +43,20 @@ class Case:
     batches: tuple = (((5, 17), (7, 23), (4, 12), (6, 20), (3, 9)), ((8, 30), (6, 21), (7, 26)))
     grad_clip: float = 1000.0
     dropout: float = 0.0
+    flow: bool = False
+    """With the flow-matching decoder head (item-seeded draws, as deterministic runs use)."""
 
     def pipeline(self) -> PipelineConfig:
         return PipelineConfig(num_stages=self.num_stages, num_micro_batches=self.num_micro_batches, num_replicas=self.num_replicas,
                               remat=self.remat, schedule=self.schedule, timeout_s=60)
 
 
-def build_model(dropout: float = 0.0) -> AcousticModel:
+def build_model(dropout: float = 0.0, *, flow: bool = False) -> AcousticModel:
     torch.manual_seed(0)
+    flow_settings = {"flow_decoder": True, "flow_dim": 16, "flow_layers": 2, "flow_random_draws": False} if flow else {}
     config = preset("tiny", d_model=32, num_heads=2, ffn_dim=64, aligner_dim=16, duration_predictor_dim=32,
-                    speaker_embedding_dim=8, language_embedding_dim=4, num_encoder_layers=2, num_decoder_layers=2, dropout=dropout)
+                    speaker_embedding_dim=8, language_embedding_dim=4, num_encoder_layers=2, num_decoder_layers=2, dropout=dropout,
+                    **flow_settings)
     return build_acoustic_model(config, DIMS)
 
 
@@ -83,7 +87,7 @@ def run_case_worker(cases: list[dict], out_dir: str) -> None:
         case = Case(**raw)
         ctx = init_context(case.pipeline(), device="cpu")
         torch.manual_seed(1234)  # the dropout stream; the same on every rank of a case
-        module = stage_module(build_model(case.dropout), ctx.stage, case.num_stages)
+        module = stage_module(build_model(case.dropout, flow=case.flow), ctx.stage, case.num_stages)
         runner = stage_runner(module, ctx, case.pipeline(), optimizer=build_optimizer(module, OPTIMIZER), precision=CPU)
         losses = []
         for step, lengths in enumerate(case.batches):
@@ -100,7 +104,7 @@ def run_case_worker(cases: list[dict], out_dir: str) -> None:
 def reference(case: Case, *, batches=None) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], list[dict[str, float]]]:
     """One process, whole mini-batches: parameters after the steps, last gradients, losses."""
     torch.manual_seed(1234)
-    model = build_model(case.dropout)
+    model = build_model(case.dropout, flow=case.flow)
     optimizer = build_optimizer(model, OPTIMIZER)
     scaler = CPU.grad_scaler()
     losses = []

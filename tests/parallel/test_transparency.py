@@ -69,6 +69,13 @@ def test_four_stages_and_a_two_by_two_grid(tmp_path: Path) -> None:
                     assert torch.equal(value, other[name]), name
 
 
+def test_the_flow_decoder_head_trains_like_one_process(tmp_path: Path) -> None:
+    """Its noise and times are drawn per item, so micro-batches and stages draw what one process draws."""
+    cases = [Case(num_stages=2, num_micro_batches=m, remat=r, schedule=s, flow=True)
+             for s, r, m in (("gpipe", "always", 3), ("1f1b", "except_last", 8), ("gpipe", "never", 1))]
+    _run(cases, 2, tmp_path)
+
+
 def test_dropout_masks_match_between_forward_and_recomputation(tmp_path: Path) -> None:
     """With dropout on, re-materializing must redraw the very masks of the first pass, so every
     remat mode gives the same gradients."""

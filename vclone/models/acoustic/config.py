@@ -84,6 +84,24 @@ class AcousticConfig:
     presets: in bench/prosody_ablation.py (tiny, 1500 steps) it bought nothing (MCD 6.87 vs 6.85 dB)."""
     postnet_dim: int = 256
     """Channels of the postnet's inner convolutions."""
+    flow_decoder: bool = False
+    """A conditional flow-matching `flow` block after `mel_head` (and the postnet): synthesis samples
+    the mel around the regression mel through an ODE instead of taking the regression mel, which is
+    smeared towards the mean. False in the presets and in voices trained before it existed."""
+    flow_dim: int = 96
+    """Channels of the flow's vector-field estimator."""
+    flow_layers: int = 4
+    """Residual convolution layers of that estimator."""
+    flow_steps: int = 10
+    """Euler steps of the ODE at synthesis (one estimator call each)."""
+    flow_temperature: float = 0.667
+    """Scale of the noise the ODE starts from at synthesis (1: the prior it was trained from)."""
+    flow_loss_weight: float = 1.0
+    """Weight of the flow-matching loss."""
+    flow_random_draws: bool = True
+    """Training only: each item's time and noise are seeded with a number drawn from torch's RNG
+    (False: from the item's id and its mini-batch's totals alone, as deterministic runs should, so
+    a pipelined run draws what one process draws)."""
     adversary_weight: float = 0.02
     """Weight of the domain-adversarial speaker classifier loss on phone encodings."""
     adversary_grad_clip: float = 0.5
@@ -110,7 +128,7 @@ class AcousticConfig:
     """Weight of the loss pulling the soft alignment towards the hard one."""
 
     def __post_init__(self) -> None:
-        positive = ["d_model", "num_heads", "ffn_dim", "ffn_kernel", "speaker_embedding_dim", "language_embedding_dim", "aligner_dim", "duration_predictor_dim", "variance_predictor_dim", "postnet_dim"]
+        positive = ["d_model", "num_heads", "ffn_dim", "ffn_kernel", "speaker_embedding_dim", "language_embedding_dim", "aligner_dim", "duration_predictor_dim", "variance_predictor_dim", "postnet_dim", "flow_dim", "flow_layers", "flow_steps"]
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -136,6 +154,8 @@ class AcousticConfig:
             raise ConfigError(f"pitch_embedding must be conv or bucket, got {self.pitch_embedding!r}")
         if self.postnet_layers < 0 or self.postnet_layers == 1:
             raise ConfigError(f"postnet_layers must be 0 (none) or at least 2, got {self.postnet_layers}")
+        if self.flow_temperature < 0:
+            raise ConfigError(f"flow_temperature must be >= 0, got {self.flow_temperature}")
         if not 0.0 <= self.condition_language_dropout <= 1.0:
             raise ConfigError(f"condition_language_dropout must be in [0, 1], got {self.condition_language_dropout}")
 

@@ -2,9 +2,9 @@
 
 Block order (each one a possible pipeline cut point):
     embed, aligner, encoder.0 .. encoder.{L-1}, speaker_adversary, condition, duration[, variance],
-    decoder.0 .. decoder.{L-1}, mel_head[, postnet][, speaker_consistency]
-(variance with config.pitch_energy, postnet with config.postnet_layers, speaker_consistency only when
-the config weights that loss). The aligner reads only the batch (phone ids and target mel); the adversary reads the encoder's
+    decoder.0 .. decoder.{L-1}, mel_head[, postnet][, flow][, speaker_consistency]
+(variance with config.pitch_energy, postnet with config.postnet_layers, flow with config.flow_decoder,
+speaker_consistency only when the config weights that loss). The aligner reads only the batch (phone ids and target mel); the adversary reads the encoder's
 output before `condition` adds speaker and language.
 """
 
@@ -23,6 +23,7 @@ from vclone.models.acoustic.config import AcousticConfig, ModelDims
 from vclone.models.acoustic.consistency import SpeakerConsistencyBlock
 from vclone.models.acoustic.duration import DurationBlock
 from vclone.models.acoustic.embedding import EmbedBlock
+from vclone.models.acoustic.flow import FlowBlock
 from vclone.models.acoustic.head import MelHeadBlock
 from vclone.models.acoustic.postnet import PostnetBlock
 from vclone.models.acoustic.stacks import DecoderBlock, EncoderBlock
@@ -43,6 +44,7 @@ def acoustic_block_names(config: AcousticConfig) -> list[str]:
         + [f"decoder.{i}" for i in range(config.num_decoder_layers)]
         + ["mel_head"]
         + (["postnet"] if config.postnet_layers else [])
+        + (["flow"] if config.flow_decoder else [])
         + (["speaker_consistency"] if config.speaker_consistency_weight > 0 else [])
     )
 
@@ -65,6 +67,8 @@ def acoustic_blocks(config: AcousticConfig, dims: ModelDims) -> list[tuple[str, 
     blocks.append(("mel_head", MelHeadBlock(config=config, dims=dims)))
     if config.postnet_layers:
         blocks.append(("postnet", PostnetBlock(config=config, dims=dims)))
+    if config.flow_decoder:
+        blocks.append(("flow", FlowBlock(config=config, dims=dims)))
     if config.speaker_consistency_weight > 0:
         blocks.append(("speaker_consistency", SpeakerConsistencyBlock(config=config)))
     return blocks
@@ -103,10 +107,13 @@ class AcousticModel(nn.Module):
             soft = log_soft.exp() * batch.mel_mask()[..., None]
         return AcousticRecord(attn_soft=soft, attn_hard=hard, durations=hard.sum(dim=1).long())
 
-    def infer(self, batch: Batch) -> AcousticRecord:
+    def infer(self, batch: Batch, *, seed: int | None = None, flow_steps: int | None = None) -> AcousticRecord:
         """Synthesis: record with mel_pred (B, T, M), frame_lengths (B,) and durations (B, N).
 
-        Runs in eval mode under torch.inference_mode; the module's previous mode is restored after.
+        A model with a `flow` block samples its mel from noise drawn from a generator seeded with
+        `seed` (None: flow.DEFAULT_FLOW_SEED; torch's global RNG is never touched) in `flow_steps` ODE
+        steps (None: the config's); other models ignore both. Runs in eval mode under
+        torch.inference_mode; the module's previous mode is restored after.
         """
         if batch.has_targets:  # synthesis never looks at targets, even when a batch carries them
             batch = replace(batch, mel=None, mel_lengths=None)
@@ -114,7 +121,10 @@ class AcousticModel(nn.Module):
         self.eval()
         try:
             with torch.inference_mode():
-                return self.blocks(batch)
+                x = AcousticRecord()
+                for _, block in self.blocks:
+                    x = block.sample(x, seed=seed, num_steps=flow_steps) if isinstance(block, FlowBlock) else block(x, batch)
+                return x
         finally:
             self.train(was_training)
 
