@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from vclone.cli.app import app
 from vclone.export.manifest import MANIFEST_NAME
 from vclone.export.runtime import OnnxSynthesizer
+from vclone.synth.untrained import save_untrained_voice
 
 runner = CliRunner()
 
@@ -99,3 +100,15 @@ def test_onnx_runtime_never_imports_torch(exports, base_export: Path, tmp_path: 
     assert sf.info(out).frames > 0
     warned = [line for line in proc.stderr.splitlines() if line.strip()]
     assert warned == ([] if speaker == "alice" else ["warning: only 2.0 s of speech in the reference; embeddings from under 3 s are unreliable"]), proc.stderr
+
+
+def test_a_flow_matching_voice_is_refused_in_one_line(tmp_path: Path) -> None:
+    voice = tmp_path / "flow-voice"
+    save_untrained_voice(voice, texts={"en-us": ["The quick brown fox."]}, speakers=["alice"], run_id="flow",
+                         overrides={"d_model": 32, "num_encoder_layers": 1, "num_decoder_layers": 1, "flow_decoder": True, "flow_dim": 16})
+    out = tmp_path / "export"
+    result = runner.invoke(app, ["export", "onnx", str(voice), "--out", str(out)])
+    assert result.exit_code == 2
+    line = error_line(result.stderr)
+    assert "uses a flow-matching decoder" in line and "does not support yet" in line and "vclone synthesize" in line
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["flow-voice"]

@@ -69,6 +69,12 @@ def export_onnx(voice: str | Path, out: Path | str, *, vocoder: str | Path | Non
         raise ExportError("exporting needs the onnx package: pip install -e '.[export]'")
     _check_target(out, overwrite=overwrite)
     loaded = load_voice(voice)
+    if loaded.config.flow_decoder:
+        # The ODE's loop and its seeded noise would have to move into the numpy runtime; not done yet.
+        raise ExportError(
+            f"the voice {loaded.path} uses a flow-matching decoder (flow_decoder), which the ONNX export does not support yet; "
+            "synthesize it with the torch runtime (vclone synthesize --voice VOICE)"
+        )
     chosen = vocoder if vocoder is not None else voice_vocoder(loaded.meta, loaded.path) or DEFAULT_VOCODER
     generator, info = _vocoder(chosen, loaded)
     model = loaded.model.eval()

@@ -142,7 +142,8 @@ class Synthesizer:
         voice's own speaker encoder; `accent` is the language id the
         model gets instead of `language` (accented speech); `pace` above 1 speaks slower;
         `pitch_shift` raises the voice by that many semitones and `energy` scales its loudness (voices
-        with a pitch model); `seed` makes Griffin-Lim's random phases repeatable without touching
+        with a pitch model); `seed` makes Griffin-Lim's random phases repeatable and picks the noise a
+        flow-matching voice samples its mel from (None: that voice's default seed), without touching
         torch's global RNG."""
         text_language, model_language, who = self.check(
             language=language, speaker=speaker, accent=accent, pace=pace, pitch_shift=pitch_shift, energy=energy
@@ -151,7 +152,7 @@ class Synthesizer:
         token_ids, unknown = self.tokenize(phonemized.phones)
         start = time.perf_counter()
         mel, durations, f0 = self.predict_mel(
-            token_ids, language=model_language, speaker=who, pace=pace, pitch_shift=pitch_shift, energy=energy
+            token_ids, language=model_language, speaker=who, pace=pace, pitch_shift=pitch_shift, energy=energy, seed=seed
         )
         middle = time.perf_counter()
         wav = self.vocode(mel, seed=seed)
@@ -219,7 +220,7 @@ class Synthesizer:
         def mel_of(sentence: str) -> torch.Tensor:
             token_ids, _ = self.tokenize(self.phonemize(sentence, text_language).phones)
             mel, _, _ = self.predict_mel(
-                token_ids, language=model_language, speaker=who, pace=pace, pitch_shift=pitch_shift, energy=energy
+                token_ids, language=model_language, speaker=who, pace=pace, pitch_shift=pitch_shift, energy=energy, seed=seed
             )
             return mel
 
@@ -332,9 +333,11 @@ class Synthesizer:
         pace: float,
         pitch_shift: float = 0.0,
         energy: float = 1.0,
+        seed: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(N,) token ids -> ((T, M) log-mel, (N,) int64 frames per token, (T,) F0 in Hz with 0 on
-        unvoiced frames, or None without a pitch model) for one utterance."""
+        unvoiced frames, or None without a pitch model) for one utterance. A flow-matching voice
+        samples the mel from noise seeded with `seed` (None: its default seed)."""
         n = token_ids.numel()
         embeddings = None if speaker.embedding is None else speaker.embedding[None, :].to(self.device, torch.float32)
         batch = Batch(
@@ -351,7 +354,7 @@ class Synthesizer:
             pitch_shift=pitch_shift,
             energy_scale=energy,
         )
-        record = self.model.infer(batch)
+        record = self.model.infer(batch, seed=seed)
         frames = int(record.frame_lengths[0])
         if frames < 1:
             raise SynthesisError("the acoustic model predicted no frames for this text; try a longer text or a larger --pace")
