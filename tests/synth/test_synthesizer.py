@@ -39,7 +39,7 @@ def test_shapes_follow_the_audio_convention(synth: Synthesizer) -> None:
 def test_text_reaches_the_model_as_the_voices_token_ids(synth: Synthesizer, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = []
     real_infer = synth.model.infer
-    monkeypatch.setattr(synth.model, "infer", lambda batch: seen.append(batch) or real_infer(batch))
+    monkeypatch.setattr(synth.model, "infer", lambda batch, **kw: seen.append(batch) or real_infer(batch, **kw))
     result = synth("Sea shells.", language="en", speaker="bruno", pace=1.5)
     (batch,) = seen
     vocab = synth.voice.vocab
@@ -52,7 +52,7 @@ def test_text_reaches_the_model_as_the_voices_token_ids(synth: Synthesizer, monk
 def test_accent_changes_the_language_id_only(synth: Synthesizer, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = []
     real_infer = synth.model.infer
-    monkeypatch.setattr(synth.model, "infer", lambda batch: seen.append(batch) or real_infer(batch))
+    monkeypatch.setattr(synth.model, "infer", lambda batch, **kw: seen.append(batch) or real_infer(batch, **kw))
     native = synth("The lazy dog.", language="en-us", speaker="alice", seed=1)
     accented = synth("The lazy dog.", language="en-us", speaker="alice", accent="es", seed=1)
     assert accented.phones == native.phones
