@@ -13,8 +13,9 @@ the voice's own encoder and by `--judge` (an encoder the voice was not condition
     to its reference (the ceiling);
   - top-1 identification of each clip among every voice of the corpus: the training speakers
     (centroids of their metadata.csv clips) and the held-out voices (centroids of their references);
-  - MCD (DTW-aligned) against the ground-truth clip, and for English clips pocketsphinx's WER of
-    clip and ground truth (with the eval extra).
+  - MCD and the F0 contour (DTW-aligned: RMSE in Hz and correlation on frames voiced in both)
+    against the ground-truth clip, and for English clips pocketsphinx's WER of clip and ground truth
+    (with the eval extra).
 Prints one row per condition (clips, speakers, cosine, top-1, MCD, WER vs ground-truth WER) per encoder.
 """
 
@@ -136,8 +137,12 @@ def main() -> None:
         if not chosen:
             continue
         edits = [(m.synth_wer_edits, m.synth_wer_words, m.ref_wer_edits, m.ref_wer_words) for m in chosen if getattr(m, "synth_wer_words", None)]
+        f0 = [m for m in chosen if m.f0_corr is not None and m.f0_rmse_hz is not None]
         report[condition] = {
             "mcd_db_median": statistics.median(m.mcd_db for m in chosen),
+            "f0_rmse_hz_median": statistics.median(m.f0_rmse_hz for m in f0) if f0 else None,
+            "f0_corr_median": statistics.median(m.f0_corr for m in f0) if f0 else None,
+            "f0_clips": len(f0),
             "wer": sum(e[0] for e in edits) / max(1, sum(e[1] for e in edits)) if edits else None,
             "truth_wer": sum(e[2] for e in edits) / max(1, sum(e[3] for e in edits)) if edits else None,
             "english_clips": len(edits),
@@ -151,7 +156,8 @@ def main() -> None:
         if condition in report:
             r = report[condition]
             wer = "n/a" if r["wer"] is None else f"{r['wer']:.2f} vs truth {r['truth_wer']:.2f} ({r['english_clips']} English clips)"
-            print(f"{condition:15} MCD {r['mcd_db_median']:.2f} dB (median)  WER {wer}")
+            f0 = "n/a" if r["f0_corr_median"] is None else f"F0 RMSE {r['f0_rmse_hz_median']:.1f} Hz, corr {r['f0_corr_median']:.2f} ({r['f0_clips']} clips)"
+            print(f"{condition:15} MCD {r['mcd_db_median']:.2f} dB (median)  {f0}  WER {wer}")
     if args.out:
         args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
