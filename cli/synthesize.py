@@ -61,7 +61,7 @@ def synthesize(
     pace: float = typer.Option(1.0, "--pace", help="Duration factor: 2.0 speaks twice as slowly."),
     pitch_shift: float = typer.Option(0.0, "--pitch-shift", help="Semitones to raise (or, negative, lower) the voice; 12 is an octave."),
     energy: float = typer.Option(1.0, "--energy", help="Loudness factor on the predicted energy: 1.5 speaks louder, 0.7 softer."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of Griffin-Lim's random phases, for repeatable output (neural vocoders are deterministic)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of Griffin-Lim's random phases and of a flow-matching voice's noise, for repeatable output (neural vocoders are deterministic)."),
     vocoder: Optional[str] = typer.Option(None, "--vocoder", help=f"Vocoder: {' | '.join(VOCODERS)}, or a vocoder folder / training run (default: the one the voice names, else {DEFAULT_VOCODER}; see `vclone vocoders`)."),
     device: str = typer.Option("cpu", "--device", help="Torch device (cpu, cuda, cuda:1, ...)."),
     threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),

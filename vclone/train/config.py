@@ -95,7 +95,8 @@ class ModelChoice:
 
     def resolve(self, *, deterministic: bool) -> AcousticConfig:
         """The AcousticConfig to build; deterministic runs switch dropout (language dropout, speaker
-        swaps) off and judge the speaker in the middle window of each item."""
+        swaps) off, judge the speaker in the middle window of each item and draw a flow decoder's
+        noise from each item's id."""
         try:
             if self.pinned is None:
                 config = preset(self.preset, **self.overrides)
@@ -108,7 +109,7 @@ class ModelChoice:
         if not deterministic:
             return config
         return replace(config, dropout=0.0, condition_language_dropout=0.0, speaker_consistency_random_windows=False,
-                       speaker_consistency_swaps=0.0)
+                       speaker_consistency_swaps=0.0, flow_random_draws=False)
 
 
 @dataclass(frozen=True)
