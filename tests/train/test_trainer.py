@@ -53,9 +53,9 @@ class _Driver:
         self.calls.append(f"restore {folder.name}")
         return TrainState(step=self.resume_at)
 
-    def export(self, state: TrainState, checkpoint: Path | None) -> Path | None:
+    def export(self, state: TrainState, checkpoint: Path) -> Path:
         self.calls.append(f"export {checkpoint}")
-        return Path("artifact") if self.chief else None
+        return Path("artifact")
 
 
 def _run(tmp_path: Path, resume_from: Path | None = None) -> RunDir:
@@ -88,11 +88,13 @@ def test_a_stop_on_any_rank_saves_once_and_reports_interrupted(tmp_path: Path) -
     assert (outcome.state.step, outcome.interrupted) == (4, True)
 
 
-def test_other_ranks_neither_log_nor_show_progress(tmp_path: Path) -> None:
+def test_other_ranks_neither_log_show_progress_nor_export(tmp_path: Path) -> None:
     driver, run, seen = _Driver(chief=False), _run(tmp_path), []
     outcome = drive(driver, config=_Config(max_steps=3), run=run, clock=Clock(), progress=lambda r: seen.append(r.step))
     assert seen == [] and not run.log_path.exists()
-    assert (outcome.checkpoint, outcome.artifact) == (None, None) and driver.calls[-2:] == ["save 3", "export None"]
+    # Saving is collective, exporting is the chief's alone.
+    assert (outcome.checkpoint, outcome.artifact) == (None, None) and driver.calls[-1] == "save 3"
+    assert not any(call.startswith("export") for call in driver.calls)
 
 
 @pytest.mark.parametrize("resume_at", [3, 8])

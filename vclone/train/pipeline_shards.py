@@ -93,9 +93,10 @@ def same_layout(checkpoint: Checkpoint, ctx: ParallelContext) -> bool:
     return layout == {"num_stages": ctx.num_stages, "num_replicas": ctx.num_replicas}
 
 
-def restore_generators(checkpoint: Checkpoint, folder: Path, *, ctx: ParallelContext, seed: int) -> None:
+def restore_generators(checkpoint: Checkpoint, folder: Path, *, ctx: ParallelContext, seed: int) -> TrainState:
     """This rank's random generators as saved, when the layout is the same; another layout draws its
-    random numbers in other places, so the generators are seeded from the step instead."""
+    random numbers in other places, so the generators are seeded from the step instead. Returns
+    where the checkpoint stands."""
     rng_file = folder / f"rng.rank-{ctx.rank:04d}.safetensors"
     by_rank = checkpoint.meta.get("rng_by_rank")
     if not same_layout(checkpoint, ctx):
@@ -104,3 +105,4 @@ def restore_generators(checkpoint: Checkpoint, folder: Path, *, ctx: ParallelCon
         restore_rng(load_file(str(rng_file)), by_rank[ctx.rank])
     else:
         restore_rng(checkpoint.rng, checkpoint.meta["rng"])
+    return checkpoint.state

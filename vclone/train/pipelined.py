@@ -151,15 +151,11 @@ class _AcousticRank:
     def restore(self, folder: Path, clock: Clock) -> TrainState:
         checkpoint = load_checkpoint(folder)
         restore_stage(checkpoint, folder, ctx=self.ctx, module=self.runner.module, optimizer=self.optimizer)
-        restore_generators(checkpoint, folder, ctx=self.ctx, seed=self.config.seed)
         clock.before = float(checkpoint.meta.get("elapsed_s", 0.0))
-        return checkpoint.state
+        return restore_generators(checkpoint, folder, ctx=self.ctx, seed=self.config.seed)
 
-    def export(self, state: TrainState, checkpoint: Path | None) -> Path | None:
+    def export(self, state: TrainState, checkpoint: Path) -> Path:
         """Rank 0 joins the checkpoint's shards into a whole model and writes the voice."""
-        if not self.chief:
-            return None
-        assert checkpoint is not None
         config = self.config
         model_config, dims = config.acoustic_config(self.run.model_pinned), model_dims(self.data)
         model = build_acoustic_model(model_config, dims)

@@ -108,8 +108,8 @@ class StepDriver(Protocol):
     def restore(self, folder: Path, clock: Clock) -> TrainState:
         """Load the checkpoint `folder` (weights, optimizer state, generators, elapsed time into `clock`)."""
 
-    def export(self, state: TrainState, checkpoint: Path | None) -> Path | None:
-        """Write the run's artifact from the weights just saved in `checkpoint`; its path on the chief."""
+    def export(self, state: TrainState, checkpoint: Path) -> Path:
+        """On the chief only: write the run's artifact from the weights just saved in `checkpoint`."""
 
 
 @dataclass(frozen=True)
@@ -206,10 +206,10 @@ def drive(driver: StepDriver, *, config: Any, run: RunDir, clock: Clock, progres
                 break
             if step % cadence.checkpoint_every == 0 and not last:
                 saved = driver.save(state, clock)
-                if driver.export_with_checkpoints:
+                if driver.export_with_checkpoints and saved is not None:
                     driver.export(state, saved)
     checkpoint = driver.save(state, clock)
-    artifact = driver.export(state, checkpoint)
+    artifact = driver.export(state, checkpoint) if checkpoint is not None else None
     return Outcome(state=state, last_report=report, checkpoint=checkpoint, artifact=artifact, interrupted=interrupted,
                    seconds=clock.this_process())
 
@@ -254,5 +254,5 @@ class _OneProcess:
         clock.before = float(checkpoint.meta.get("elapsed_s", 0.0))
         return checkpoint.state
 
-    def export(self, state: TrainState, checkpoint: Path | None) -> Path:
+    def export(self, state: TrainState, checkpoint: Path) -> Path:
         return self.task.export(state)

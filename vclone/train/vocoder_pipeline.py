@@ -216,15 +216,11 @@ class _VocoderRank:
                     {k[len(_DISCRIMINATORS):]: v for k, v in checkpoint.optimizer.items() if k.startswith(_DISCRIMINATORS)})
         except (KeyError, RuntimeError) as err:
             raise CheckpointError(f"{folder} does not fit this vocoder ({str(err).splitlines()[0]})") from None
-        restore_generators(checkpoint, folder, ctx=self.ctx, seed=self.config.seed)
         clock.before = float(checkpoint.meta.get("elapsed_s", 0.0))
-        return checkpoint.state
+        return restore_generators(checkpoint, folder, ctx=self.ctx, seed=self.config.seed)
 
-    def export(self, state: TrainState, checkpoint: Path | None) -> Path | None:
+    def export(self, state: TrainState, checkpoint: Path) -> Path:
         """Rank 0 writes RUN/vocoder from the joined shards."""
-        if not self.chief:
-            return None
-        assert checkpoint is not None
         return export_vocoder_run(self.run, self.config, model=load_checkpoint(checkpoint).model, state=state, audio=self.audio)
 
 
