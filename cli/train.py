@@ -93,6 +93,8 @@ def _build_config(base: TrainConfig | None, *, data: list[Path], preset: Optiona
         dropout = options.get("language_dropout", CLONING_LANGUAGE_DROPOUT if options.get("speaker_encoder") else None)
         if dropout is not None:
             model = ModelChoice(model.preset, {**model.overrides, "condition_language_dropout": dropout})
+        if options.get("flow_decoder"):
+            model = ModelChoice(model.preset, {**model.overrides, "flow_decoder": True})
         if options.get("speaker_encoder"):
             from vclone.train.speaker_vectors import encoder_dim
 
@@ -188,6 +190,8 @@ SpeakerSwaps = Annotated[Optional[float], typer.Option(
     "--speaker-swaps", help="With --speaker-consistency: share of training items rendered in another training speaker's voice, trained only by that loss against the speaker's mean embedding, so the voice holds on text its speaker never read (default 0).")]
 SpeakerJudge = Annotated[Optional[str], typer.Option(
     "--speaker-judge", help=f"With --speaker-consistency: the speaker encoder that judges the loss ({RESEMBLYZER}, or a run of `vclone train encoder`; default the --speaker-encoder). Judging with another encoder than the one you evaluate with keeps the evaluation fair.")]
+FlowDecoder = Annotated[bool, typer.Option(
+    "--flow-decoder", help="Add a flow-matching decoder that samples the mel around the regression mel (Matcha-TTS style; sharper harmonics and better F0, higher MCD at a short budget: docs/results.md). New runs only.")]
 Init = Annotated[Optional[str], typer.Option(
     "--init", help="Fine-tune from a voice: `base` (the shipped voice, see `vclone voices`), another shipped voice's name, or a voice folder / run. The run keeps the voice's model and speaker conditioning; new phones, speakers and languages of --data extend it.")]
 
@@ -224,6 +228,7 @@ def acoustic(
     speaker_consistency: SpeakerConsistency = None,
     speaker_swaps: SpeakerSwaps = None,
     speaker_judge: SpeakerJudge = None,
+    flow_decoder: FlowDecoder = False,
     init: Init = None,
     threads: opt.Threads = None,
     quiet: opt.Quiet = False,
@@ -241,6 +246,9 @@ def acoustic(
                              speaker_consistency=speaker_consistency, speaker_swaps=speaker_swaps, speaker_judge=speaker_judge)
     if resume and language_dropout is not None:
         raise ConfigError("--language-dropout is part of the model and cannot change on --resume; drop it")
+    if flow_decoder and (resume or init):
+        raise ConfigError(f"--flow-decoder adds a block to a new model; {'a resumed run' if resume else 'a voice fine-tuned with --init'} "
+                          "keeps the model it has; drop --flow-decoder")
     from vclone.train.run_dir import load_run_config
 
     base = load_run_config(out) if resume else None

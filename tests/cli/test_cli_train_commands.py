@@ -22,7 +22,7 @@ PIPELINE = {"--stages", "--micro-batches", "--data-parallel", "--remat", "--sche
 OPTIONS = {
     "acoustic": COMMON | PIPELINE | {"--plot-every", "--batch-frames", "--batch-items", "--speaker-encoder", "--speaker-table",
                                      "--speaker-vectors", "--language-dropout", "--speaker-consistency", "--speaker-swaps",
-                                     "--speaker-judge", "--init"},
+                                     "--speaker-judge", "--flow-decoder", "--init"},
     "vocoder": COMMON | PIPELINE | {"--plot-every", "--batch-items", "--init", "--teacher", "--predicted-mels", "--segment-frames",
                                     "--adversarial-start", "--discriminator", "--stft-loss"},
     "encoder": COMMON | {"--batch-speakers", "--batch-utterances"},
