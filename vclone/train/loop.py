@@ -28,7 +28,7 @@ from vclone.train.rng import seed_everything
 from vclone.train.run_dir import RunDir, open_run
 from vclone.train.speaker_vectors import VECTORS_NAME, PhaseFn, attach_judge, condition_on_vectors, ensure_speaker_vectors, load_speaker_vectors, vectors_space
 from vclone.train.step import train_step
-from vclone.train.trainer import Clock, Stepped, run_task, training_mode
+from vclone.train.trainer import Clock, Outcome, Stepped, run_task, training_mode
 
 __all__ = ["train", "TrainResult", "model_dims", "export_voice", "advance"]
 
@@ -51,6 +51,13 @@ class TrainResult:
     interrupted: bool
     """True when Ctrl-C stopped the run early (a checkpoint was saved first)."""
     seconds: float
+
+    @classmethod
+    def of(cls, run: RunDir, outcome: Outcome) -> "TrainResult":
+        """How the training loop ended on the chief (one process, or a pipeline's rank 0)."""
+        assert outcome.checkpoint is not None and outcome.artifact is not None
+        return cls(run_dir=run.root, run_id=run.run_id, step=outcome.state.step, epoch=outcome.state.epoch, last_report=outcome.last_report,
+                   checkpoint=outcome.checkpoint, voice=outcome.artifact, interrupted=outcome.interrupted, seconds=outcome.seconds)
 
 
 def model_dims(data: TrainingData) -> ModelDims:
@@ -140,10 +147,7 @@ def train(config: TrainConfig, *, progress: ProgressFn | None = None, phase: Pha
     with training_mode(config.deterministic):
         task = _AcousticTask(config, phase=phase)
         outcome = run_task(task, config=config, run=task.run, clock=Clock(), progress=progress)
-    return TrainResult(
-        run_dir=task.run.root, run_id=task.run.run_id, step=outcome.state.step, epoch=outcome.state.epoch, last_report=outcome.last_report,
-        checkpoint=outcome.checkpoint, voice=outcome.artifact, interrupted=outcome.interrupted, seconds=outcome.seconds,
-    )
+    return TrainResult.of(task.run, outcome)
 
 
 def advance(state: TrainState, plan_length: int) -> TrainState:

@@ -167,18 +167,12 @@ def pipeline_worker(config_dict: dict[str, Any], show_progress: bool) -> TrainRe
     """One rank of a pipeline run (module-level, so the launcher can start it by name)."""
     config = TrainConfig.from_dict(config_dict)
     driven = drive_rank(lambda ctx: _AcousticRank(config, ctx), config, show_progress=show_progress)
-    if driven is None:
-        return None
-    rank, outcome = driven
-    assert outcome.checkpoint is not None and outcome.artifact is not None
-    return TrainResult(run_dir=rank.run.root, run_id=rank.run.run_id, step=outcome.state.step, epoch=outcome.state.epoch,
-                       last_report=outcome.last_report, checkpoint=outcome.checkpoint, voice=outcome.artifact,
-                       interrupted=outcome.interrupted, seconds=outcome.seconds)
+    return None if driven is None else TrainResult.of(*driven)
 
 
-def drive_rank(make_rank: Callable[[ParallelContext], Any], config: Any, *, show_progress: bool) -> tuple[Any, Outcome] | None:
+def drive_rank(make_rank: Callable[[ParallelContext], Any], config: Any, *, show_progress: bool) -> tuple[RunDir, Outcome] | None:
     """Join the run's process group, set up this process's rank (`make_rank`) and drive it through
-    the training loop; (the rank, its outcome) on rank 0, None on the others."""
+    the training loop; (its run, its outcome) on rank 0, None on the others."""
     ctx = init_context(config.pipeline, device=config.precision.device)
     clock = Clock()
     try:
@@ -188,7 +182,7 @@ def drive_rank(make_rank: Callable[[ParallelContext], Any], config: Any, *, show
                 outcome = drive(rank, config=config, run=rank.run, clock=clock, progress=bar)
     finally:
         close_context()
-    return (rank, outcome) if rank.chief else None
+    return (rank.run, outcome) if rank.chief else None
 
 
 def rank_progress(enabled: bool):

@@ -33,7 +33,7 @@ from vclone.train.optimizer import NamedAdamW, build_optimizer
 from vclone.train.precision import resolve_precision
 from vclone.train.rng import seed_everything
 from vclone.train.run_dir import RunDir, open_run
-from vclone.train.trainer import Clock, Stepped, run_task, training_mode
+from vclone.train.trainer import Clock, Outcome, Stepped, run_task, training_mode
 from vclone.train.vocoder_config import VocoderTrainConfig
 from vclone.train.vocoder_data import SegmentSource, plan_segments, teacher_forced_mels
 from vclone.train.vocoder_plots import plot_mel_pair
@@ -63,6 +63,13 @@ class VocoderTrainResult:
     vocoder: Path
     interrupted: bool
     seconds: float
+
+    @classmethod
+    def of(cls, run: RunDir, outcome: Outcome) -> "VocoderTrainResult":
+        """How the training loop ended on the chief (one process, or a pipeline's rank 0)."""
+        assert outcome.checkpoint is not None and outcome.artifact is not None
+        return cls(run_dir=run.root, run_id=run.run_id, step=outcome.state.step, last_report=outcome.last_report, checkpoint=outcome.checkpoint,
+                   vocoder=outcome.artifact, interrupted=outcome.interrupted, seconds=outcome.seconds)
 
 
 class Teacher:
@@ -202,10 +209,7 @@ def train_vocoder(config: VocoderTrainConfig, *, progress: ProgressFn | None = N
         teacher = Teacher(config.teacher, audio=audio, device=device) if config.teacher else None
         task = _VocoderTask(config, run, SegmentSource(data, mels=mels), model, device, teacher)
         outcome = run_task(task, config=config, run=run, clock=clock, progress=progress)
-    return VocoderTrainResult(
-        run_dir=run.root, run_id=run.run_id, step=outcome.state.step, last_report=outcome.last_report, checkpoint=outcome.checkpoint,
-        vocoder=outcome.artifact, interrupted=outcome.interrupted, seconds=outcome.seconds,
-    )
+    return VocoderTrainResult.of(run, outcome)
 
 
 def plot_step(run: RunDir, audio: AudioConfig, fake: torch.Tensor, real_mel: torch.Tensor, report: StepReport) -> None:

@@ -228,9 +228,4 @@ def vocoder_pipeline_worker(config_dict: dict[str, Any], show_progress: bool) ->
     """One rank of a pipelined vocoder run (module-level, so the launcher can start it by name)."""
     config = VocoderTrainConfig.from_dict(config_dict)
     driven = drive_rank(lambda ctx: _VocoderRank(config, ctx), config, show_progress=show_progress)
-    if driven is None:
-        return None
-    rank, outcome = driven
-    assert outcome.checkpoint is not None and outcome.artifact is not None
-    return VocoderTrainResult(run_dir=rank.run.root, run_id=rank.run.run_id, step=outcome.state.step, last_report=outcome.last_report,
-                              checkpoint=outcome.checkpoint, vocoder=outcome.artifact, interrupted=outcome.interrupted, seconds=outcome.seconds)
+    return None if driven is None else VocoderTrainResult.of(*driven)
