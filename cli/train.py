@@ -159,7 +159,7 @@ def _fine_tune_run(*, data: list[Path], preset: Optional[str], out: Path, option
                           "the acoustic model fine-tunes from a voice (`base`, see `vclone voices`)")
     voice = read_init_voice(options["init"])
     model, encoder = init_settings(voice, preset_name=preset, speaker_encoder=options.get("speaker_encoder"),
-                                   speaker_table=bool(options.get("speaker_table")))
+                                   speaker_table=bool(options.get("speaker_table")), flow_decoder=bool(options.get("flow_decoder")))
     if options.get("language_dropout") is not None:
         model = ModelChoice(model.preset, {**model.overrides, "condition_language_dropout": options["language_dropout"]})
     weight = options.get("speaker_consistency", CLONING_SPEAKER_CONSISTENCY if encoder else None)
@@ -191,7 +191,7 @@ SpeakerSwaps = Annotated[Optional[float], typer.Option(
 SpeakerJudge = Annotated[Optional[str], typer.Option(
     "--speaker-judge", help=f"With --speaker-consistency: the speaker encoder that judges the loss ({RESEMBLYZER}, or a run of `vclone train encoder`; default the --speaker-encoder). Judging with another encoder than the one you evaluate with keeps the evaluation fair.")]
 FlowDecoder = Annotated[bool, typer.Option(
-    "--flow-decoder", help="Add a flow-matching decoder that samples the mel around the regression mel (Matcha-TTS style; sharper harmonics and better F0, higher MCD at a short budget: docs/results.md). New runs only.")]
+    "--flow-decoder", help="Add a flow-matching decoder that samples the mel around the regression mel (Matcha-TTS style; sharper harmonics and better F0, higher MCD at a short budget: docs/results.md). New runs only; with --init the voice gains a fresh one.")]
 Init = Annotated[Optional[str], typer.Option(
     "--init", help="Fine-tune from a voice: `base` (the shipped voice, see `vclone voices`), another shipped voice's name, or a voice folder / run. The run keeps the voice's model and speaker conditioning; new phones, speakers and languages of --data extend it.")]
 
@@ -246,9 +246,8 @@ def acoustic(
                              speaker_consistency=speaker_consistency, speaker_swaps=speaker_swaps, speaker_judge=speaker_judge)
     if resume and language_dropout is not None:
         raise ConfigError("--language-dropout is part of the model and cannot change on --resume; drop it")
-    if flow_decoder and (resume or init):
-        raise ConfigError(f"--flow-decoder adds a block to a new model; {'a resumed run' if resume else 'a voice fine-tuned with --init'} "
-                          "keeps the model it has; drop --flow-decoder")
+    if flow_decoder and resume:
+        raise ConfigError("--flow-decoder adds a block to a new model; a resumed run keeps the model it has; drop --flow-decoder")
     from vclone.train.run_dir import load_run_config
 
     base = load_run_config(out) if resume else None

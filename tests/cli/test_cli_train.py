@@ -99,7 +99,7 @@ def test_bad_pipeline_options_are_one_line(prepared: Path, tmp_path: Path, flags
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
-def test_flow_decoder_is_a_new_runs_choice(prepared: Path, tmp_path: Path) -> None:
+def test_flow_decoder_is_chosen_when_a_run_starts(prepared: Path, tmp_path: Path) -> None:
     run = tmp_path / "flow"
     args = ["train", "acoustic", "--data", str(prepared), "--out", str(run), "--max-steps", "1", "--batch-items", "1", "--quiet"]
     result = runner.invoke(app, [*args, "--flow-decoder"])
@@ -108,5 +108,3 @@ def test_flow_decoder_is_a_new_runs_choice(prepared: Path, tmp_path: Path) -> No
     assert json.loads((run / "voice" / "voice.json").read_text())["model"]["config"]["flow_decoder"] is True
     resumed = runner.invoke(app, ["train", "acoustic", "--out", str(run), "--resume", "--max-steps", "2", "--flow-decoder"])
     assert resumed.exit_code == 2 and "a resumed run keeps the model it has" in error_line(resumed.output)
-    fine_tune = runner.invoke(app, ["train", "acoustic", "--init", "base", "--data", str(prepared), "--out", str(tmp_path / "ft"), "--flow-decoder"])
-    assert fine_tune.exit_code == 2 and "fine-tuned with --init" in error_line(fine_tune.output)

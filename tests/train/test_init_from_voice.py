@@ -90,6 +90,23 @@ def test_init_base_extends_the_tables_and_copies_every_row_by_name(base_voice: P
     assert "--init" in provenance["commands"][0] and "--resume" in provenance["commands"][1]
 
 
+def test_init_with_flow_decoder_gains_a_fresh_flow_and_keeps_every_other_weight(base_voice: Path, prepared: Path, tmp_path: Path) -> None:
+    run = tmp_path / "flow"
+    result = runner.invoke(app, ["train", "acoustic", "--init", "base", "--flow-decoder", "--data", str(prepared), "--out", str(run),
+                                 "--max-steps", "1", "--lr", "1e-5", "--batch-items", "2", "--device", "cpu", "--quiet"])
+    assert result.exit_code == 0, result.output
+    before, after = load_voice(base_voice), load_voice(run)
+    assert after.config.flow_decoder and not before.config.flow_decoder
+    assert replace(after.config, flow_decoder=False) == before.config  # the rest of the model is the voice's
+    old_state, new_state = before.model.state_dict(), after.model.state_dict()
+    flow = [k for k in new_state if k not in old_state]
+    assert flow and all(".flow." in k for k in flow)
+    tables = vocabulary_tables(before.config, n_mels=80)
+    for key, value in old_state.items():
+        if key not in tables:
+            torch.testing.assert_close(new_state[key], value, atol=1e-4, rtol=0)
+
+
 def test_init_from_an_encoder_voice_keeps_its_space_and_its_unheard_speakers(prepared: Path, tmp_path: Path) -> None:
     voice = _voice(tmp_path / "v", encoder=True)
     run = tmp_path / "run"

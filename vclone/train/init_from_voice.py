@@ -107,9 +107,10 @@ def read_init_voice(spec: str | Path) -> InitVoice:
                      speaker_encoder=speaker_encoder_spec(meta, space), identity=identity)
 
 
-def init_settings(voice: InitVoice, *, preset_name: str | None, speaker_encoder: str | None, speaker_table: bool) -> tuple[ModelChoice, str]:
-    """(model, speaker encoder) of a run fine-tuned from `voice`; options that would change what the
-    voice's weights mean are a ConfigError."""
+def init_settings(voice: InitVoice, *, preset_name: str | None, speaker_encoder: str | None, speaker_table: bool,
+                  flow_decoder: bool = False) -> tuple[ModelChoice, str]:
+    """(model, speaker encoder) of a run fine-tuned from `voice`, with a fresh flow-matching decoder
+    when asked; options that would change what the voice's weights mean are a ConfigError."""
     if preset_name is not None and preset_name != voice.preset:
         raise ConfigError(f"--preset {preset_name} does not go with --init {voice.spec}: the voice is a {voice.preset} model; "
                           f"drop --preset (fine-tuning keeps the voice's model)")
@@ -120,7 +121,8 @@ def init_settings(voice: InitVoice, *, preset_name: str | None, speaker_encoder:
         have = f"the {voice.speaker_encoder} encoder" if voice.speaker_encoder else "its own speaker table"
         raise ConfigError(f"--speaker-encoder {speaker_encoder} does not go with --init {voice.spec}: the voice conditions on {have}; "
                           "drop --speaker-encoder")
-    return ModelChoice(voice.preset, dict(voice.overrides)), voice.speaker_encoder
+    overrides = {**voice.overrides, "flow_decoder": True} if flow_decoder else dict(voice.overrides)
+    return ModelChoice(voice.preset, overrides), voice.speaker_encoder
 
 
 def _same_encoder(given: str, theirs: str) -> bool:
@@ -171,17 +173,23 @@ def _names(vocab: CorpusVocab, kind: str) -> tuple[str, ...]:
     return {"phones": vocab.phones.tokens, "languages": vocab.languages, "speakers": vocab.speakers}[kind]
 
 
+FLOW_PREFIX = "blocks.blocks.flow."
+"""Where a flow-matching decoder's weights live: a block a fine-tuned voice may gain (--flow-decoder)."""
+
+
 @torch.no_grad()
 def copy_voice_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], *, voice_vocab: CorpusVocab, vocab: CorpusVocab,
                        keep_speakers: frozenset[str] = frozenset()) -> None:
     """Copy a voice's weights `state` into `model` (built for `vocab`, a merge of `voice_vocab`): table
     rows by name, every other weight whole. Speakers in `keep_speakers` keep the model's rows (an
-    encoder-conditioned run's speaker table holds the data's own centroids)."""
+    encoder-conditioned run's speaker table holds the data's own centroids). A flow decoder the
+    voice lacks keeps the model's fresh weights."""
     config = model.config  # type: ignore[attr-defined]
     tables = vocabulary_tables(config, n_mels=vocab.audio.n_mels)
     target = model.state_dict()
-    if set(state) != set(target):
-        extra = sorted(set(state) ^ set(target))
+    gained = set() if any(k.startswith(FLOW_PREFIX) for k in state) else {k for k in target if k.startswith(FLOW_PREFIX)}
+    if set(state) != set(target) - gained:
+        extra = sorted(set(state) ^ (set(target) - gained))
         raise VoiceError(f"the voice's weights do not fit the fine-tuning model ({extra[0]} and {len(extra) - 1} more differ); export the voice again")
     for key, value in state.items():
         kind = tables.get(key)
