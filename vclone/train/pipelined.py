@@ -44,7 +44,7 @@ from vclone.train.run_dir import RunDir, open_run, stored_run
 from vclone.train.speaker_vectors import attach_judge, condition_on_vectors, ensure_speaker_vectors, load_speaker_vectors
 from vclone.train.trainer import Clock, Outcome, Stepped, drive, training_mode
 
-__all__ = ["check_layout", "train_pipeline", "pipeline_worker", "plan_and_record", "drive_rank", "rank_progress", "TIMELINE_NAME", "PARTITION_NAME"]
+__all__ = ["check_layout", "train_pipeline", "pipeline_worker", "plan_and_record", "drive_rank", "TIMELINE_NAME", "PARTITION_NAME"]
 
 TIMELINE_NAME = "timeline.json"
 """RUN/logs/timeline.json: forward/backward events of recent steps (partition-inspect reads it)."""
@@ -178,14 +178,14 @@ def drive_rank(make_rank: Callable[[ParallelContext], Any], config: Any, *, show
     try:
         with training_mode(config.deterministic):
             rank = make_rank(ctx)
-            with rank_progress(show_progress and rank.chief) as bar:
+            with _rank_progress(show_progress and rank.chief) as bar:
                 outcome = drive(rank, config=config, run=rank.run, clock=clock, progress=bar)
     finally:
         close_context()
     return (rank.run, outcome) if rank.chief else None
 
 
-def rank_progress(enabled: bool):
+def _rank_progress(enabled: bool):
     """The progress bar of a pipeline's rank 0 (a silent one elsewhere)."""
     from rich.console import Console
 
