@@ -1,8 +1,10 @@
-"""The flow-matching decoder head: it learns, it samples repeatably per seed, its step count is the
-number of estimator calls, its training draws do not depend on how a mini-batch is cut, and voices
-without it are unchanged."""
+"""The flow-matching decoder head: it learns, it samples repeatably per seed, its seed and step count
+travel in the batch (micro-batches included), its step count is the number of estimator calls, its
+training draws do not depend on how a mini-batch is cut, and voices without it are unchanged."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import torch
 from acoustic_fixtures import small_config
@@ -76,6 +78,29 @@ def test_sampling_is_repeatable_per_seed_and_leaves_the_global_rng_alone(make_mo
     assert torch.equal(model.infer(batch).mel_pred, model.infer(batch, seed=0).mel_pred)  # no seed: the default one
 
 
+def test_the_sampling_options_travel_in_the_batch(make_model, make_batch):
+    model = make_model(**FLOW)
+    batch = make_batch([(4, 12), (6, 20)])
+    seeded = model.infer(batch, seed=3).mel_pred
+    assert torch.equal(model.infer(replace(batch, sample_seed=3)).mel_pred, seeded)
+    assert not torch.equal(model.infer(replace(batch, sample_seed=4)).mel_pred, seeded)
+    assert torch.equal(model.infer(replace(batch, sample_seed=4), seed=3).mel_pred, seeded)  # infer's own seed wins
+    # The blocks alone, run as training runs them, sample the same way from a batch without targets.
+    model.eval()
+    with torch.no_grad():
+        direct = model.blocks(replace(batch, mel=None, mel_lengths=None, sample_seed=3)).mel_pred
+    assert torch.equal(direct, seeded)
+
+
+def test_a_micro_batch_keeps_the_batchs_settings(make_batch):
+    batch = replace(make_batch([(4, 12), (6, 20), (3, 9)]), sample_seed=7, flow_steps=2, pace=1.5, pitch_shift=2.0, energy_scale=0.5)
+    micro = batch.select(1, 3)
+    assert (micro.sample_seed, micro.flow_steps, micro.pace, micro.pitch_shift, micro.energy_scale) == (7, 2, 1.5, 2.0, 0.5)
+    assert micro.norm == batch.norm and micro.ids == ("u1", "u2")
+    assert micro.phone_ids.shape == (2, 6) and micro.mel is not None and micro.mel.shape[1] == 20
+    assert micro.to("cpu").sample_seed == 7
+
+
 def test_flow_steps_is_the_number_of_estimator_calls(make_model, make_batch):
     model = make_model(**FLOW)
     calls = []
@@ -85,6 +110,18 @@ def test_flow_steps_is_the_number_of_estimator_calls(make_model, make_batch):
         calls.clear()
         model.infer(batch, flow_steps=steps)
         assert len(calls) == want, steps
+    calls.clear()
+    model.infer(replace(batch, flow_steps=3))
+    assert len(calls) == 3
+
+
+def test_the_model_names_the_flow_blocks_state_dict_keys(make_model):
+    model = make_model(**FLOW)
+    prefix = model.state_prefix("flow")
+    assert prefix == "blocks.blocks.flow."
+    flow = model.blocks.block("flow")
+    assert {k for k in model.state_dict() if k.startswith(prefix)} == {prefix + k for k in flow.state_dict()}
+    assert model.state_prefix("encoder.1") == "blocks.blocks.encoder.1."
 
 
 def test_training_draws_are_the_same_however_the_mini_batch_is_cut(make_model, make_batch):

@@ -23,7 +23,7 @@ from vclone.data.dataset import TrainingData
 from vclone.data.manifest import merge_vocabs
 from vclone.errors import ConfigError
 from vclone.models.acoustic.config import AcousticConfig, ModelDims, preset
-from vclone.models.acoustic.model import build_acoustic_model
+from vclone.models.acoustic.model import AcousticModel, build_acoustic_model
 from vclone.models.shipped import is_voice_name, resolve_voice
 from vclone.models.vocab import CorpusVocab
 from vclone.models.voice import SpeakerSpace, VoiceError, load_voice, read_voice_config, speaker_encoder_spec
@@ -173,21 +173,27 @@ def _names(vocab: CorpusVocab, kind: str) -> tuple[str, ...]:
     return {"phones": vocab.phones.tokens, "languages": vocab.languages, "speakers": vocab.speakers}[kind]
 
 
-FLOW_PREFIX = "blocks.blocks.flow."
-"""Where a flow-matching decoder's weights live: a block a fine-tuned voice may gain (--flow-decoder)."""
+def _gained_flow_keys(model: AcousticModel, state: dict[str, torch.Tensor]) -> set[str]:
+    """The model's flow-decoder weights when the voice `state` has none (a fine-tuned voice may gain
+    the flow block, --flow-decoder); else none."""
+    if "flow" not in model.blocks.names():
+        return set()
+    prefix = model.state_prefix("flow")
+    if any(key.startswith(prefix) for key in state):
+        return set()
+    return {key for key in model.state_dict() if key.startswith(prefix)}
 
 
 @torch.no_grad()
-def copy_voice_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], *, voice_vocab: CorpusVocab, vocab: CorpusVocab,
+def copy_voice_weights(model: AcousticModel, state: dict[str, torch.Tensor], *, voice_vocab: CorpusVocab, vocab: CorpusVocab,
                        keep_speakers: frozenset[str] = frozenset()) -> None:
     """Copy a voice's weights `state` into `model` (built for `vocab`, a merge of `voice_vocab`): table
     rows by name, every other weight whole. Speakers in `keep_speakers` keep the model's rows (an
     encoder-conditioned run's speaker table holds the data's own centroids). A flow decoder the
     voice lacks keeps the model's fresh weights."""
-    config = model.config  # type: ignore[attr-defined]
-    tables = vocabulary_tables(config, n_mels=vocab.audio.n_mels)
+    tables = vocabulary_tables(model.config, n_mels=vocab.audio.n_mels)
     target = model.state_dict()
-    gained = set() if any(k.startswith(FLOW_PREFIX) for k in state) else {k for k in target if k.startswith(FLOW_PREFIX)}
+    gained = _gained_flow_keys(model, state)
     if set(state) != set(target) - gained:
         extra = sorted(set(state) ^ (set(target) - gained))
         raise VoiceError(f"the voice's weights do not fit the fine-tuning model ({extra[0]} and {len(extra) - 1} more differ); export the voice again")
@@ -204,7 +210,7 @@ def copy_voice_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], *
                 target[key][j].copy_(value[rows[name]])
 
 
-def start_from_voice(model: torch.nn.Module, voice: InitVoice, *, data: TrainingData, run_root: Path,
+def start_from_voice(model: AcousticModel, voice: InitVoice, *, data: TrainingData, run_root: Path,
                      vectors_space: SpeakerSpace | None) -> None:
     """Seed a new run's model with the voice's weights and record the voice in RUN/init.json.
 

@@ -82,6 +82,10 @@ class Batch:
     """Inference only: semitones added to the predicted pitch."""
     energy_scale: float = 1.0
     """Inference only: factor on the predicted frame energy (mel magnitude)."""
+    sample_seed: int | None = None
+    """Inference only: seed of a flow decoder's sampling noise (None: flow.DEFAULT_FLOW_SEED)."""
+    flow_steps: int | None = None
+    """Inference only: ODE steps of a flow decoder's sampling (None: the model config's flow_steps)."""
 
     @property
     def has_targets(self) -> bool:
@@ -108,34 +112,26 @@ class Batch:
 
     def select(self, start: int, stop: int) -> "Batch":
         """Items [start, stop) as a batch, trimmed to their own longest phone and mel lengths, keeping
-        the mini-batch's normalizer (this is how micro-batches are cut)."""
+        the mini-batch's normalizer and every per-batch setting (this is how micro-batches are cut)."""
         phone_lengths = self.phone_lengths[start:stop]
-        n = int(phone_lengths.max())
         mel, mel_lengths = None, None
         if self.mel is not None and self.mel_lengths is not None:
             mel_lengths = self.mel_lengths[start:stop]
             mel = self.mel[start:stop, : int(mel_lengths.max())]
-        embeddings = None if self.speaker_embeddings is None else self.speaker_embeddings[start:stop]
         frames = None if mel_lengths is None else int(mel_lengths.max())
-        pitch = None if self.pitch is None else self.pitch[start:stop, :frames]
-        energy = None if self.energy is None else self.energy[start:stop, :frames]
-        pitch_stats = None if self.pitch_stats is None else self.pitch_stats[start:stop]
-        return Batch(
+        return replace(
+            self,
             ids=self.ids[start:stop],
-            phone_ids=self.phone_ids[start:stop, :n],
+            phone_ids=self.phone_ids[start:stop, : int(phone_lengths.max())],
             phone_lengths=phone_lengths,
             mel=mel,
             mel_lengths=mel_lengths,
             speaker_ids=self.speaker_ids[start:stop],
             language_ids=self.language_ids[start:stop],
-            norm=self.norm,
-            speaker_embeddings=embeddings,
-            pace=self.pace,
-            pitch=pitch,
-            energy=energy,
-            pitch_stats=pitch_stats,
-            pitch_shift=self.pitch_shift,
-            energy_scale=self.energy_scale,
+            speaker_embeddings=None if self.speaker_embeddings is None else self.speaker_embeddings[start:stop],
+            pitch=None if self.pitch is None else self.pitch[start:stop, :frames],
+            energy=None if self.energy is None else self.energy[start:stop, :frames],
+            pitch_stats=None if self.pitch_stats is None else self.pitch_stats[start:stop],
         )
 
 

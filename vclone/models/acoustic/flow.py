@@ -17,8 +17,9 @@ Each item's t and x0 come from its own generator, seeded from the item's id, its
 totals and a base drawn from torch's RNG (`flow_random_draws`) or 0; with the base 0, a pipeline
 that cuts the mini-batch into micro-batches draws exactly what one process draws.
 
-Inference: x0 = temperature * N(0, I) from a torch.Generator (never torch's global RNG), Euler
-steps of the ODE dx/dt = v(x, t) from t = 0 to 1, mel = mu + x.
+Inference (no targets): x0 = temperature * N(0, I) from a torch.Generator seeded with the batch's
+sample_seed (never torch's global RNG), batch.flow_steps Euler steps of the ODE dx/dt = v(x, t) from
+t = 0 to 1, mel = mu + x.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ class VectorField(nn.Module):
 
 class FlowBlock(Block):
     """Training: adds the loss `flow` (mel_pred unchanged). Synthesis: mel_pred <- `sample`, with the
-    config's flow_steps and DEFAULT_FLOW_SEED unless AcousticModel.infer passes the synthesis's own."""
+    batch's sample_seed and flow_steps (None: DEFAULT_FLOW_SEED and the config's flow_steps)."""
 
     def __init__(self, *, config: AcousticConfig, dims: ModelDims) -> None:
         super().__init__()
@@ -120,7 +121,7 @@ class FlowBlock(Block):
     def forward(self, x: AcousticRecord, batch: Batch) -> AcousticRecord:
         assert x.mel_pred is not None and x.frame_h is not None and x.frame_lengths is not None, "flow needs mel_pred, frame_h, frame_lengths"
         if not batch.has_targets:
-            return self.sample(x)
+            return self.sample(x, seed=batch.sample_seed, num_steps=batch.flow_steps)
         assert batch.mel is not None
         mask_BT = lengths_to_mask(x.frame_lengths, x.mel_pred.shape[1])
         mu = x.mel_pred

@@ -88,6 +88,12 @@ class AcousticModel(nn.Module):
         """(name, block) in running order: what the pipeline partitions."""
         return list(self.blocks)
 
+    def state_prefix(self, name: str) -> str:
+        """The prefix of the state-dict keys of block `name` (e.g. `blocks.blocks.flow.`), read off the
+        module tree, so no caller spells out how the block container names its blocks."""
+        block = self.blocks.block(name)
+        return next(path for path, module in self.named_modules() if module is block) + "."
+
     def forward(self, batch: Batch) -> AcousticRecord:  # type: ignore[override]
         """Training/validation pass: record with mel_pred (B, T, M), durations (B, N) from the
         alignment, log_duration_pred, frame_lengths and the weighted, normalized losses."""
@@ -112,19 +118,21 @@ class AcousticModel(nn.Module):
 
         A model with a `flow` block samples its mel from noise drawn from a generator seeded with
         `seed` (None: flow.DEFAULT_FLOW_SEED; torch's global RNG is never touched) in `flow_steps` ODE
-        steps (None: the config's); other models ignore both. Runs in eval mode under
+        steps (None: the config's); other models ignore both. Both travel in the batch (its
+        sample_seed and flow_steps, which a None here leaves as they are). Runs in eval mode under
         torch.inference_mode; the module's previous mode is restored after.
         """
-        if batch.has_targets:  # synthesis never looks at targets, even when a batch carries them
-            batch = replace(batch, mel=None, mel_lengths=None)
+        # Synthesis never looks at targets, even when a batch carries them.
+        batch = replace(
+            batch, mel=None, mel_lengths=None,
+            sample_seed=batch.sample_seed if seed is None else seed,
+            flow_steps=batch.flow_steps if flow_steps is None else flow_steps,
+        )
         was_training = self.training
         self.eval()
         try:
             with torch.inference_mode():
-                x = AcousticRecord()
-                for _, block in self.blocks:
-                    x = block.sample(x, seed=seed, num_steps=flow_steps) if isinstance(block, FlowBlock) else block(x, batch)
-                return x
+                return self.blocks(batch)
         finally:
             self.train(was_training)
 
