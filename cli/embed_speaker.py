@@ -29,7 +29,8 @@ def embed_speaker(
     """Make a speaker embedding file for `vclone synthesize --speaker FILE`.
 
     From audio: silence is trimmed, speech is found by frame energy, cut into overlapping windows,
-    embedded, averaged and L2-normalized; under about 3 s of speech is used with a warning. With
+    embedded, averaged and L2-normalized; under about 3 s of speech is used with a warning. The
+    speech's pitch register is kept in the file, and a clone speaks in it. With
     --voice V --speaker NAME: the training speaker's own vector, in the voice's space."""
     console = Console(stderr=True, quiet=quiet)
     if out.suffix != ".safetensors":
@@ -54,10 +55,11 @@ def embed_speaker(
             typer.echo(f"warning: {report.warning}", err=True)
         what = f"{report.total_speech_s:.1f} s of speech in {len(report.files)} file(s)"
     save_speaker_embedding(out, embedding.vectors, encoder=embedding.encoder, encoder_version=embedding.encoder_version,
-                           speaker=embedding.speaker, source=embedding.source)
+                           speaker=embedding.speaker, source=embedding.source, register=embedding.register)
     say_threads(applied, quiet=quiet)
     version = f" version {embedding.encoder_version}" if embedding.encoder_version else ""
-    console.print(f"wrote {out}: {what}; space {embedding.encoder}{version}, {embedding.dim} values", markup=False, highlight=False, soft_wrap=True)
+    register = f"; pitch register {embedding.register.centre_hz:.0f} Hz" if embedding.register is not None else ""
+    console.print(f"wrote {out}: {what}; space {embedding.encoder}{version}, {embedding.dim} values{register}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _voice_encoder(voice: Path) -> str:

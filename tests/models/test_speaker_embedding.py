@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import torch
 from safetensors.torch import save_file
 
 from vclone.errors import VcloneError
+from vclone.f0 import PitchRegister
 from vclone.models.speaker_embedding import (
     SpeakerEmbedding,
     SpeakerEmbeddingError,
@@ -57,6 +59,14 @@ def test_metadata_is_written_as_documented(tmp_path: Path) -> None:
         assert handle.get_tensor("embedding").dtype == torch.float32
 
 
+def test_a_register_round_trips_and_files_without_one_load_without(tmp_path: Path) -> None:
+    register = PitchRegister(math.log(210.0), 0.18)
+    path = save_speaker_embedding(tmp_path / "e.safetensors", torch.ones(4), encoder="enc", encoder_version="2", register=register)
+    assert load_speaker_embedding(path).register == register
+    old = _write(tmp_path / "old.safetensors", torch.ones(4), GOOD_METADATA)  # written before registers were kept
+    assert load_speaker_embedding(old).register is None
+
+
 def _write(path: Path, tensor: torch.Tensor, metadata: dict[str, str] | None) -> Path:
     save_file({"embedding": tensor}, str(path), metadata=metadata)
     return path
@@ -73,6 +83,8 @@ def _write(path: Path, tensor: torch.Tensor, metadata: dict[str, str] | None) ->
         (GOOD_METADATA, torch.ones(2, 2, 1), r"float \(E,\) or \(K, E\), got torch.float32 \(2, 2, 1\)"),
         (GOOD_METADATA, torch.ones(4, dtype=torch.int64), "must be float"),
         (GOOD_METADATA, torch.tensor([1.0, float("nan"), 0.0, 0.0]), "NaN"),
+        ({**GOOD_METADATA, "register_mean_log_f0": "5.1"}, torch.ones(4), "malformed pitch register"),
+        ({**GOOD_METADATA, "register_mean_log_f0": "5.1", "register_std_log_f0": "-1"}, torch.ones(4), "malformed pitch register"),
     ],
 )
 def test_bad_files_are_one_clear_error(tmp_path: Path, metadata: dict[str, str] | None, tensor: torch.Tensor, needle: str) -> None:

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from serve_fixtures import SLOW, make_config, multipart
 from serve_fixtures import http as request
+from speaker_fixtures import speaker_traits
 
+from vclone.models.speaker_embedding import load_speaker_embedding
 from vclone.serve import create_app
 from vclone.serve.registry import VoiceNameError, check_voice_name
 from vclone.serve.server import serve_in_thread
@@ -34,6 +36,8 @@ def test_register_speak_and_keep_across_restart(server, reference: Path, voice_d
     assert status == 200 and made["name"] == "narrator" and made["speech_seconds"] > 1, made
     files = {p.name for p in data_dir.iterdir()}
     assert {"narrator.json", "narrator.safetensors"} <= files and not [f for f in files if f.startswith(".")]  # no upload left behind
+    kept = load_speaker_embedding(data_dir / "narrator.safetensors").register  # the uploads' pitch register, spoken in
+    assert kept is not None and kept.centre_hz == pytest.approx(speaker_traits(3)["f0"], rel=0.12)
     speech = {"model": "tts-1", "voice": "narrator", "input": "The quick brown fox.", "response_format": "wav", "speed": SLOW}
     status, _, audio = request("POST", f"{url}/v1/audio/speech", json_body=speech)
     assert status == 200 and audio[:4] == b"RIFF"

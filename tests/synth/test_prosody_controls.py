@@ -3,6 +3,8 @@ result and the plot; voices without a pitch model refuse them in one line."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,8 @@ from typer.testing import CliRunner
 
 from vclone.cli.app import app
 from vclone.errors import ConfigError
+from vclone.f0 import PitchRegister
+from vclone.models.speaker_embedding import table_embedding
 from vclone.models.voice import load_voice
 from vclone.synth.synthesizer import Synthesizer
 from vclone.synth.untrained import save_untrained_voice
@@ -32,6 +36,23 @@ def test_pitch_shift_raises_the_predicted_f0_by_the_semitones(synth: Synthesizer
     assert float((down.f0[voiced] / base.f0[voiced]).median()) == pytest.approx(2 ** (-7 / 12), rel=1e-4)
     louder = synth(TEXT, language="en-us", speaker="alice", energy=2.0, seed=0)
     assert not torch.allclose(louder.mel, base.mel)
+
+
+def test_a_clone_speaks_in_the_register_its_embedding_carries(synth: Synthesizer) -> None:
+    """A reference's register replaces the predicted one: an octave up in the mean doubles every F0."""
+    row = table_embedding(synth.voice, "alice")
+    low = replace(row, register=PitchRegister(math.log(110.0), 0.2))
+    high = replace(row, register=PitchRegister(math.log(220.0), 0.2))
+    own = synth(TEXT, language="en-us", speaker=row, seed=0)
+    at_low, at_high = (synth(TEXT, language="en-us", speaker=e, seed=0) for e in (low, high))
+    voiced = at_low.f0 > 0
+    assert voiced.any() and torch.equal(voiced, at_high.f0 > 0)
+    ratio = at_high.f0[voiced] / at_low.f0[voiced]
+    torch.testing.assert_close(ratio, torch.full_like(ratio, 2.0), rtol=1e-4, atol=1e-4)
+    assert not torch.equal(own.f0, at_low.f0)  # the untrained voice predicts some other register
+    wider = synth(TEXT, language="en-us", speaker=replace(row, register=PitchRegister(math.log(110.0), 0.4)), seed=0)
+    spread = lambda f0: float(f0[f0 > 0].log().std())  # noqa: E731
+    assert spread(wider.f0) == pytest.approx(2 * spread(at_low.f0), rel=1e-3)
 
 
 @pytest.mark.parametrize(("kwargs", "needle"), [({"pitch_shift": 30.0}, "semitones"), ({"energy": 0.0}, "energy")])

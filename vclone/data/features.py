@@ -17,6 +17,7 @@ from vclone.atomic import atomic_output
 from vclone.audio import AudioConfig, MelSpectrogram, load_audio, normalize_loudness, trim_silence
 from vclone.data.manifest import SpeakerPitch
 from vclone.errors import AudioError, CorpusError
+from vclone.f0 import F0_CEIL_HZ, F0_FLOOR_HZ, track_f0
 
 __all__ = [
     "F0_FLOOR_HZ",
@@ -31,27 +32,9 @@ __all__ = [
     "load_features",
 ]
 
-F0_FLOOR_HZ = 60.0
-"""Lowest F0 searched for (below a deep male voice's register)."""
-F0_CEIL_HZ = 800.0
-"""Highest F0 searched for (above a child's or a high female voice's register)."""
-
-
 def extract_f0(wav_S: torch.Tensor, *, sample_rate: int, hop_length: int, num_frames: int) -> torch.Tensor:
-    """(T,) float32 F0 in Hz per mel frame, 0 on unvoiced frames: WORLD's DIO, refined by StoneMask
-    (pyworld), one value per hop, cut or padded (unvoiced) to `num_frames`."""
-    import numpy as np
-    import pyworld
-
-    x = wav_S.double().numpy()
-    period_ms = 1000.0 * hop_length / sample_rate
-    coarse, times = pyworld.dio(x, sample_rate, f0_floor=F0_FLOOR_HZ, f0_ceil=F0_CEIL_HZ, frame_period=period_ms)
-    f0 = pyworld.stonemask(x, coarse, times, sample_rate)
-    f0 = np.where(np.isfinite(f0) & (f0 >= F0_FLOOR_HZ * 0.5), f0, 0.0)
-    out = torch.zeros(num_frames, dtype=torch.float32)
-    n = min(num_frames, len(f0))
-    out[:n] = torch.from_numpy(f0[:n]).float()
-    return out
+    """(T,) float32 F0 in Hz per mel frame, 0 on unvoiced frames (vclone.f0.track_f0 on a tensor)."""
+    return torch.from_numpy(track_f0(wav_S.double().numpy(), sample_rate=sample_rate, hop_length=hop_length, num_frames=num_frames))
 
 
 def frame_energy(mel_TM: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,7 @@ from typing import Any
 
 from vclone.atomic import atomic_output, write_json_atomic
 from vclone.errors import ConfigError, CorpusError
+from vclone.f0 import MIN_LOG_F0_STD
 from vclone.models.vocab import MANIFEST_FORMAT_VERSION, CorpusVocab
 from vclone.text import union
 
@@ -34,7 +35,6 @@ STATS_NAME = "stats.json"
 
 _DEFAULT_LOG_F0 = math.log(150.0)
 _DEFAULT_LOG_F0_STD = 0.25  # about 4 semitones
-_MIN_LOG_F0_STD = 0.05
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class SpeakerPitch:
         if self.num_voiced < 2:
             return _DEFAULT_LOG_F0_STD
         var = max(self.log_sq_sum / self.num_voiced - self.mean**2, 0.0)
-        return max(math.sqrt(var), _MIN_LOG_F0_STD)
+        return max(math.sqrt(var), MIN_LOG_F0_STD)
 
     @classmethod
     def pool(cls, parts: Iterable[Any]) -> "SpeakerPitch":

@@ -68,15 +68,19 @@ class EncoderGraph(nn.Module):
         return log_duration_1N, x.phone_h, x.speaker_h
 
 
-def steer_variance(block: VarianceBlock, x: AcousticRecord, *, pitch_shift: torch.Tensor, energy_log: torch.Tensor) -> AcousticRecord:
-    """VarianceBlock's inference pass (predicted register, no targets) with the pitch shift (semitones)
-    and log energy factor as tensors."""
+def steer_variance(block: VarianceBlock, x: AcousticRecord, *, register: torch.Tensor, pitch_shift: torch.Tensor,
+                   energy_log: torch.Tensor) -> AcousticRecord:
+    """VarianceBlock's inference pass (no targets) with the register, pitch shift (semitones) and log
+    energy factor as tensors. `register` (1, 2) is a measured [mean, std] of log F0, or a std <= 0 for
+    the register the block predicts from the speaker condition."""
     assert x.frame_h is not None and x.frame_lengths is not None and x.speaker_h is not None
     mask_1T = lengths_to_mask(x.frame_lengths, x.frame_h.shape[1])
     z_1T, voicing_logit_1T = block.pitch_proj(block.pitch_predictor(x.frame_h, mask_1T)).unbind(-1)
     energy_z_1T = block.energy_proj(block.energy_predictor(x.frame_h, mask_1T)).squeeze(-1)
     register_12 = block.register(x.speaker_h) + torch.tensor([LOG_F0_CENTER, LOG_F0_STD])
-    mean_1, std_1 = register_12[:, 0], register_12[:, 1].exp()
+    given_1 = register[:, 1] > 0
+    mean_1 = torch.where(given_1, register[:, 0], register_12[:, 0])
+    std_1 = torch.where(given_1, register[:, 1], register_12[:, 1].exp())
     voiced_1T = (voicing_logit_1T >= 0) & mask_1T
     log_f0_1T = (mean_1[:, None] + std_1[:, None] * z_1T + pitch_shift * SEMITONE) * voiced_1T
     energy_1T = (ENERGY_CENTER + ENERGY_SCALE * energy_z_1T + energy_log) * mask_1T
@@ -96,8 +100,8 @@ def steer_variance(block: VarianceBlock, x: AcousticRecord, *, pitch_shift: torc
 
 
 class DecoderGraph(nn.Module):
-    """(1, N, D) phone encodings, (1, T) phone index of each frame, (1, D) speaker condition, (1,) pitch
-    shift in semitones, (1,) log energy factor -> (1, T, M) log-mel and (1, T) log F0 (0 where unvoiced;
+    """(1, N, D) phone encodings, (1, T) phone index of each frame, (1, D) speaker condition, (1, 2)
+    register (see steer_variance), (1,) pitch shift in semitones, (1,) log energy factor -> (1, T, M) log-mel and (1, T) log F0 (0 where unvoiced;
     all 0 without a pitch model): length regulation's gather and frame positions, then the blocks after
     `duration`."""
 
@@ -108,7 +112,7 @@ class DecoderGraph(nn.Module):
         # The speaker consistency block only adds a training loss; synthesis never runs it.
         self.after = nn.ModuleList(block for name, block in after if name != "speaker_consistency")
 
-    def forward(self, phone_h: torch.Tensor, frame_phone: torch.Tensor, speaker_h: torch.Tensor,
+    def forward(self, phone_h: torch.Tensor, frame_phone: torch.Tensor, speaker_h: torch.Tensor, register: torch.Tensor,
                 pitch_shift: torch.Tensor, energy_log: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         d = phone_h.shape[2]
         frame_h = torch.gather(phone_h, 1, frame_phone[..., None].expand(-1, -1, d))
@@ -118,7 +122,7 @@ class DecoderGraph(nn.Module):
         batch = _batch(frame_phone, frame_phone[:, 0])
         for block in self.after:
             if isinstance(block, VarianceBlock):
-                x = steer_variance(block, x, pitch_shift=pitch_shift, energy_log=energy_log)
+                x = steer_variance(block, x, register=register, pitch_shift=pitch_shift, energy_log=energy_log)
             else:
                 x = block(x, batch)
         assert x.mel_pred is not None

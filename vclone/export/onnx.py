@@ -165,10 +165,10 @@ def _export_acoustic(model: torch.nn.Module, folder: Path, *, speaker_dim: int) 
     )
     decoder = DecoderGraph(model).eval()
     frame_phone = torch.sort(torch.randint(0, _TRACE_PHONES, (1, _TRACE_FRAMES)), dim=1).values
-    steering = (torch.zeros(1), torch.zeros(1))
+    steering = (torch.zeros(1, 2), torch.zeros(1), torch.zeros(1))  # predicted register, no shift, energy x1
     _export(
         decoder, (phone_h, frame_phone, speaker_h, *steering), folder / DECODER_FILE,
-        inputs=["phone_h", "frame_phone", "speaker_h", "pitch_shift", "energy_log"], outputs=["mel", "log_f0"],
+        inputs=["phone_h", "frame_phone", "speaker_h", "register", "pitch_shift", "energy_log"], outputs=["mel", "log_f0"],
         dynamic={"phone_h": {1: "phones"}, "frame_phone": {1: "frames"}, "mel": {1: "frames"}, "log_f0": {1: "frames"}},
     )
 

