@@ -82,13 +82,13 @@ def synthesize(
     if runtime not in RUNTIMES:
         raise ConfigError(f"unknown --runtime {runtime!r}; use {' or '.join(RUNTIMES)}")
     if runtime == "onnx":
-        unsupported = {"--text-file": text_file, "--stream": stream or None, "--plot": plot, "--vocoder": vocoder, "--seed": seed,
+        unsupported = {"--text-file": text_file, "--stream": stream or None, "--plot": plot, "--vocoder": vocoder,
                        "--device": None if device == "cpu" else device}
         given = [name for name, value in unsupported.items() if value is not None]
         if given:
             raise ConfigError(f"{', '.join(given)} cannot be used with --runtime onnx (one TEXT to --out, on the CPU, with the export's own vocoder); leave {'it' if len(given) == 1 else 'them'} out")
         _synthesize_onnx(text, voice=voice, out=out, mel=mel, threads=threads, quiet=quiet, language=language, speaker=speaker,
-                         accent=accent, pace=pace, pitch_shift=pitch_shift, energy=energy)
+                         accent=accent, pace=pace, pitch_shift=pitch_shift, energy=energy, seed=seed)
         return
     applied = configure_threads(threads)  # before the imports below load torch
     # Imported here so that `vclone --help` and the light commands never load torch or the models.

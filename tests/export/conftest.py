@@ -34,6 +34,9 @@ VARIANTS = {
     "conv": {"pitch_energy": True, "pitch_embedding": "conv", "decoder_speaker_norm": False, "postnet_layers": 0},
     # A voice from before the pitch model: the decoder graph never reads the speaker condition.
     "no-pitch": {"pitch_energy": False, "decoder_speaker_norm": False, "postnet_layers": 0},
+    # A flow-matching decoder after the postnet: the decoder graph hands mu and the frame states to the host's ODE solve.
+    "flow": {"pitch_energy": True, "pitch_embedding": "bucket", "decoder_speaker_norm": True, "postnet_layers": 2,
+             "flow_decoder": True, "flow_dim": 16, "flow_layers": 2, "flow_steps": 4},
 }
 FRAMES_PER_PHONE = 4.0
 
@@ -76,7 +79,8 @@ def vocoders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def exports(tmp_path_factory: pytest.TempPathFactory, voices: dict[str, Path], vocoders: dict[str, Path]) -> dict[str, tuple[Path, Path, str]]:
     """Case -> (voice folder, export folder, vocoder folder): each voice variant with one of the vocoder kinds."""
     root = tmp_path_factory.mktemp("exports")
-    cases = {"bucket+hifigan": ("bucket", "tiny"), "conv+istft": ("conv", "tiny-fast"), "no-pitch+istft": ("no-pitch", "tiny-fast")}
+    cases = {"bucket+hifigan": ("bucket", "tiny"), "conv+istft": ("conv", "tiny-fast"), "no-pitch+istft": ("no-pitch", "tiny-fast"),
+             "flow+hifigan": ("flow", "tiny")}
     return {
         case: (voices[variant], export_onnx(voices[variant], root / case, vocoder=vocoders[vocoder]).folder, str(vocoders[vocoder]))
         for case, (variant, vocoder) in cases.items()

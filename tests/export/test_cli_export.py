@@ -86,11 +86,14 @@ def test_export_bad_input_is_one_line(voices, tmp_path: Path, restored_threads, 
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("speaker", ["alice", "recording"])
+@pytest.mark.parametrize("speaker", ["alice", "flow", "recording"])
 def test_onnx_runtime_never_imports_torch(exports, base_export: Path, tmp_path: Path, speaker: str) -> None:
-    """A training speaker of a small voice, and a recording cloned by the base voice (embedded in numpy)."""
+    """A training speaker of a small voice and of a flow voice (its noise drawn in numpy), and a recording cloned
+    by the base voice (embedded in numpy)."""
     out = tmp_path / "a.wav"
     voice = exports["bucket+hifigan"][1]
+    if speaker == "flow":
+        voice, speaker = exports["flow+hifigan"][1], "alice"
     if speaker == "recording":  # 2 s of speech: used, with the torch path's warning as one line
         voice, speaker = base_export, str(tmp_path / "me.wav")
         sf.write(speaker, utterance(2, 0, seconds=2.0).numpy(), 22050)
@@ -102,13 +105,21 @@ def test_onnx_runtime_never_imports_torch(exports, base_export: Path, tmp_path: 
     assert warned == ([] if speaker == "alice" else ["warning: only 2.0 s of speech in the reference; embeddings from under 3 s are unreliable"]), proc.stderr
 
 
-def test_a_flow_matching_voice_is_refused_in_one_line(tmp_path: Path) -> None:
+def test_a_flow_matching_voice_exports_and_speaks_per_seed(vocoders: dict[str, Path], tmp_path: Path, restored_threads) -> None:
     voice = tmp_path / "flow-voice"
     save_untrained_voice(voice, texts={"en-us": ["The quick brown fox."]}, speakers=["alice"], run_id="flow",
                          overrides={"d_model": 32, "num_encoder_layers": 1, "num_decoder_layers": 1, "flow_decoder": True, "flow_dim": 16})
     out = tmp_path / "export"
-    result = runner.invoke(app, ["export", "onnx", str(voice), "--out", str(out)])
-    assert result.exit_code == 2
-    line = error_line(result.stderr)
-    assert "uses a flow-matching decoder" in line and "does not support yet" in line and "vclone synthesize" in line
-    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["flow-voice"]
+    result = runner.invoke(app, ["export", "onnx", str(voice), "--out", str(out), "--vocoder", str(vocoders["tiny"]), "--threads", "1"])
+    assert result.exit_code == 0, result.output
+
+    def say(name: str, *seed: str) -> np.ndarray:
+        wav = tmp_path / f"{name}.wav"
+        result = runner.invoke(app, ["synthesize", "The quick brown fox.", "-l", "en-us", "-s", "alice", "--runtime", "onnx", "--voice", str(out),
+                                     "--out", str(wav), "--threads", "1", *seed])
+        assert result.exit_code == 0, result.output
+        return sf.read(wav, dtype="float32")[0]
+
+    first, again, other = say("a", "--seed", "1"), say("b", "--seed", "1"), say("c", "--seed", "2")
+    assert first.size > 0 and np.array_equal(first, again) and first.shape == other.shape and not np.allclose(first, other)
+    assert np.array_equal(say("d"), say("e", "--seed", "0"))  # no seed: the voice's default one

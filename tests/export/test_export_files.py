@@ -10,7 +10,7 @@ import pytest
 
 import vclone.export.onnx as onnx_export
 from vclone.export.manifest import (
-    DECODER_FILE, ENCODER_FILE, MANIFEST_NAME, SPEAKERS_FILE, VOCODER_FILE, ExportError, read_manifest,
+    DECODER_FILE, ENCODER_FILE, FLOW_FILE, MANIFEST_NAME, SPEAKERS_FILE, VOCODER_FILE, ExportError, read_manifest,
 )
 from vclone.export.onnx import export_onnx
 from vclone.export.runtime import OnnxSynthesizer
@@ -32,6 +32,18 @@ def test_manifest_carries_the_voice_and_vocoder(exports: dict[str, tuple[Path, P
     assert manifest.has_pitch_model and manifest.vocoder.kind == "istft" and manifest.vocoder.name == vocoder
     assert (manifest.vocoder.n_fft, manifest.vocoder.hop_length, manifest.vocoder.win_length) == (1024, 256, 1024)
     assert not read_manifest(exports["no-pitch+istft"][1]).has_pitch_model
+
+
+def test_a_flow_voice_adds_its_estimator_graph(exports: dict[str, tuple[Path, Path, str]]) -> None:
+    assert sorted(p.name for p in exports["flow+hifigan"][1].iterdir()) == sorted([*FILES, FLOW_FILE])
+
+
+def test_an_export_from_before_flow_exports_still_loads(exports: dict[str, tuple[Path, Path, str]], tmp_path: Path) -> None:
+    """Version 1 manifests have no `flow` key; they read as exports without a flow."""
+    folder = _copy(exports["no-pitch+istft"][1], tmp_path)
+    data = json.loads((folder / MANIFEST_NAME).read_text())
+    (folder / MANIFEST_NAME).write_text(json.dumps({k: v for k, v in data.items() if k != "flow"}))
+    assert data["format_version"] == 1 and OnnxSynthesizer(folder).flow is None
 
 
 def test_a_failed_export_leaves_nothing(voices: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,6 +81,11 @@ def _copy(folder: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(folder, tmp_path / "copy"))
 
 
+def _edit_flow(folder: Path, **changes) -> None:
+    data = json.loads((folder / MANIFEST_NAME).read_text())
+    (folder / MANIFEST_NAME).write_text(json.dumps({**data, "flow": {**data["flow"], **changes}}))
+
+
 @pytest.mark.parametrize(
     "damage, message",
     [
@@ -79,11 +96,14 @@ def _copy(folder: Path, tmp_path: Path) -> Path:
         (lambda f: (f / MANIFEST_NAME).write_text(json.dumps({**json.loads((f / MANIFEST_NAME).read_text()), "format_version": 99})), "format version 99"),
         (lambda f: (f / MANIFEST_NAME).write_text(json.dumps({k: v for k, v in json.loads((f / MANIFEST_NAME).read_text()).items() if k != "languages"})), "missing or has a bad field"),
         (lambda f: (f / DECODER_FILE).write_bytes(b"garbage"), f"{DECODER_FILE} cannot be loaded by onnxruntime"),
+        (lambda f: (f / FLOW_FILE).unlink(), f"incomplete export \\(missing {FLOW_FILE}\\)"),
+        (lambda f: _edit_flow(f, noise="numpy"), "has a flow this vclone cannot sample \\(noise 'numpy'"),
+        (lambda f: _edit_flow(f, num_steps=0), "cannot sample .* 0 steps"),
     ],
-    ids=["no-vocoder", "no-manifest", "bad-json", "other-format", "other-version", "no-languages", "corrupt-graph"],
+    ids=["no-vocoder", "no-manifest", "bad-json", "other-format", "other-version", "no-languages", "corrupt-graph", "no-flow-graph", "other-noise", "no-steps"],
 )
 def test_runtime_refuses_a_broken_export(exports: dict[str, tuple[Path, Path, str]], tmp_path: Path, damage, message: str) -> None:
-    folder = _copy(exports["no-pitch+istft"][1], tmp_path)
+    folder = _copy(exports["flow+hifigan"][1], tmp_path)
     damage(folder)
     with pytest.raises(ExportError, match=message):
         OnnxSynthesizer(folder)

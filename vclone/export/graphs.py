@@ -1,10 +1,11 @@
-"""The modules traced into ONNX: the acoustic model cut at length regulation, and the vocoder's neural part.
+"""The modules traced into ONNX: the acoustic model cut at length regulation (and before a flow's ODE), and the vocoder's neural part.
 
 Shape legend: N phones, T frames, D model width, E speaker vector size, M mel bands, F STFT bins, S samples.
 Every graph runs one utterance (batch 1) and reuses the voice's own blocks, so what it computes is what
 `AcousticModel.infer` computes; only the steps whose sizes depend on data (frames per phone) move to
 the host, and the variance block's inference path is spelled out here because its pitch shift and
-energy factor are Python floats in the torch model but graph inputs in ONNX.
+energy factor are Python floats in the torch model but graph inputs in ONNX. A flow block's ODE loop
+also runs on the host (vclone.export.flow): its vector-field estimator is a graph of its own.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from torch import nn
 
 from vclone.models.acoustic.batch import Batch, LossNormalizer
+from vclone.models.acoustic.flow import FlowBlock
 from vclone.models.acoustic.layers import lengths_to_mask, sinusoidal_positions
 from vclone.models.acoustic.model import AcousticModel
 from vclone.models.acoustic.variance import (
@@ -25,7 +27,7 @@ from vclone.models.record import AcousticRecord
 from vclone.models.vocoder.hifigan import HifiganGenerator
 from vclone.models.vocoder.istft import IstftGenerator
 
-__all__ = ["SEMITONE", "EncoderGraph", "DecoderGraph", "HifiganGraph", "IstftSpectrumGraph", "steer_variance"]
+__all__ = ["SEMITONE", "EncoderGraph", "DecoderGraph", "FlowEstimatorGraph", "HifiganGraph", "IstftSpectrumGraph", "steer_variance"]
 
 SEMITONE = math.log(2.0) / 12.0
 """One semitone in log F0."""
@@ -103,17 +105,19 @@ class DecoderGraph(nn.Module):
     """(1, N, D) phone encodings, (1, T) phone index of each frame, (1, D) speaker condition, (1, 2)
     register (see steer_variance), (1,) pitch shift in semitones, (1,) log energy factor -> (1, T, M) log-mel and (1, T) log F0 (0 where unvoiced;
     all 0 without a pitch model): length regulation's gather and frame positions, then the blocks after
-    `duration`."""
+    `duration`. With a flow block the log-mel is the flow's prior mu and a third output, (1, T, D), is the
+    frame states the flow's estimator hears: the blocks stop before `flow`, whose sampling runs on the host."""
 
     def __init__(self, model: AcousticModel) -> None:
         super().__init__()
         names = model.blocks.names()
         after = model.blocks.slice(names.index("duration") + 1, len(names))
         # The speaker consistency block only adds a training loss; synthesis never runs it.
-        self.after = nn.ModuleList(block for name, block in after if name != "speaker_consistency")
+        self.after = nn.ModuleList(block for name, block in after if name not in ("speaker_consistency", "flow"))
+        self.has_flow = "flow" in names
 
     def forward(self, phone_h: torch.Tensor, frame_phone: torch.Tensor, speaker_h: torch.Tensor, register: torch.Tensor,
-                pitch_shift: torch.Tensor, energy_log: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                pitch_shift: torch.Tensor, energy_log: torch.Tensor) -> tuple[torch.Tensor, ...]:
         d = phone_h.shape[2]
         frame_h = torch.gather(phone_h, 1, frame_phone[..., None].expand(-1, -1, d))
         frame_h = frame_h + sinusoidal_positions(frame_phone.shape[1], d)[None]
@@ -127,7 +131,25 @@ class DecoderGraph(nn.Module):
                 x = block(x, batch)
         assert x.mel_pred is not None
         pitch_1T = x.frame_pitch if x.frame_pitch is not None else torch.zeros_like(x.mel_pred[..., 0])
+        if self.has_flow:
+            assert x.frame_h is not None
+            return x.mel_pred, pitch_1T, x.frame_h
         return x.mel_pred, pitch_1T
+
+
+class FlowEstimatorGraph(nn.Module):
+    """(1, T, M) ODE state x, (1,) time t in [0, 1), (1, T, M) prior mu, (1, T, D) frame states -> (1, T, M) vector
+    field v: the flow block's estimator for one unpadded utterance (every frame is in the mask)."""
+
+    def __init__(self, model: AcousticModel) -> None:
+        super().__init__()
+        flow = model.blocks.block("flow")
+        assert isinstance(flow, FlowBlock)
+        self.field = flow.field
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, mu: torch.Tensor, frame_h: torch.Tensor) -> torch.Tensor:
+        mask_1T = torch.ones_like(x[..., 0], dtype=torch.bool)
+        return self.field(x, t, mu, frame_h, mask_1T)
 
 
 class HifiganGraph(nn.Module):

