@@ -25,7 +25,7 @@ import torch
 
 from vclone.audio import AudioConfig
 from vclone.export.onnx import export_onnx
-from vclone.export.runtime import OnnxSynthesizer
+from vclone.export.runtime import OnnxSpeaker, OnnxSynthesizer
 from vclone.models.vocoder.config import build_generator, vocoder_preset
 from vclone.models.vocoder.store import save_vocoder
 from vclone.synth.synthesizer import SpeakerChoice, Synthesizer
@@ -62,7 +62,7 @@ def bench(voice: str, vocoder: str, *, repeats: int, root: Path) -> dict[str, fl
     exported = OnnxSynthesizer(folder, num_threads=1)
     speaker_name = reference.voice.vocab.speakers[0]
     choice = SpeakerChoice(label=speaker_name, speaker_id=0)
-    vector = exported.speaker_table[0]
+    speaker = OnnxSpeaker(speaker_name, exported.speaker_table[0])
     hop, rate = reference.voice.vocab.audio.hop_length, reference.sample_rate
     rtf: dict[str, list[float]] = {key: [] for key in ("torch_acoustic", "torch_vocoder", "onnx_acoustic", "onnx_vocoder")}
     mel_diff = 0.0
@@ -72,7 +72,7 @@ def bench(voice: str, vocoder: str, *, repeats: int, root: Path) -> dict[str, fl
         for run in range(repeats + 1):  # run 0 warms up
             (mel_t, _, _), t_acoustic = timed(reference.predict_mel, ids, language=LANGUAGE, speaker=choice, pace=1.0)
             _, t_vocoder = timed(reference.vocode, mel_t)
-            (mel_o, _, _), o_acoustic = timed(exported.predict_mel, ids_np, language=LANGUAGE, speaker=vector, pace=1.0)
+            (mel_o, _, _), o_acoustic = timed(exported.predict_mel, ids_np, language=LANGUAGE, speaker=speaker, pace=1.0)
             _, o_vocoder = timed(exported.vocode, mel_o)
             if run == 0:
                 mel_diff = max(mel_diff, float(np.abs(mel_t.numpy() - mel_o).max()))

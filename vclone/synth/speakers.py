@@ -38,6 +38,12 @@ class SpeakerChoice:
     """The pitch register to speak in (a reference recording's), or None for the one the voice
     predicts from the speaker condition."""
 
+    def pitch_stats(self, device: torch.device | str = "cpu") -> torch.Tensor | None:
+        """(1, 2) [mean, std] of log F0 as the acoustic batch carries a measured register, or None."""
+        if self.register is None:
+            return None
+        return torch.tensor([[self.register.mean_log_f0, self.register.std_log_f0]], device=device)
+
 
 class SpeakerResolver:
     """Turns what a caller names as the speaker into a SpeakerChoice for one voice. The voice's

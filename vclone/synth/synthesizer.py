@@ -341,8 +341,6 @@ class Synthesizer:
         seeded with `seed` (None: its default seed)."""
         n = token_ids.numel()
         embeddings = None if speaker.embedding is None else speaker.embedding[None, :].to(self.device, torch.float32)
-        register = speaker.register
-        pitch_stats = None if register is None else torch.tensor([[register.mean_log_f0, register.std_log_f0]], device=self.device)
         batch = Batch(
             ids=("synth",),
             phone_ids=token_ids[None, :].to(self.device),
@@ -353,7 +351,7 @@ class Synthesizer:
             language_ids=torch.tensor([self.voice.vocab.languages.index(language)], device=self.device),
             norm=LossNormalizer(num_items=1.0, num_phones=float(n), num_frames=0.0),
             speaker_embeddings=embeddings,
-            pitch_stats=pitch_stats,
+            pitch_stats=speaker.pitch_stats(self.device),
             pace=pace,
             pitch_shift=pitch_shift,
             energy_scale=energy,
