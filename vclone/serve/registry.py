@@ -106,7 +106,8 @@ class VoiceRegistry:
             if name in self._voices or name in taken:
                 raise VoiceNameError(f"the voice name {name!r} is taken; pick another or delete it first")
             save_speaker_embedding(tensor_path, embedding.vectors, encoder=embedding.encoder, encoder_version=embedding.encoder_version,
-                                   speaker=name, source="upload", register=embedding.register)
+                                   speaker=name, source="upload", register=embedding.register,
+                                   profile=embedding.profile)
             voice = RegisteredVoice(name=name, embedding=load_speaker_embedding(tensor_path), speech_s=round(speech_s, 2), created=time.time())
             write_json_atomic(meta_path, {"name": name, "speech_s": voice.speech_s, "created": voice.created,
                                           "encoder": embedding.encoder, "encoder_version": embedding.encoder_version})

@@ -1,6 +1,7 @@
 """Who speaks: a voice's training speaker by name, a speaker embedding (file), or a reference
 recording embedded with the voice's own speaker encoder, turned into the speaker condition the
-acoustic model reads (`SpeakerChoice`).
+acoustic model reads (`SpeakerChoice`), with the reference's pitch register and long-term spectrum
+(`reference_profile`) when they were measured.
 
 Shape legend: E speaker vector size.
 """
@@ -8,20 +9,38 @@ Shape legend: E speaker vector size.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
+
+from vclone.audio import AudioConfig, MelSpectrogram, load_audio
 
 from vclone.models.speaker_embedding import SpeakerEmbedding, check_compatible, load_speaker_embedding
 from vclone.f0 import PitchRegister
 from vclone.models.voice import Voice, speaker_encoder_spec
 from vclone.speech_rules import ShortReferenceWarning, SynthesisError, UnknownSpeakerError, is_audio_reference
+from vclone.timbre import SpectralProfile, match_profile, mel_convention, speech_profile
 
-__all__ = ["SpeakerChoice", "SpeakerResolver"]
+__all__ = ["SpeakerChoice", "SpeakerResolver", "audio_convention", "reference_profile"]
 
 # Names shown in an "unknown speaker" message before it says "and N more".
 _MAX_LISTED = 20
+
+
+def audio_convention(audio: AudioConfig) -> str:
+    """The mel convention of `audio` (vclone.timbre.mel_convention)."""
+    return mel_convention(sample_rate=audio.sample_rate, n_fft=audio.n_fft, hop_length=audio.hop_length, win_length=audio.win_length,
+                          n_mels=audio.n_mels, f_min=audio.f_min, f_max=audio.f_max)
+
+
+def reference_profile(paths: Sequence[Path], audio: AudioConfig) -> SpectralProfile:
+    """Reference recordings' long-term spectrum (the mean of each file's) in the mel convention `audio` (vclone.timbre)."""
+    mel = MelSpectrogram(audio)
+    profiles = [speech_profile(mel(load_audio(path, sample_rate=audio.sample_rate)).numpy()) for path in paths]
+    return SpectralProfile(np.mean(profiles, axis=0).astype(np.float32), audio_convention(audio))
 
 
 @dataclass(frozen=True)
@@ -37,6 +56,14 @@ class SpeakerChoice:
     register: PitchRegister | None = None
     """The pitch register to speak in (a reference recording's), or None for the one the voice
     predicts from the speaker condition."""
+
+    profile: np.ndarray | None = None
+    """(M,) the reference's long-term spectrum in the voice's mel convention, which the predicted mel
+    is matched to (vclone.timbre), or None."""
+
+    def match_timbre(self, mel_TM: torch.Tensor) -> torch.Tensor:
+        """(T, M) log-mel matched to the reference's long-term spectrum, or unchanged without one."""
+        return mel_TM if self.profile is None else torch.from_numpy(match_profile(mel_TM.numpy(), self.profile))
 
     def pitch_stats(self, device: torch.device | str = "cpu") -> torch.Tensor | None:
         """(1, 2) [mean, std] of log F0 as the acoustic batch carries a measured register, or None."""
@@ -103,8 +130,11 @@ class SpeakerResolver:
         if self._encoder is None:
             self._encoder = load_encoder(spec)
         embedding, report = embed_references([path], self._encoder)
-        return embedding, report.warning
+        return replace(embedding, profile=reference_profile([path], self.voice.vocab.audio)), report.warning
 
     def _external(self, embedding: SpeakerEmbedding, *, label: str) -> SpeakerChoice:
         check_compatible(embedding, self.voice.speaker_space)
-        return SpeakerChoice(label=label, speaker_id=0, embedding=embedding.vector, register=embedding.register)
+        profile = embedding.profile
+        fits = profile is not None and profile.convention == audio_convention(self.voice.vocab.audio)
+        return SpeakerChoice(label=label, speaker_id=0, embedding=embedding.vector, register=embedding.register,
+                             profile=profile.values if fits else None)

@@ -337,8 +337,8 @@ class Synthesizer:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(N,) token ids -> ((T, M) log-mel, (N,) int64 frames per token, (T,) F0 in Hz with 0 on
         unvoiced frames, or None without a pitch model) for one utterance. A voice with a pitch model
-        speaks in `speaker.register` when it is set. A flow-matching voice samples the mel from noise
-        seeded with `seed` (None: its default seed)."""
+        speaks in `speaker.register`, and every mel matches `speaker.profile`, when set. A flow-matching
+        voice samples the mel from noise seeded with `seed` (None: its default seed)."""
         n = token_ids.numel()
         embeddings = None if speaker.embedding is None else speaker.embedding[None, :].to(self.device, torch.float32)
         batch = Batch(
@@ -360,7 +360,7 @@ class Synthesizer:
         frames = int(record.frame_lengths[0])
         if frames < 1:
             raise SynthesisError("the acoustic model predicted no frames for this text; try a longer text or a larger --pace")
-        mel = record.mel_pred[0, :frames].float().cpu()
+        mel = speaker.match_timbre(record.mel_pred[0, :frames].float().cpu())
         durations = record.durations[0, :n].round().long().cpu()
         f0 = None
         if record.frame_pitch is not None:
