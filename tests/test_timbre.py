@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vclone.timbre import MAX_SHIFT_NATS, SpectralProfile, match_profile, mel_convention, speech_profile
+from vclone.timbre import MAX_SHIFT_NATS, MAX_SPREAD_RATIO, SpectralProfile, match_profile, mel_convention, speech_profile, speech_spread
 
 M = 80
 
@@ -51,6 +51,19 @@ def test_the_shift_is_bounded_and_smooth() -> None:
     assert np.abs(shift).max() == pytest.approx(MAX_SHIFT_NATS, abs=1e-5)
 
 
+def test_the_contrast_grows_toward_the_references_and_never_shrinks() -> None:
+    rng = np.random.default_rng(3)
+    mel = _speech(rng)
+    profile, spread = speech_profile(mel), speech_spread(mel)
+    livelier = match_profile(mel, profile, spread * 1.6)
+    ratio = speech_spread(livelier) / spread
+    assert np.median(ratio[:-6]) == pytest.approx(1.6, rel=0.05) and np.allclose(ratio[-6:], 1.0, atol=1e-4)
+    assert np.allclose(speech_profile(livelier), profile, atol=0.05)  # the envelope stays where it was
+    assert livelier.min() >= mel.min() - 1e-5  # pauses get no quieter than the quietest input
+    np.testing.assert_allclose(match_profile(mel, profile, spread * 0.5), match_profile(mel, profile), atol=1e-5)  # never flattened
+    np.testing.assert_allclose(speech_spread(match_profile(mel, profile, spread * 9.0))[:-6] / spread[:-6], MAX_SPREAD_RATIO, rtol=0.05)
+
+
 def test_profiles_check_their_shape_and_convention() -> None:
     convention = mel_convention(sample_rate=22050, n_fft=1024, hop_length=256, win_length=1024, n_mels=M, f_min=0.0, f_max=8000.0)
     assert convention == "22050/1024/256/1024/80/0/8000"
@@ -59,4 +72,6 @@ def test_profiles_check_their_shape_and_convention() -> None:
         SpectralProfile(np.zeros(40, dtype=np.float32), convention)
     with pytest.raises(ValueError, match="finite"):
         SpectralProfile(np.full(M, np.nan, dtype=np.float32), convention)
+    with pytest.raises(ValueError, match="spread"):
+        SpectralProfile(np.zeros(M, dtype=np.float32), convention, spread=-np.ones(M, dtype=np.float32))
     assert match_profile(np.zeros((0, M), dtype=np.float32), np.zeros(M)).shape == (0, M)

@@ -2,12 +2,16 @@
 the torch and ONNX runtimes share.
 
 A clone from a few seconds of speech keeps part of the average voice the model learned: its spectral
-envelope sits between the reference's and the training speakers'. The reference's profile (its mean
-log-mel over speech frames, in the voice's mel convention) fixes the envelope where the model falls
-short: each band of the predicted mel moves by the difference between the two profiles, with the
-overall level left alone, smoothed across bands, bounded, and the top bands (where a 16 kHz recording
-holds nothing) untouched. The shift is constant over time, so streaming chunks get the same mel as a
-whole sentence.
+envelope sits between the reference's and the training speakers', and, as any regression to the
+mean, it moves less than the speaker does. The reference's profile (per band, the mean and spread of
+its log-mel over speech frames, in the voice's mel convention) corrects both, per sentence:
+  - the envelope: each band moves by the difference between the two means, with the overall level
+    left alone, smoothed across bands and bounded;
+  - the contrast (the "global variance" of statistical speech synthesis): each band's deviations from
+    its mean grow by the ratio of the two spreads, between 1 and 2 (never flattened, so pauses only
+    get quieter);
+with the top bands untouched (a 16 kHz recording holds nothing there). Both are fixed per sentence,
+so streaming chunks get the same mel as a whole sentence.
 
 Shape legend: T frames, M mel bands.
 """
@@ -21,9 +25,11 @@ import numpy as np
 __all__ = [
     "SPEECH_RANGE_NATS",
     "MAX_SHIFT_NATS",
+    "MAX_SPREAD_RATIO",
     "SpectralProfile",
     "mel_convention",
     "speech_profile",
+    "speech_spread",
     "match_profile",
 ]
 
@@ -32,6 +38,8 @@ SPEECH_RANGE_NATS = 4.0
 MAX_SHIFT_NATS = 1.5
 """Largest move of a band's log magnitude (about 13 dB): a reference's profile corrects an envelope,
 it never rebuilds one."""
+MAX_SPREAD_RATIO = 2.0
+"""Largest growth of a band's deviations from its mean."""
 _SMOOTH_BANDS = 5
 """Bands averaged across when smoothing the shift: the envelope, not the harmonics or one noisy band."""
 _UNTOUCHED_TOP_FRACTION = 0.075
@@ -46,10 +54,12 @@ def mel_convention(*, sample_rate: int, n_fft: int, hop_length: int, win_length:
 
 @dataclass(frozen=True)
 class SpectralProfile:
-    """A recording's mean log-mel over its speech frames, (M,) float32, in the mel convention named."""
+    """A recording's mean log-mel over its speech frames, (M,) float32, in the mel convention named, and
+    the standard deviation over the same frames, (M,), when known."""
 
     values: np.ndarray
     convention: str
+    spread: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         values = np.asarray(self.values)
@@ -57,22 +67,42 @@ class SpectralProfile:
             raise ValueError(f"a spectral profile is a finite (bands,) vector, got shape {values.shape}")
         if self.convention.count("/") != 6 or int(self.convention.split("/")[4]) != values.size:
             raise ValueError(f"spectral profile convention {self.convention!r} does not fit its {values.size} bands")
+        if self.spread is not None:
+            spread = np.asarray(self.spread)
+            if spread.shape != values.shape or not np.isfinite(spread).all() or (spread < 0).any():
+                raise ValueError(f"a spectral profile's spread is a finite, non-negative {values.shape} vector, got shape {spread.shape}")
+
+    @classmethod
+    def of(cls, log_mels: list[np.ndarray], convention: str) -> "SpectralProfile":
+        """The profile of recordings' (T, M) log-mels: the mean of each one's speech mean and spread."""
+        return cls(np.mean([speech_profile(m) for m in log_mels], axis=0).astype(np.float32), convention,
+                   np.mean([speech_spread(m) for m in log_mels], axis=0).astype(np.float32))
+
+
+def _speech_frames(log_mel_TM: np.ndarray) -> np.ndarray:
+    log_mel_TM = np.asarray(log_mel_TM, dtype=np.float64)
+    level_T = log_mel_TM.mean(axis=1)
+    return log_mel_TM[level_T >= level_T.max() - SPEECH_RANGE_NATS]
 
 
 def speech_profile(log_mel_TM: np.ndarray) -> np.ndarray:
     """(M,) float32 mean log-mel over the speech frames of (T, M) log-mel (T >= 1)."""
-    log_mel_TM = np.asarray(log_mel_TM, dtype=np.float64)
-    level_T = log_mel_TM.mean(axis=1)
-    speech_T = level_T >= level_T.max() - SPEECH_RANGE_NATS
-    return log_mel_TM[speech_T].mean(axis=0).astype(np.float32)
+    return _speech_frames(log_mel_TM).mean(axis=0).astype(np.float32)
 
 
-def match_profile(log_mel_TM: np.ndarray, target_M: np.ndarray) -> np.ndarray:
-    """(T, M) float32 log-mel with its envelope moved toward `target_M` (see the module's docstring)."""
+def speech_spread(log_mel_TM: np.ndarray) -> np.ndarray:
+    """(M,) float32 standard deviation of log-mel over the speech frames of (T, M) log-mel (T >= 1)."""
+    return _speech_frames(log_mel_TM).std(axis=0).astype(np.float32)
+
+
+def match_profile(log_mel_TM: np.ndarray, target_M: np.ndarray, target_spread_M: np.ndarray | None = None) -> np.ndarray:
+    """(T, M) float32 log-mel with its envelope moved toward `target_M` and, when given, its contrast
+    toward `target_spread_M` (see the module's docstring)."""
     log_mel_TM = np.asarray(log_mel_TM, dtype=np.float32)
     if log_mel_TM.shape[0] == 0:
         return log_mel_TM
-    shift_M = np.asarray(target_M, dtype=np.float64) - speech_profile(log_mel_TM)
+    mean_M = speech_profile(log_mel_TM)
+    shift_M = np.asarray(target_M, dtype=np.float64) - mean_M
     shift_M -= shift_M.mean()
     half = _SMOOTH_BANDS // 2
     padded = np.pad(shift_M, half, mode="edge")
@@ -81,4 +111,12 @@ def match_profile(log_mel_TM: np.ndarray, target_M: np.ndarray) -> np.ndarray:
     untouched = round(_UNTOUCHED_TOP_FRACTION * shift_M.size)
     if untouched:
         shift_M[-untouched:] = 0.0
-    return (log_mel_TM + shift_M[None, :].astype(np.float32)).astype(np.float32)
+    out_TM = log_mel_TM.astype(np.float64) + shift_M[None, :]
+    if target_spread_M is not None:
+        own_M = np.maximum(speech_spread(log_mel_TM).astype(np.float64), 1e-3)
+        ratio_M = np.clip(np.asarray(target_spread_M, dtype=np.float64) / own_M, 1.0, MAX_SPREAD_RATIO)
+        if untouched:
+            ratio_M[-untouched:] = 1.0
+        centre_M = mean_M + shift_M
+        out_TM = np.maximum(centre_M[None, :] + (out_TM - centre_M[None, :]) * ratio_M[None, :], float(log_mel_TM.min()))
+    return out_TM.astype(np.float32)

@@ -104,7 +104,8 @@ def test_a_register_in_the_embedding_file_speaks_as_torch_does(exports: dict[str
     row = table_embedding(load_voice(voice), "bruno")
     reference, exported = Synthesizer(load_voice(voice), vocoder=vocoder), OnnxSynthesizer(folder)
     bands = reference.voice.vocab.audio.n_mels
-    profile = SpectralProfile(np.linspace(-3.0, -7.0, bands).astype(np.float32), audio_convention(reference.voice.vocab.audio))
+    profile = SpectralProfile(np.linspace(-3.0, -7.0, bands).astype(np.float32), audio_convention(reference.voice.vocab.audio),
+                              np.full(bands, 2.0, dtype=np.float32))
     save_speaker_embedding(path, row.vector, encoder=row.encoder, encoder_version=row.encoder_version, register=PitchRegister(math.log(300.0), 0.3),
                            profile=profile)
     for text, language, settings in CASES[:2]:

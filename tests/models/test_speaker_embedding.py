@@ -70,10 +70,11 @@ def test_a_register_round_trips_and_files_without_one_load_without(tmp_path: Pat
 
 
 def test_a_spectral_profile_round_trips_and_half_of_one_is_refused(tmp_path: Path) -> None:
-    profile = SpectralProfile(np.linspace(-2, -6, 10).astype(np.float32), "22050/1024/256/1024/10/0/8000")
+    profile = SpectralProfile(np.linspace(-2, -6, 10).astype(np.float32), "22050/1024/256/1024/10/0/8000", np.full(10, 0.7, dtype=np.float32))
     path = save_speaker_embedding(tmp_path / "e.safetensors", torch.ones(4), encoder="enc", encoder_version="2", profile=profile)
     loaded = load_speaker_embedding(path).profile
     assert loaded is not None and loaded.convention == profile.convention and np.array_equal(loaded.values, profile.values)
+    assert loaded.spread is not None and np.array_equal(loaded.spread, profile.spread)
     half = _write(tmp_path / "half.safetensors", torch.ones(4), {**GOOD_METADATA, "profile_convention": profile.convention})
     with pytest.raises(SpeakerEmbeddingError, match="half a spectral profile"):
         load_speaker_embedding(half)

@@ -13,7 +13,7 @@ import torch
 from vclone.models.speaker_embedding import save_speaker_embedding, table_embedding
 from vclone.synth.speakers import SpeakerChoice, SpeakerResolver, audio_convention, reference_profile
 from vclone.synth.synthesizer import SynthesisError, Synthesizer, UnknownSpeakerError
-from vclone.timbre import SpectralProfile, match_profile, speech_profile
+from vclone.timbre import SpectralProfile, match_profile, speech_profile, speech_spread
 
 
 def test_a_name_is_its_table_row_and_an_embedding_file_its_vector(synth: Synthesizer, tmp_path: Path) -> None:
@@ -53,12 +53,17 @@ def test_a_clone_matches_the_long_term_spectrum_its_embedding_carries(synth: Syn
     target = speech_profile(plain) + np.linspace(1.0, -1.0, bands)  # brighter lows, darker highs
     ours = SpectralProfile(target.astype(np.float32), audio_convention(synth.voice.vocab.audio))
     matched = synth(text, language="en-us", speaker=replace(row, profile=ours), seed=0).mel.numpy()
-    np.testing.assert_allclose(matched, match_profile(plain, target), atol=1e-5)
+    np.testing.assert_allclose(matched, match_profile(plain, target), atol=1e-5)  # no spread: the envelope alone
     before, after = (float(np.abs(speech_profile(m) - target)[: bands - 6].std()) for m in (plain, matched))
     assert after < 0.2 * before  # the shape is the target's (the level is the voice's own)
     other = SpectralProfile(target.astype(np.float32), ours.convention.replace("22050", "16000", 1))
     unmatched = synth(text, language="en-us", speaker=replace(row, profile=other), seed=0).mel.numpy()
     assert np.array_equal(unmatched, plain)
+    spread = speech_spread(plain) * 1.5  # a speaker who moves more than the clone does: its contrast grows
+    livelier = synth(text, language="en-us", speaker=replace(row, profile=replace(ours, spread=spread)), seed=0).mel.numpy()
+    np.testing.assert_allclose(livelier, match_profile(plain, target, spread), atol=1e-5)
+    grown = speech_spread(livelier)[: bands - 6] / speech_spread(plain)[: bands - 6]
+    assert np.median(grown) == pytest.approx(1.5, rel=0.1)
 
 
 def test_the_profile_of_a_recording_is_its_speech_spectrum_in_the_voices_convention(synth: Synthesizer, tmp_path: Path) -> None:
@@ -71,5 +76,7 @@ def test_the_profile_of_a_recording_is_its_speech_spectrum_in_the_voices_convent
     sf.write(path, utterance(2, 0, seconds=2.0, sample_rate=16000).numpy(), 16000)  # read at the voice's rate
     profile = reference_profile([path, path], audio)
     assert profile.convention == audio_convention(audio)
-    expected = speech_profile(MelSpectrogram(audio)(load_audio(path, sample_rate=audio.sample_rate)).numpy())
-    np.testing.assert_allclose(profile.values, expected, atol=1e-5)
+    mel = MelSpectrogram(audio)(load_audio(path, sample_rate=audio.sample_rate)).numpy()
+    np.testing.assert_allclose(profile.values, speech_profile(mel), atol=1e-5)
+    assert profile.spread is not None
+    np.testing.assert_allclose(profile.spread, speech_spread(mel), atol=1e-5)

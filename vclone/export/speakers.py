@@ -23,7 +23,7 @@ from vclone.export.manifest import SPEAKER_ENCODER_TABLES, ExportError, OnnxMani
 from vclone.export.reference import ReferenceEncoder
 from vclone.f0 import PitchRegister
 from vclone.speech_rules import ShortReferenceWarning, SynthesisError, is_audio_reference
-from vclone.timbre import SpectralProfile, match_profile, mel_convention, speech_profile
+from vclone.timbre import SpectralProfile, match_profile, mel_convention
 
 __all__ = ["SPEAKER_EMBEDDING_FORMAT", "OnnxSynthesisError", "OnnxSpeaker", "OnnxSpeakers"]
 
@@ -32,6 +32,7 @@ SPEAKER_EMBEDDING_FORMAT = "vclone-speaker-embedding"
 _EMBEDDING_VERSION = "1"
 _EMBEDDING_TENSOR = "embedding"
 _PROFILE_TENSOR = "profile"
+_SPREAD_TENSOR = "profile_spread"
 _PROFILE_CONVENTION = "profile_convention"
 
 
@@ -42,12 +43,12 @@ class OnnxSynthesisError(SynthesisError):
 @dataclass(frozen=True)
 class OnnxSpeaker:
     """Who speaks: a label for messages, the (E,) speaker vector, and a reference's pitch register and
-    (M,) long-term spectrum in the voice's mel convention (each None when not measured)."""
+    long-term spectrum in the voice's mel convention (each None when not measured)."""
 
     label: str
     vector: np.ndarray
     register: PitchRegister | None = None
-    profile: np.ndarray | None = None
+    profile: SpectralProfile | None = None
 
     def register_row(self) -> np.ndarray:
         """(1, 2) float32 [mean, std] of log F0 as the decoder graph reads it; a std of 0 asks for the predicted register."""
@@ -57,7 +58,7 @@ class OnnxSpeaker:
 
     def match_timbre(self, mel_TM: np.ndarray) -> np.ndarray:
         """(T, M) log-mel matched to the reference's long-term spectrum, or unchanged without one."""
-        return mel_TM if self.profile is None else match_profile(mel_TM, self.profile)
+        return mel_TM if self.profile is None else match_profile(mel_TM, self.profile.values, self.profile.spread)
 
 
 class OnnxSpeakers:
@@ -88,9 +89,9 @@ class OnnxSpeakers:
         shown = ", ".join(speakers[:20]) + (f" and {len(speakers) - 20} more" if len(speakers) > 20 else "")
         raise OnnxSynthesisError(f"unknown speaker {str(speaker)!r}: not a training speaker of the voice, a speaker embedding file nor a recording; training speakers: {shown}")
 
-    def embed_reference(self, path: Path) -> tuple[np.ndarray, PitchRegister | None, np.ndarray]:
+    def embed_reference(self, path: Path) -> tuple[np.ndarray, PitchRegister | None, SpectralProfile]:
         """A reference recording -> ((E,) float32 unit vector embedded with the speaker encoder the export carries, its
-        speech's pitch register, its (M,) long-term spectrum in the voice's mel convention); a ShortReferenceWarning when
+        speech's pitch register, its long-term spectrum in the voice's mel convention); a ShortReferenceWarning when
         it holds little speech; AudioError when silent, too short or not audio."""
         space = self.manifest.speaker_space
         if space.kind != "encoder":
@@ -113,10 +114,10 @@ class OnnxSpeakers:
         if warning:
             warnings.warn(warning, ShortReferenceWarning, stacklevel=5)
         audio = self.manifest.audio
-        profile = speech_profile(log_mel(load_audio(path, sample_rate=int(audio["sample_rate"])), audio))
+        profile = SpectralProfile.of([log_mel(load_audio(path, sample_rate=int(audio["sample_rate"])), audio)], self.convention)
         return vector, register, profile
 
-    def read_embedding(self, path: Path) -> tuple[np.ndarray, PitchRegister | None, np.ndarray | None]:
+    def read_embedding(self, path: Path) -> tuple[np.ndarray, PitchRegister | None, SpectralProfile | None]:
         """A speaker embedding file (`vclone embed-speaker`), checked to be in the voice's space -> ((E,) its mean vector,
         the pitch register it keeps, the long-term spectrum it keeps when it is in the voice's mel convention)."""
         if not path.is_file():
@@ -124,7 +125,7 @@ class OnnxSpeakers:
         try:
             with safe_open(str(path), framework="np") as handle:
                 metadata = handle.metadata() or {}
-                tensors = {name: handle.get_tensor(name) for name in handle.keys() if name in (_EMBEDDING_TENSOR, _PROFILE_TENSOR)}
+                tensors = {name: handle.get_tensor(name) for name in handle.keys() if name in (_EMBEDDING_TENSOR, _PROFILE_TENSOR, _SPREAD_TENSOR)}
         except (SafetensorError, OSError, ValueError):
             raise OnnxSynthesisError(f"{path} is not a safetensors file; pass a speaker embedding file (.safetensors)") from None
         rows = tensors.get(_EMBEDDING_TENSOR)
@@ -143,8 +144,10 @@ class OnnxSpeakers:
             register = PitchRegister.from_metadata(metadata)
             profile = None
             if _PROFILE_TENSOR in tensors or _PROFILE_CONVENTION in metadata:
-                profile = SpectralProfile(tensors[_PROFILE_TENSOR].astype(np.float32), metadata[_PROFILE_CONVENTION])
+                spread = tensors.get(_SPREAD_TENSOR)
+                profile = SpectralProfile(tensors[_PROFILE_TENSOR].astype(np.float32), metadata[_PROFILE_CONVENTION],
+                                          None if spread is None else spread.astype(np.float32))
         except (KeyError, ValueError) as err:
             raise OnnxSynthesisError(f"{path} has a malformed pitch register or spectral profile ({err}); write it again with `vclone embed-speaker`") from None
         fits = profile is not None and profile.convention == self.convention
-        return rows.mean(axis=0), register, profile.values if fits else None
+        return rows.mean(axis=0), register, profile if fits else None

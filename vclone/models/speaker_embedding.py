@@ -7,7 +7,8 @@ Layout (safetensors, nothing is unpickled):
                          optional register_mean_log_f0 and register_std_log_f0, the pitch register
                          of the reference speech (vclone.f0), absent when none was measured
     tensor `profile`     optional (M,) float32: the reference's mean log-mel over speech frames
-                         (vclone.timbre), with metadata profile_convention, the mel convention of it
+                         (vclone.timbre), with metadata profile_convention, the mel convention of it,
+                         and tensor `profile_spread` (M,), the standard deviation over the same frames
 The vector a voice is driven with is the mean of the rows. For a voice's own speaker table the
 encoder is the voice's space name, `table:<run id>`, so a row exported from one run is refused by
 another run's voice instead of producing garbage audio.
@@ -49,6 +50,7 @@ TABLE_SOURCE = "voice-table"
 
 _TENSOR = "embedding"
 _PROFILE = "profile"
+_SPREAD = "profile_spread"
 _PROFILE_CONVENTION = "profile_convention"
 _REQUIRED_METADATA = ("format", "format_version", "encoder", "encoder_version", "dim", "speaker", "source")
 
@@ -139,6 +141,8 @@ def save_speaker_embedding(
     tensors = {_TENSOR: (rows.squeeze(0) if rows.shape[0] == 1 else rows).contiguous()}
     if profile is not None:
         tensors[_PROFILE] = torch.from_numpy(np.asarray(profile.values, dtype=np.float32).copy())
+        if profile.spread is not None:
+            tensors[_SPREAD] = torch.from_numpy(np.asarray(profile.spread, dtype=np.float32).copy())
     path = Path(path)
     with atomic_output(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
@@ -156,6 +160,7 @@ def load_speaker_embedding(path: Path) -> SpeakerEmbedding:
             names = list(handle.keys())
             tensor = handle.get_tensor(_TENSOR) if _TENSOR in names else None
             profile_values = handle.get_tensor(_PROFILE) if _PROFILE in names else None
+            spread = handle.get_tensor(_SPREAD).float().numpy() if _SPREAD in names else None
     except (SafetensorError, OSError, ValueError, RuntimeError):
         raise SpeakerEmbeddingError(f"{path} is not a safetensors file; pass a speaker embedding file (.safetensors)") from None
     if metadata.get("format") != SPEAKER_EMBEDDING_FORMAT:
@@ -185,7 +190,7 @@ def load_speaker_embedding(path: Path) -> SpeakerEmbedding:
         if profile_values is None or _PROFILE_CONVENTION not in metadata:
             raise SpeakerEmbeddingError(f"{path} has half a spectral profile (tensor {_PROFILE!r} and metadata {_PROFILE_CONVENTION!r} go together)")
         try:
-            profile = SpectralProfile(profile_values.float().numpy(), metadata[_PROFILE_CONVENTION])
+            profile = SpectralProfile(profile_values.float().numpy(), metadata[_PROFILE_CONVENTION], spread)
         except ValueError as err:
             raise SpeakerEmbeddingError(f"{path} has a malformed spectral profile ({err}); write it again with `vclone embed-speaker`") from None
     return SpeakerEmbedding(

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from vclone.audio import AudioConfig, MelSpectrogram, load_audio
@@ -22,7 +21,7 @@ from vclone.models.speaker_embedding import SpeakerEmbedding, check_compatible, 
 from vclone.f0 import PitchRegister
 from vclone.models.voice import Voice, speaker_encoder_spec
 from vclone.speech_rules import ShortReferenceWarning, SynthesisError, UnknownSpeakerError, is_audio_reference
-from vclone.timbre import SpectralProfile, match_profile, mel_convention, speech_profile
+from vclone.timbre import SpectralProfile, match_profile, mel_convention
 
 __all__ = ["SpeakerChoice", "SpeakerResolver", "audio_convention", "reference_profile"]
 
@@ -39,8 +38,7 @@ def audio_convention(audio: AudioConfig) -> str:
 def reference_profile(paths: Sequence[Path], audio: AudioConfig) -> SpectralProfile:
     """Reference recordings' long-term spectrum (the mean of each file's) in the mel convention `audio` (vclone.timbre)."""
     mel = MelSpectrogram(audio)
-    profiles = [speech_profile(mel(load_audio(path, sample_rate=audio.sample_rate)).numpy()) for path in paths]
-    return SpectralProfile(np.mean(profiles, axis=0).astype(np.float32), audio_convention(audio))
+    return SpectralProfile.of([mel(load_audio(path, sample_rate=audio.sample_rate)).numpy() for path in paths], audio_convention(audio))
 
 
 @dataclass(frozen=True)
@@ -57,13 +55,15 @@ class SpeakerChoice:
     """The pitch register to speak in (a reference recording's), or None for the one the voice
     predicts from the speaker condition."""
 
-    profile: np.ndarray | None = None
-    """(M,) the reference's long-term spectrum in the voice's mel convention, which the predicted mel
-    is matched to (vclone.timbre), or None."""
+    profile: SpectralProfile | None = None
+    """The reference's long-term spectrum in the voice's mel convention, which the predicted mel is
+    matched to (vclone.timbre), or None."""
 
     def match_timbre(self, mel_TM: torch.Tensor) -> torch.Tensor:
         """(T, M) log-mel matched to the reference's long-term spectrum, or unchanged without one."""
-        return mel_TM if self.profile is None else torch.from_numpy(match_profile(mel_TM.numpy(), self.profile))
+        if self.profile is None:
+            return mel_TM
+        return torch.from_numpy(match_profile(mel_TM.numpy(), self.profile.values, self.profile.spread))
 
     def pitch_stats(self, device: torch.device | str = "cpu") -> torch.Tensor | None:
         """(1, 2) [mean, std] of log F0 as the acoustic batch carries a measured register, or None."""
@@ -137,4 +137,4 @@ class SpeakerResolver:
         profile = embedding.profile
         fits = profile is not None and profile.convention == audio_convention(self.voice.vocab.audio)
         return SpeakerChoice(label=label, speaker_id=0, embedding=embedding.vector, register=embedding.register,
-                             profile=profile.values if fits else None)
+                             profile=profile if fits else None)
