@@ -23,6 +23,8 @@ def embed_speaker(
     encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help=f"`{DEFAULT_ENCODER}` (pretrained d-vector, core install), `resemblyzer` (pretrained, eval extra), or a speaker encoder run/folder from `vclone train --task speaker-encoder`. Default: the encoder the --voice was trained with, else {DEFAULT_ENCODER}."),
     voice: Optional[Path] = typer.Option(None, "--voice", help="With --speaker: export that training speaker of this voice (run or voice folder). With audio: embed it with the voice's encoder."),
     speaker: Optional[str] = typer.Option(None, "--speaker", "-s", help="With --voice: the training speaker to export. With audio: a name to record in the file."),
+    keep_register: bool = typer.Option(True, "--register/--no-register", help="Keep the reference's pitch register, which a clone speaks in (--no-register: the voice predicts one from the embedding)."),
+    keep_spectrum: bool = typer.Option(True, "--spectrum/--no-spectrum", help="Keep the reference's long-term spectrum, which a clone's mel is matched to (--no-spectrum: a noisy or oddly equalized recording's colour stays out)."),
     threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and warnings."),
 ) -> None:
@@ -57,7 +59,8 @@ def embed_speaker(
         voice_encoder, audio = _voice_space(voice) if voice is not None else (DEFAULT_ENCODER, AudioConfig())
         model = load_encoder(encoder or voice_encoder)
         embedding, report = embed_references(references, model, speaker=speaker or "")
-        embedding = replace(embedding, profile=reference_profile(references, audio))
+        embedding = replace(embedding, profile=reference_profile(references, audio) if keep_spectrum else None,
+                            register=embedding.register if keep_register else None)
         if report.warning:
             typer.echo(f"warning: {report.warning}", err=True)
         what = f"{report.total_speech_s:.1f} s of speech in {len(report.files)} file(s)"

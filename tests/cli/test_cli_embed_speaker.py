@@ -42,6 +42,14 @@ def test_default_encoder_needs_no_extra(tmp_path: Path, monkeypatch: pytest.Monk
     assert embedding.profile is not None and embedding.profile.convention == "22050/1024/256/1024/80/0/8000"
 
 
+def test_the_register_and_spectrum_can_be_left_out(tmp_path: Path) -> None:
+    out = tmp_path / "plain.safetensors"
+    result = runner.invoke(app, ["embed-speaker", str(_wav(tmp_path / "ref.wav")), "--out", str(out), "--no-register", "--no-spectrum"])
+    assert result.exit_code == 0, result.output
+    embedding = load_speaker_embedding(out)
+    assert embedding.register is None and embedding.profile is None and "pitch register" not in result.stderr
+
+
 def test_two_references_of_one_voice_and_a_stereo_file(tmp_path: Path) -> None:
     stereo = tmp_path / "b.wav"
     mono = utterance(0, 1, seconds=2.0, sample_rate=44100).numpy()
