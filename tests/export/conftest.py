@@ -20,6 +20,15 @@ from vclone.models.vocoder.store import save_vocoder
 from vclone.models.voice import load_voice, save_voice
 from vclone.synth.untrained import save_untrained_voice
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Parity is measured on one torch thread (onnxruntime runs one too): reductions then sum in one order."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 SHRUNK = {
     "d_model": 32, "num_heads": 2, "num_encoder_layers": 1, "num_decoder_layers": 1, "ffn_dim": 64, "aligner_dim": 32,
     "duration_predictor_dim": 32, "variance_predictor_dim": 32, "speaker_embedding_dim": 16, "language_embedding_dim": 8,

@@ -29,14 +29,6 @@ NOISE_TOLERANCE = 1e-5  # torch's vectorized log, sin and cos differ from numpy'
 TEXT, LANGUAGE = "The quick brown fox jumps over the lazy dog.", "en-us"
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def flow_export(exports: dict[str, tuple[Path, Path, str]]) -> tuple[Path, Path, str]:
     return exports["flow+hifigan"]

@@ -38,14 +38,6 @@ CASES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def assert_same(torch_result, onnx_result) -> None:
     assert np.array_equal(torch_result.durations.numpy(), onnx_result.durations)
     assert onnx_result.mel.shape == tuple(torch_result.mel.shape)
