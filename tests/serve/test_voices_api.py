@@ -36,8 +36,9 @@ def test_register_speak_and_keep_across_restart(server, reference: Path, voice_d
     assert status == 200 and made["name"] == "narrator" and made["speech_seconds"] > 1, made
     files = {p.name for p in data_dir.iterdir()}
     assert {"narrator.json", "narrator.safetensors"} <= files and not [f for f in files if f.startswith(".")]  # no upload left behind
-    kept = load_speaker_embedding(data_dir / "narrator.safetensors").register  # the uploads' pitch register, spoken in
-    assert kept is not None and kept.centre_hz == pytest.approx(speaker_traits(3)["f0"], rel=0.12)
+    kept = load_speaker_embedding(data_dir / "narrator.safetensors")  # the uploads' register and spectrum, spoken with
+    assert kept.register is not None and kept.register.centre_hz == pytest.approx(speaker_traits(3)["f0"], rel=0.12)
+    assert kept.profile is not None and kept.profile.spread is not None
     speech = {"model": "tts-1", "voice": "narrator", "input": "The quick brown fox.", "response_format": "wav", "speed": SLOW}
     status, _, audio = request("POST", f"{url}/v1/audio/speech", json_body=speech)
     assert status == 200 and audio[:4] == b"RIFF"
