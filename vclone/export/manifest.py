@@ -6,7 +6,9 @@ Layout of an export folder (written to a temporary folder and renamed, so it is 
     acoustic_encoder.onnx   (1, N) phone ids, (1,) language id, (1, E) speaker vector ->
                             (1, N) log(1 + frames) per phone, (1, N, D) phone encodings, (1, D) speaker condition
     acoustic_decoder.onnx   (1, N, D) phone encodings, (1, T) phone of each frame, (1, D) speaker condition,
-                            (1,) pitch shift in semitones, (1,) log energy factor -> (1, T, M) log-mel, (1, T) log F0
+                            (1, 2) register [mean, std] of log F0 (std 0: the voice's predicted one; absent from
+                            exports made before registers), (1,) pitch shift in semitones, (1,) log energy factor
+                            -> (1, T, M) log-mel, (1, T) log F0
                             (+ (1, T, D) frame states for a flow voice, whose log-mel is then the flow's prior mu)
     flow_estimator.onnx     only for a voice with a flow-matching decoder: (1, T, M) state x, (1,) time t, (1, T, M) mu,
                             (1, T, D) frame states -> (1, T, M) vector field v; the host solves the ODE (vclone.export.flow)
