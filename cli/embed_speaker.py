@@ -54,13 +54,12 @@ def embed_speaker(
         from vclone.audio import AudioConfig
         from vclone.models.speaker_encoder import load_encoder
         from vclone.models.speaker_encoder.reference import embed_references
-        from vclone.synth.speakers import reference_profile
 
         voice_encoder, audio = _voice_space(voice) if voice is not None else (DEFAULT_ENCODER, AudioConfig())
         model = load_encoder(encoder or voice_encoder)
-        embedding, report = embed_references(references, model, speaker=speaker or "")
-        embedding = replace(embedding, profile=reference_profile(references, audio) if keep_spectrum else None,
-                            register=embedding.register if keep_register else None)
+        embedding, report = embed_references(references, model, speaker=speaker or "", audio=audio if keep_spectrum else None)
+        if not keep_register:
+            embedding = replace(embedding, register=None)
         if report.warning:
             typer.echo(f"warning: {report.warning}", err=True)
         what = f"{report.total_speech_s:.1f} s of speech in {len(report.files)} file(s)"

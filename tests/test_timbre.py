@@ -65,7 +65,7 @@ def test_the_contrast_grows_toward_the_references_and_never_shrinks() -> None:
 
 
 def test_profiles_check_their_shape_and_convention() -> None:
-    convention = mel_convention(sample_rate=22050, n_fft=1024, hop_length=256, win_length=1024, n_mels=M, f_min=0.0, f_max=8000.0)
+    convention = mel_convention({"sample_rate": 22050, "n_fft": 1024, "hop_length": 256, "win_length": 1024, "n_mels": M, "f_min": 0.0, "f_max": 8000.0})
     assert convention == "22050/1024/256/1024/80/0/8000"
     SpectralProfile(np.zeros(M, dtype=np.float32), convention)
     with pytest.raises(ValueError, match="does not fit"):

@@ -18,9 +18,11 @@ __all__ = [
     "F0_CEIL_HZ",
     "MIN_LOG_F0_STD",
     "MIN_REGISTER_FRAMES",
+    "REGISTER_HOP_S",
     "PitchRegister",
     "track_f0",
     "measure_register",
+    "speech_register",
 ]
 
 F0_FLOOR_HZ = 60.0
@@ -31,6 +33,8 @@ MIN_LOG_F0_STD = 0.05
 """Floor of a register's log-F0 standard deviation, so that normalizing never divides by ~0."""
 MIN_REGISTER_FRAMES = 50
 """Voiced 10 ms frames a recording needs before its register is trusted (half a second of voicing)."""
+REGISTER_HOP_S = 0.010
+"""F0 is tracked every 10 ms when a recording's register is measured."""
 
 
 def track_f0(samples_S: np.ndarray, *, sample_rate: int, hop_length: int, num_frames: int) -> np.ndarray:
@@ -89,3 +93,10 @@ def measure_register(tracks: Iterable[np.ndarray], *, min_frames: int = MIN_REGI
     if logs.size < max(2, min_frames):
         return None
     return PitchRegister(float(logs.mean()), max(float(logs.std()), MIN_LOG_F0_STD))
+
+
+def speech_register(wavs: Iterable[np.ndarray], sample_rate: int) -> PitchRegister | None:
+    """The pitch register of reference speech (trimmed waveforms at `sample_rate`), F0 tracked every
+    REGISTER_HOP_S; None when too little of it is voiced. What both runtimes measure a reference with."""
+    hop = round(sample_rate * REGISTER_HOP_S)
+    return measure_register(track_f0(w, sample_rate=sample_rate, hop_length=hop, num_frames=len(w) // hop) for w in wavs)

@@ -18,7 +18,9 @@ Shape legend: T frames, M mel bands.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +28,9 @@ __all__ = [
     "SPEECH_RANGE_NATS",
     "MAX_SHIFT_NATS",
     "MAX_SPREAD_RATIO",
+    "PROFILE_TENSOR",
+    "SPREAD_TENSOR",
+    "CONVENTION_KEY",
     "SpectralProfile",
     "mel_convention",
     "speech_profile",
@@ -40,6 +45,12 @@ MAX_SHIFT_NATS = 1.5
 it never rebuilds one."""
 MAX_SPREAD_RATIO = 2.0
 """Largest growth of a band's deviations from its mean."""
+PROFILE_TENSOR = "profile"
+"""A speaker embedding file's tensor of the profile's means, (M,)."""
+SPREAD_TENSOR = "profile_spread"
+"""... and of its spreads, (M,)."""
+CONVENTION_KEY = "profile_convention"
+"""... and the metadata key of its mel convention."""
 _SMOOTH_BANDS = 5
 """Bands averaged across when smoothing the shift: the envelope, not the harmonics or one noisy band."""
 _UNTOUCHED_TOP_FRACTION = 0.075
@@ -47,9 +58,11 @@ _UNTOUCHED_TOP_FRACTION = 0.075
 recording at 16 kHz has nothing but its resampling filter's roll-off."""
 
 
-def mel_convention(*, sample_rate: int, n_fft: int, hop_length: int, win_length: int, n_mels: int, f_min: float, f_max: float) -> str:
-    """A mel convention as one string: two profiles compare only when theirs are equal."""
-    return f"{sample_rate}/{n_fft}/{hop_length}/{win_length}/{n_mels}/{f_min:g}/{f_max:g}"
+def mel_convention(audio: Mapping[str, Any]) -> str:
+    """A mel convention (vclone.audio.AudioConfig.to_dict(), or an export manifest's `audio`) as one
+    string: two profiles compare only when theirs are equal."""
+    return (f"{int(audio['sample_rate'])}/{int(audio['n_fft'])}/{int(audio['hop_length'])}/{int(audio['win_length'])}/"
+            f"{int(audio['n_mels'])}/{float(audio['f_min']):g}/{float(audio['f_max']):g}")
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,24 @@ class SpectralProfile:
             spread = np.asarray(self.spread)
             if spread.shape != values.shape or not np.isfinite(spread).all() or (spread < 0).any():
                 raise ValueError(f"a spectral profile's spread is a finite, non-negative {values.shape} vector, got shape {spread.shape}")
+
+    def to_file(self) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        """(tensors, string metadata) as a speaker embedding file keeps them."""
+        tensors = {PROFILE_TENSOR: np.asarray(self.values, dtype=np.float32)}
+        if self.spread is not None:
+            tensors[SPREAD_TENSOR] = np.asarray(self.spread, dtype=np.float32)
+        return tensors, {CONVENTION_KEY: self.convention}
+
+    @classmethod
+    def from_file(cls, tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> "SpectralProfile | None":
+        """The profile written by to_file, None when absent; ValueError when present but half there or malformed."""
+        if PROFILE_TENSOR not in tensors and CONVENTION_KEY not in metadata:
+            return None
+        if PROFILE_TENSOR not in tensors or CONVENTION_KEY not in metadata:
+            raise ValueError(f"half a spectral profile (tensor {PROFILE_TENSOR!r} and metadata {CONVENTION_KEY!r} go together)")
+        spread = tensors.get(SPREAD_TENSOR)
+        return cls(np.asarray(tensors[PROFILE_TENSOR], dtype=np.float32), metadata[CONVENTION_KEY],
+                   None if spread is None else np.asarray(spread, dtype=np.float32))
 
     @classmethod
     def of(cls, log_mels: list[np.ndarray], convention: str) -> "SpectralProfile":

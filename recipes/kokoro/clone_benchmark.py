@@ -41,7 +41,6 @@ from vclone.eval.wer import Recognizer, recognizer_available
 from vclone.models.speaker_encoder import load_encoder
 from vclone.models.speaker_encoder.reference import embed_references
 from vclone.models.voice import speaker_encoder_spec
-from vclone.synth.speakers import reference_profile
 from vclone.synth.synthesizer import Synthesizer
 
 
@@ -118,9 +117,9 @@ def main() -> None:
         first = rows[0]["language"]
         refs = [r for r in rows if r["language"] == first][: args.references]
         references[voice] = [args.corpus / r["audio"] for r in refs]
-        embedding = embed_references(references[voice], encoder, speaker=voice)[0]
-        if args.timbre == "reference":  # as `vclone synthesize --speaker ref.wav` does
-            embedding = replace(embedding, profile=reference_profile(references[voice], synth.voice.vocab.audio))
+        # As `vclone synthesize --speaker ref.wav` does: with the long-term spectrum in the voice's mel convention.
+        audio = synth.voice.vocab.audio if args.timbre == "reference" else None
+        embedding = embed_references(references[voice], encoder, speaker=voice, audio=audio)[0]
         if args.register == "predicted":
             embedding = replace(embedding, register=None)
         for row in rows:

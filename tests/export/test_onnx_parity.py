@@ -22,8 +22,7 @@ from speaker_fixtures import utterance
 
 from vclone.export.runtime import OnnxSynthesizer
 from vclone.f0 import PitchRegister
-from vclone.synth.speakers import audio_convention
-from vclone.timbre import SpectralProfile, speech_profile
+from vclone.timbre import SpectralProfile, mel_convention, speech_profile
 from vclone.models.speaker_embedding import save_speaker_embedding, table_embedding
 from vclone.models.voice import load_voice
 from vclone.synth.synthesizer import Synthesizer
@@ -96,7 +95,7 @@ def test_a_register_in_the_embedding_file_speaks_as_torch_does(exports: dict[str
     row = table_embedding(load_voice(voice), "bruno")
     reference, exported = Synthesizer(load_voice(voice), vocoder=vocoder), OnnxSynthesizer(folder)
     bands = reference.voice.vocab.audio.n_mels
-    profile = SpectralProfile(np.linspace(-3.0, -7.0, bands).astype(np.float32), audio_convention(reference.voice.vocab.audio),
+    profile = SpectralProfile(np.linspace(-3.0, -7.0, bands).astype(np.float32), mel_convention(reference.voice.vocab.audio.to_dict()),
                               np.full(bands, 2.0, dtype=np.float32))
     save_speaker_embedding(path, row.vector, encoder=row.encoder, encoder_version=row.encoder_version, register=PitchRegister(math.log(300.0), 0.3),
                            profile=profile)

@@ -11,9 +11,10 @@ import soundfile as sf
 import torch
 
 from vclone.models.speaker_embedding import save_speaker_embedding, table_embedding
-from vclone.synth.speakers import SpeakerChoice, SpeakerResolver, audio_convention, reference_profile
+from vclone.models.speaker_encoder.reference import reference_profile
+from vclone.synth.speakers import SpeakerChoice, SpeakerResolver
 from vclone.synth.synthesizer import SynthesisError, Synthesizer, UnknownSpeakerError
-from vclone.timbre import SpectralProfile, match_profile, speech_profile, speech_spread
+from vclone.timbre import SpectralProfile, match_profile, mel_convention, speech_profile, speech_spread
 
 
 def test_a_name_is_its_table_row_and_an_embedding_file_its_vector(synth: Synthesizer, tmp_path: Path) -> None:
@@ -51,7 +52,7 @@ def test_a_clone_matches_the_long_term_spectrum_its_embedding_carries(synth: Syn
     plain = synth(text, language="en-us", speaker=row, seed=0).mel.numpy()
     bands = plain.shape[1]
     target = speech_profile(plain) + np.linspace(1.0, -1.0, bands)  # brighter lows, darker highs
-    ours = SpectralProfile(target.astype(np.float32), audio_convention(synth.voice.vocab.audio))
+    ours = SpectralProfile(target.astype(np.float32), mel_convention(synth.voice.vocab.audio.to_dict()))
     matched = synth(text, language="en-us", speaker=replace(row, profile=ours), seed=0).mel.numpy()
     np.testing.assert_allclose(matched, match_profile(plain, target), atol=1e-5)  # no spread: the envelope alone
     before, after = (float(np.abs(speech_profile(m) - target)[: bands - 6].std()) for m in (plain, matched))
@@ -75,7 +76,7 @@ def test_the_profile_of_a_recording_is_its_speech_spectrum_in_the_voices_convent
     path = tmp_path / "ref.wav"
     sf.write(path, utterance(2, 0, seconds=2.0, sample_rate=16000).numpy(), 16000)  # read at the voice's rate
     profile = reference_profile([path, path], audio)
-    assert profile.convention == audio_convention(audio)
+    assert profile.convention == mel_convention(audio.to_dict())
     mel = MelSpectrogram(audio)(load_audio(path, sample_rate=audio.sample_rate)).numpy()
     np.testing.assert_allclose(profile.values, speech_profile(mel), atol=1e-5)
     assert profile.spread is not None

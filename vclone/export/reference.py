@@ -20,7 +20,7 @@ import onnxruntime
 from vclone.errors import AudioError
 from vclone.export.audio import LEVEL_HOP_S, frame_dbfs, load_audio, trim_silence
 from vclone.export.manifest import ExportError
-from vclone.f0 import PitchRegister, measure_register, track_f0
+from vclone.f0 import PitchRegister, speech_register
 from vclone.speech_rules import AUDIO_SUFFIXES, is_audio_reference
 from vclone.voicefilter_lite import METADATA_KEY, FrontEndMismatch, VoicefilterFeatures, VoicefilterFrontEnd, pool_windows
 
@@ -87,6 +87,4 @@ class ReferenceEncoder:
                 f"(at least {MIN_SPEECH_S} s needed, {WARN_SPEECH_S} s or more recommended)"
             )
         warning = f"only {total:.1f} s of speech in the reference; embeddings from under {WARN_SPEECH_S:.0f} s are unreliable" if total < WARN_SPEECH_S else ""
-        hop = round(self.sample_rate * LEVEL_HOP_S)
-        register = measure_register([track_f0(wav, sample_rate=self.sample_rate, hop_length=hop, num_frames=len(wav) // hop)])
-        return self.embed(wav), register, warning
+        return self.embed(wav), speech_register([wav], self.sample_rate), warning

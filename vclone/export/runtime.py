@@ -44,6 +44,7 @@ from vclone.speech_rules import (
     check_prosody,
 )
 from vclone.text import Phonemizer, PhonemizedText, PhoneVocabulary, get_language
+from vclone.timbre import SpectralProfile
 
 __all__ = [
     "SPEAKER_EMBEDDING_FORMAT", "OnnxSynthesisError", "UnknownPhonesWarning", "ShortReferenceWarning", "OnnxSpeaker", "OnnxSynthesisResult", "OnnxSynthesizer",
@@ -221,7 +222,7 @@ class OnnxSynthesizer:
         """A training speaker's name, a speaker embedding file or a reference recording -> who speaks."""
         return self.speakers.resolve(speaker)
 
-    def embed_reference(self, path: Path) -> tuple[np.ndarray, PitchRegister | None, np.ndarray | None]:
+    def embed_reference(self, path: Path) -> tuple[np.ndarray, PitchRegister | None, SpectralProfile]:
         """A reference recording -> ((E,) unit vector, pitch register, long-term spectrum) (OnnxSpeakers.embed_reference)."""
         return self.speakers.embed_reference(path)
 

@@ -23,7 +23,7 @@ from vclone.export.manifest import SPEAKER_ENCODER_TABLES, ExportError, OnnxMani
 from vclone.export.reference import ReferenceEncoder
 from vclone.f0 import PitchRegister
 from vclone.speech_rules import ShortReferenceWarning, SynthesisError, is_audio_reference
-from vclone.timbre import SpectralProfile, match_profile, mel_convention
+from vclone.timbre import PROFILE_TENSOR, SPREAD_TENSOR, SpectralProfile, match_profile, mel_convention
 
 __all__ = ["SPEAKER_EMBEDDING_FORMAT", "OnnxSynthesisError", "OnnxSpeaker", "OnnxSpeakers"]
 
@@ -31,9 +31,6 @@ SPEAKER_EMBEDDING_FORMAT = "vclone-speaker-embedding"
 """vclone.models.speaker_embedding's file format (that module loads torch; tests/export checks the two agree)."""
 _EMBEDDING_VERSION = "1"
 _EMBEDDING_TENSOR = "embedding"
-_PROFILE_TENSOR = "profile"
-_SPREAD_TENSOR = "profile_spread"
-_PROFILE_CONVENTION = "profile_convention"
 
 
 class OnnxSynthesisError(SynthesisError):
@@ -71,10 +68,7 @@ class OnnxSpeakers:
         self.speaker_table = speaker_table
         self._open_session = open_session
         self._reference_encoder: ReferenceEncoder | None = None
-        audio = manifest.audio
-        self.convention = mel_convention(sample_rate=int(audio["sample_rate"]), n_fft=int(audio["n_fft"]), hop_length=int(audio["hop_length"]),
-                                         win_length=int(audio["win_length"]), n_mels=int(audio["n_mels"]), f_min=float(audio["f_min"]),
-                                         f_max=float(audio["f_max"]))
+        self.convention = mel_convention(manifest.audio)
 
     def resolve(self, speaker: str | Path) -> OnnxSpeaker:
         """A training speaker's name, a speaker embedding file or a reference recording -> who speaks."""
@@ -125,7 +119,7 @@ class OnnxSpeakers:
         try:
             with safe_open(str(path), framework="np") as handle:
                 metadata = handle.metadata() or {}
-                tensors = {name: handle.get_tensor(name) for name in handle.keys() if name in (_EMBEDDING_TENSOR, _PROFILE_TENSOR, _SPREAD_TENSOR)}
+                tensors = {name: handle.get_tensor(name) for name in handle.keys() if name in (_EMBEDDING_TENSOR, PROFILE_TENSOR, SPREAD_TENSOR)}
         except (SafetensorError, OSError, ValueError):
             raise OnnxSynthesisError(f"{path} is not a safetensors file; pass a speaker embedding file (.safetensors)") from None
         rows = tensors.get(_EMBEDDING_TENSOR)
@@ -142,12 +136,8 @@ class OnnxSpeakers:
             raise OnnxSynthesisError(f"speaker embedding {path} contains NaN or infinite values")
         try:
             register = PitchRegister.from_metadata(metadata)
-            profile = None
-            if _PROFILE_TENSOR in tensors or _PROFILE_CONVENTION in metadata:
-                spread = tensors.get(_SPREAD_TENSOR)
-                profile = SpectralProfile(tensors[_PROFILE_TENSOR].astype(np.float32), metadata[_PROFILE_CONVENTION],
-                                          None if spread is None else spread.astype(np.float32))
-        except (KeyError, ValueError) as err:
+            profile = SpectralProfile.from_file(tensors, metadata)
+        except ValueError as err:
             raise OnnxSynthesisError(f"{path} has a malformed pitch register or spectral profile ({err}); write it again with `vclone embed-speaker`") from None
         fits = profile is not None and profile.convention == self.convention
         return rows.mean(axis=0), register, profile if fits else None

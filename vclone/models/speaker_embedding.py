@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
@@ -29,7 +28,7 @@ from vclone.atomic import atomic_output
 from vclone.errors import VcloneError
 from vclone.f0 import PitchRegister
 from vclone.models.voice import SpeakerSpace, Voice
-from vclone.timbre import SpectralProfile
+from vclone.timbre import PROFILE_TENSOR, SPREAD_TENSOR, SpectralProfile
 
 __all__ = [
     "SPEAKER_EMBEDDING_FORMAT",
@@ -49,9 +48,6 @@ TABLE_SOURCE = "voice-table"
 """`source` of a vector copied from a voice's speaker table (not computed from audio)."""
 
 _TENSOR = "embedding"
-_PROFILE = "profile"
-_SPREAD = "profile_spread"
-_PROFILE_CONVENTION = "profile_convention"
 _REQUIRED_METADATA = ("format", "format_version", "encoder", "encoder_version", "dim", "speaker", "source")
 
 
@@ -136,13 +132,12 @@ def save_speaker_embedding(
         "speaker": speaker,
         "source": sources,
         **(register.to_metadata() if register is not None else {}),
-        **({_PROFILE_CONVENTION: profile.convention} if profile is not None else {}),
     }
     tensors = {_TENSOR: (rows.squeeze(0) if rows.shape[0] == 1 else rows).contiguous()}
     if profile is not None:
-        tensors[_PROFILE] = torch.from_numpy(np.asarray(profile.values, dtype=np.float32).copy())
-        if profile.spread is not None:
-            tensors[_SPREAD] = torch.from_numpy(np.asarray(profile.spread, dtype=np.float32).copy())
+        profile_tensors, profile_metadata = profile.to_file()
+        tensors.update({name: torch.from_numpy(array.copy()) for name, array in profile_tensors.items()})
+        metadata.update(profile_metadata)
     path = Path(path)
     with atomic_output(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
@@ -159,8 +154,7 @@ def load_speaker_embedding(path: Path) -> SpeakerEmbedding:
             metadata = handle.metadata() or {}
             names = list(handle.keys())
             tensor = handle.get_tensor(_TENSOR) if _TENSOR in names else None
-            profile_values = handle.get_tensor(_PROFILE) if _PROFILE in names else None
-            spread = handle.get_tensor(_SPREAD).float().numpy() if _SPREAD in names else None
+            profile_tensors = {name: handle.get_tensor(name).float().numpy() for name in names if name in (PROFILE_TENSOR, SPREAD_TENSOR)}
     except (SafetensorError, OSError, ValueError, RuntimeError):
         raise SpeakerEmbeddingError(f"{path} is not a safetensors file; pass a speaker embedding file (.safetensors)") from None
     if metadata.get("format") != SPEAKER_EMBEDDING_FORMAT:
@@ -185,14 +179,10 @@ def load_speaker_embedding(path: Path) -> SpeakerEmbedding:
         register = PitchRegister.from_metadata(metadata)
     except ValueError as err:
         raise SpeakerEmbeddingError(f"{path} has a malformed pitch register ({err}); write it again with `vclone embed-speaker`") from None
-    profile = None
-    if profile_values is not None or _PROFILE_CONVENTION in metadata:
-        if profile_values is None or _PROFILE_CONVENTION not in metadata:
-            raise SpeakerEmbeddingError(f"{path} has half a spectral profile (tensor {_PROFILE!r} and metadata {_PROFILE_CONVENTION!r} go together)")
-        try:
-            profile = SpectralProfile(profile_values.float().numpy(), metadata[_PROFILE_CONVENTION], spread)
-        except ValueError as err:
-            raise SpeakerEmbeddingError(f"{path} has a malformed spectral profile ({err}); write it again with `vclone embed-speaker`") from None
+    try:
+        profile = SpectralProfile.from_file(profile_tensors, metadata)
+    except ValueError as err:
+        raise SpeakerEmbeddingError(f"{path} has a malformed spectral profile ({err}); write it again with `vclone embed-speaker`") from None
     return SpeakerEmbedding(
         vectors=rows,
         encoder=metadata["encoder"],

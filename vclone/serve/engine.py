@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -263,7 +263,6 @@ class SpeechEngine:
     def _embed_uploads(self, uploads: Sequence[Upload]) -> tuple[SpeakerEmbedding, float, str]:
         from vclone.models.speaker_encoder import load_encoder
         from vclone.models.speaker_encoder.reference import embed_references
-        from vclone.synth.speakers import reference_profile
 
         voice = self.synths[0].voice
         # Inside the data folder, under names the server picks: a client's file name never becomes a path.
@@ -279,8 +278,7 @@ class SpeechEngine:
                 if self._encoder is None:
                     self._encoder = load_encoder(speaker_encoder_spec(voice.meta, voice.speaker_space))
                 try:
-                    embedding, report = embed_references(paths, self._encoder)
-                    embedding = replace(embedding, profile=reference_profile(paths, voice.vocab.audio))
+                    embedding, report = embed_references(paths, self._encoder, audio=voice.vocab.audio)
                 except VcloneError as err:  # name the upload, not the server's folder
                     raise AudioError(str(err).replace(f"{folder}/", "")) from None
             return embedding, report.total_speech_s, report.warning

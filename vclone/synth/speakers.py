@@ -1,7 +1,7 @@
 """Who speaks: a voice's training speaker by name, a speaker embedding (file), or a reference
 recording embedded with the voice's own speaker encoder, turned into the speaker condition the
 acoustic model reads (`SpeakerChoice`), with the reference's pitch register and long-term spectrum
-(`reference_profile`) when they were measured.
+(vclone.f0, vclone.timbre) when they were measured.
 
 Shape legend: E speaker vector size.
 """
@@ -9,36 +9,21 @@ Shape legend: E speaker vector size.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from vclone.audio import AudioConfig, MelSpectrogram, load_audio
-
-from vclone.models.speaker_embedding import SpeakerEmbedding, check_compatible, load_speaker_embedding
 from vclone.f0 import PitchRegister
+from vclone.models.speaker_embedding import SpeakerEmbedding, check_compatible, load_speaker_embedding
 from vclone.models.voice import Voice, speaker_encoder_spec
 from vclone.speech_rules import ShortReferenceWarning, SynthesisError, UnknownSpeakerError, is_audio_reference
 from vclone.timbre import SpectralProfile, match_profile, mel_convention
 
-__all__ = ["SpeakerChoice", "SpeakerResolver", "audio_convention", "reference_profile"]
+__all__ = ["SpeakerChoice", "SpeakerResolver"]
 
 # Names shown in an "unknown speaker" message before it says "and N more".
 _MAX_LISTED = 20
-
-
-def audio_convention(audio: AudioConfig) -> str:
-    """The mel convention of `audio` (vclone.timbre.mel_convention)."""
-    return mel_convention(sample_rate=audio.sample_rate, n_fft=audio.n_fft, hop_length=audio.hop_length, win_length=audio.win_length,
-                          n_mels=audio.n_mels, f_min=audio.f_min, f_max=audio.f_max)
-
-
-def reference_profile(paths: Sequence[Path], audio: AudioConfig) -> SpectralProfile:
-    """Reference recordings' long-term spectrum (the mean of each file's) in the mel convention `audio` (vclone.timbre)."""
-    mel = MelSpectrogram(audio)
-    return SpectralProfile.of([mel(load_audio(path, sample_rate=audio.sample_rate)).numpy() for path in paths], audio_convention(audio))
 
 
 @dataclass(frozen=True)
@@ -129,12 +114,12 @@ class SpeakerResolver:
             )
         if self._encoder is None:
             self._encoder = load_encoder(spec)
-        embedding, report = embed_references([path], self._encoder)
-        return replace(embedding, profile=reference_profile([path], self.voice.vocab.audio)), report.warning
+        embedding, report = embed_references([path], self._encoder, audio=self.voice.vocab.audio)
+        return embedding, report.warning
 
     def _external(self, embedding: SpeakerEmbedding, *, label: str) -> SpeakerChoice:
         check_compatible(embedding, self.voice.speaker_space)
         profile = embedding.profile
-        fits = profile is not None and profile.convention == audio_convention(self.voice.vocab.audio)
+        fits = profile is not None and profile.convention == mel_convention(self.voice.vocab.audio.to_dict())
         return SpeakerChoice(label=label, speaker_id=0, embedding=embedding.vector, register=embedding.register,
                              profile=profile if fits else None)

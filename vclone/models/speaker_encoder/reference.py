@@ -4,7 +4,8 @@ Each file is read at the encoder's rate (any format soundfile reads, any rate, c
 its leading and trailing silence trimmed, and its speech measured with a frame-energy voice-activity
 detector; silent, too short, corrupt or unreadable references are errors that name the file. The
 speech's pitch register (vclone.f0) travels with the embedding, so a clone speaks in the reference's
-register rather than the one the voice guesses from the embedding.
+register rather than the one the voice guesses from the embedding, and so does its long-term
+spectrum (vclone.timbre) in the mel convention asked for, which a clone's mel is matched to.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ from pathlib import Path
 
 import torch
 
+from vclone.audio.config import AudioConfig
 from vclone.audio.io import LEVEL_HOP_S, frame_dbfs, load_audio, trim_silence
+from vclone.audio.mel import MelSpectrogram
 from vclone.errors import AudioError
-from vclone.f0 import PitchRegister, measure_register, track_f0
+from vclone.f0 import speech_register
 from vclone.models.speaker_embedding import SpeakerEmbedding
 from vclone.models.speaker_encoder.config import WindowConfig
 from vclone.models.speaker_encoder.encoder import SpeakerEncoder
+from vclone.timbre import SpectralProfile, mel_convention
 
-__all__ = ["ReferenceReport", "speech_seconds", "load_reference", "embed_references", "reference_register", "SILENCE_DBFS"]
+__all__ = ["ReferenceReport", "speech_seconds", "load_reference", "embed_references", "reference_profile", "SILENCE_DBFS"]
 
 SILENCE_DBFS = -55.0
 """A recording whose loudest 25 ms frame is quieter than this holds no speech."""
@@ -60,16 +64,16 @@ def load_reference(path: Path, *, sample_rate: int, windows: WindowConfig) -> tu
     return wav, speech_seconds(wav, sample_rate, top_db=windows.speech_top_db)
 
 
-def reference_register(wavs: Sequence[torch.Tensor], sample_rate: int) -> PitchRegister | None:
-    """The pitch register of trimmed reference speech, F0 tracked every 10 ms; None when too little is voiced."""
-    hop = round(sample_rate * LEVEL_HOP_S)
-    tracks = [track_f0(w.double().numpy(), sample_rate=sample_rate, hop_length=hop, num_frames=w.numel() // hop) for w in wavs]
-    return measure_register(tracks)
+def reference_profile(paths: Sequence[Path], audio: AudioConfig) -> SpectralProfile:
+    """Reference recordings' long-term spectrum (the mean of each file's) in the mel convention `audio` (vclone.timbre)."""
+    mel = MelSpectrogram(audio)
+    return SpectralProfile.of([mel(load_audio(path, sample_rate=audio.sample_rate)).numpy() for path in paths], mel_convention(audio.to_dict()))
 
 
 def embed_references(paths: Sequence[Path], encoder: SpeakerEncoder, *, windows: WindowConfig | None = None,
-                     speaker: str = "") -> tuple[SpeakerEmbedding, ReferenceReport]:
-    """The speaker embedding of a set of reference recordings, in `encoder`'s space, and the speech used."""
+                     speaker: str = "", audio: AudioConfig | None = None) -> tuple[SpeakerEmbedding, ReferenceReport]:
+    """The speaker embedding of a set of reference recordings, in `encoder`'s space (with their pitch
+    register, and their long-term spectrum in the mel convention `audio` when given), and the speech used."""
     windows = windows or WindowConfig()
     if not paths:
         raise AudioError("no reference audio given; pass one or more recordings of the speaker")
@@ -92,6 +96,7 @@ def embed_references(paths: Sequence[Path], encoder: SpeakerEncoder, *, windows:
         encoder_version=encoder.version,
         speaker=speaker,
         source=";".join(str(p) for p in paths),
-        register=reference_register([wav for wav, _ in loaded], encoder.sample_rate),
+        register=speech_register([wav.double().numpy() for wav, _ in loaded], encoder.sample_rate),
+        profile=None if audio is None else reference_profile(paths, audio),
     )
     return embedding, ReferenceReport(files=tuple(str(p) for p in paths), speech_s=seconds, warning=warning)
