@@ -21,12 +21,8 @@ from vclone.models.voice import load_voice, save_voice
 from vclone.synth.untrained import save_untrained_voice
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Parity is measured on one torch thread (onnxruntime runs one too): reductions then sum in one order."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread_everywhere(one_thread: None) -> None:
+    """Parity is measured on one torch thread (onnxruntime runs one too; see tests/conftest.py)."""
 
 
 SHRUNK = {

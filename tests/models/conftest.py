@@ -14,12 +14,8 @@ from vclone.models.acoustic.batch import Batch, UtteranceTensors, collate
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny tensors: with the machine's cores busy, torch's thread pool costs 10x more than it gains."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread_everywhere(one_thread: None) -> None:
+    """Tiny tensors, here and in tests/models/vocoder: one torch thread (see tests/conftest.py)."""
 
 
 @pytest.fixture()
